@@ -1,0 +1,147 @@
+//! Application state, the route tree and the server loop, shared by `main` and the tests.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use poem::{
+    Endpoint, EndpointExt, Route, Server,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+};
+
+use crate::{
+    api,
+    config::Config,
+    db::{Db, DbSetupError},
+    http::{AllowedMethods, Edge},
+    ops,
+};
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<AppInner>);
+
+pub struct AppInner {
+    pub config: Config,
+    pub db: Db,
+    pub redis: Option<deadpool_redis::Pool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppInner;
+
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Database(#[from] DbSetupError),
+    #[error("invalid Redis configuration: {0}")]
+    Redis(String),
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+impl AppState {
+    /// Opens the pools and, unless switched off, migrates the database.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let db = Db::connect_lazy(&config)?;
+        if config.migrate_on_start {
+            db.migrate().await?;
+        }
+        let redis = match &config.redis_url {
+            Some(url) => Some(
+                deadpool_redis::Config::from_url(url.expose())
+                    .builder()
+                    .map_err(|err| StartError::Redis(err.to_string()))?
+                    .wait_timeout(Some(Duration::from_secs(2)))
+                    .create_timeout(Some(Duration::from_secs(2)))
+                    .runtime(deadpool_redis::Runtime::Tokio1)
+                    .build()
+                    .map_err(|err| StartError::Redis(err.to_string()))?,
+            ),
+            None => None,
+        };
+        Ok(Self(Arc::new(AppInner { config, db, redis })))
+    }
+}
+
+/// The whole HTTP application: operational routes, the API, its spec and docs, behind the edge.
+pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
+    let service = api::service();
+    let spec: serde_json::Value =
+        serde_json::from_str(&service.spec()).unwrap_or(serde_json::Value::Null);
+    let allowed = AllowedMethods::from_spec(&spec, ops::PLAIN_GET_ROUTES);
+    let max_body_bytes = state.config.max_body_bytes;
+    let route = Route::new()
+        .at("/healthz", poem::get(ops::healthz))
+        .at("/readyz", poem::get(ops::readyz))
+        .at("/openapi.json", service.spec_endpoint())
+        .nest("/docs", service.swagger_ui())
+        .nest(api::API_PREFIX, service)
+        .data(state);
+    Edge::new(route, max_body_bytes, allowed)
+}
+
+/// Binds the configured address (port 0 picks a free one).
+pub async fn bind(config: &Config) -> Result<TcpAcceptor, StartError> {
+    TcpListener::bind(config.bind)
+        .into_acceptor()
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.bind.to_string(),
+            source,
+        })
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish within the grace period.
+pub async fn serve(
+    acceptor: TcpAcceptor,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
+    if let Some(addr) = acceptor
+        .local_addr()
+        .first()
+        .and_then(|addr| addr.as_socket_addr().copied())
+    {
+        tracing::info!(%addr, backend = ?state.db.kind(), "staybase listening");
+    }
+    let db = state.db.clone();
+    let result = Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(endpoint(state), shutdown, Some(grace))
+        .await;
+    db.close().await;
+    result
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

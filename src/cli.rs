@@ -1,0 +1,181 @@
+//! The operator commands behind `staybase <subcommand>`; `main.rs` only parses and dispatches.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::{Parser, Subcommand};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{
+    app::{self, AppState},
+    config::Config,
+    db::Db,
+    error::ApiError,
+    tenants::{TenantStatus, service as tenants},
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "staybase",
+    version,
+    about = "Multi-tenant backend for vacation-rental marketplaces"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage tenants (marketplaces).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Exit 0 when the local server's /healthz answers (for container health checks).
+    Healthcheck,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Suspend a tenant: its API answers 403 `tenant_suspended`, its data is kept.
+    Suspend {
+        #[arg(long)]
+        slug: String,
+    },
+    /// Resume a suspended tenant.
+    Resume {
+        #[arg(long)]
+        slug: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Start(#[from] app::StartError),
+    #[error(transparent)]
+    Database(#[from] crate::db::DbSetupError),
+    #[error("{}", describe(.0))]
+    Api(#[from] ApiError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn describe(err: &ApiError) -> String {
+    match err {
+        ApiError::Validation(errors) => errors
+            .iter()
+            .map(|e| format!("--{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        ApiError::Internal(cause) => format!("internal error: {cause}"),
+        other => other.to_problem(None).detail,
+    }
+}
+
+pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let db = Db::connect_lazy(&config)?;
+            db.migrate().await?;
+            db.close().await;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Tenant(command) => tenant(command, config).await,
+        Command::Openapi => {
+            print!("{}", crate::api::spec_json());
+            Ok(())
+        }
+        Command::Healthcheck => healthcheck(config.bind).await,
+    }
+}
+
+async fn serve(config: Config) -> Result<(), CliError> {
+    let acceptor = app::bind(&config).await?;
+    let state = AppState::start(config).await?;
+    app::serve(acceptor, state, app::shutdown_signal())
+        .await
+        .map_err(|err| CliError::Failed(format!("server error: {err}")))
+}
+
+async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> {
+    let state = AppState::start(config).await?;
+    let tenant = match command {
+        TenantCommand::Create { slug, name } => {
+            tenants::create(
+                &state.db,
+                tenants::NewTenant {
+                    slug: &slug,
+                    name: &name,
+                },
+            )
+            .await?
+        }
+        TenantCommand::Suspend { slug } => {
+            tenants::set_status(&state.db, &slug, TenantStatus::Suspended).await?
+        }
+        TenantCommand::Resume { slug } => {
+            tenants::set_status(&state.db, &slug, TenantStatus::Active).await?
+        }
+    };
+    state.db.close().await;
+    let json =
+        serde_json::to_string_pretty(&tenant).map_err(|err| CliError::Failed(err.to_string()))?;
+    println!("{json}");
+    Ok(())
+}
+
+/// A bare HTTP/1.1 request: the runtime image has no curl, and a client crate is not worth it.
+async fn healthcheck(bind: SocketAddr) -> Result<(), CliError> {
+    let target = if bind.ip().is_unspecified() {
+        match bind {
+            SocketAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], bind.port())),
+            SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, bind.port())),
+        }
+    } else {
+        bind
+    };
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(target).await?;
+        let request =
+            format!("GET /healthz HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await?;
+        Ok::<_, std::io::Error>(head)
+    };
+    match tokio::time::timeout(Duration::from_secs(3), check).await {
+        Ok(Ok(head)) if head.starts_with(b"HTTP/1.1 200") => Ok(()),
+        Ok(Ok(head)) => Err(CliError::Failed(format!(
+            "{target}/healthz answered {}",
+            String::from_utf8_lossy(&head)
+        ))),
+        Ok(Err(err)) => Err(CliError::Failed(format!("{target}/healthz: {err}"))),
+        Err(_) => Err(CliError::Failed(format!("{target}/healthz timed out"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

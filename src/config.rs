@@ -1,0 +1,301 @@
+//! Settings from defaults, an optional TOML file and `STAYBASE_*` environment variables,
+//! validated once at start-up.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// A setting whose value must never reach a log line.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://...` or `postgres://...`; unset means a SQLite file in `data_dir`.
+    pub database_url: Option<Secret>,
+    /// Holds the default SQLite database and, later, the mail outbox and uploaded objects.
+    pub data_dir: PathBuf,
+    pub database_max_connections: u32,
+    pub database_acquire_timeout_ms: u64,
+    pub migrate_on_start: bool,
+    pub redis_url: Option<Secret>,
+    pub bind: SocketAddr,
+    pub log: String,
+    pub log_format: LogFormat,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// How long in-flight requests may run on after SIGTERM.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            data_dir: PathBuf::from("./data"),
+            database_max_connections: 10,
+            database_acquire_timeout_ms: 5_000,
+            migrate_on_start: true,
+            redis_url: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            log: "info".to_owned(),
+            log_format: LogFormat::Text,
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+/// Environment variables that are read elsewhere, not settings of `Config`.
+const NON_SETTING_VARS: &[&str] = &["config", "password"];
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Defaults, then the TOML file named by `STAYBASE_CONFIG` (if any), then `STAYBASE_*`.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Ok(path) = std::env::var("STAYBASE_CONFIG") {
+            if !std::path::Path::new(&path).is_file() {
+                return Err(ConfigError(format!(
+                    "STAYBASE_CONFIG names {path}, which is not a readable file"
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // Only settings are read from the environment; `unknown_env_vars` reports the rest.
+        let known = setting_names();
+        let env = Env::prefixed("STAYBASE_").split("__").filter(move |key| {
+            let key = key.as_str().to_ascii_lowercase();
+            known.contains(&key.split("__").next().unwrap_or_default().to_owned())
+        });
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(describe_figment_error)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// `STAYBASE_*` variables that match no setting: likely typos, reported at start-up.
+    pub fn unknown_env_vars() -> Vec<String> {
+        let known = setting_names();
+        std::env::vars()
+            .filter_map(|(name, _)| {
+                let key = name.strip_prefix("STAYBASE_")?.to_ascii_lowercase();
+                let top = key.split("__").next().unwrap_or_default().to_owned();
+                (!known.contains(&top) && !is_non_setting(&key)).then_some(name)
+            })
+            .collect()
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.database_url {
+            DatabaseKind::of_url(url.expose()).map_err(ConfigError)?;
+        }
+        if let Some(url) = &self.redis_url
+            && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
+        {
+            return Err(ConfigError(
+                "STAYBASE_REDIS_URL must start with redis:// or rediss://".into(),
+            ));
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError(
+                "STAYBASE_DATABASE_MAX_CONNECTIONS must be at least 1".into(),
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError(
+                "STAYBASE_MAX_BODY_BYTES must be at least 1024".into(),
+            ));
+        }
+        tracing_subscriber::EnvFilter::from_str(&self.log)
+            .map_err(|err| ConfigError(format!("STAYBASE_LOG is not a valid filter: {err}")))?;
+        Ok(())
+    }
+
+    /// The database URL, defaulting to a SQLite file under `data_dir`.
+    pub fn database_url(&self) -> Secret {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => Secret::new(format!(
+                "sqlite://{}",
+                self.data_dir.join("staybase.db").display()
+            )),
+        }
+    }
+
+    pub fn database_acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_acquire_timeout_ms)
+    }
+}
+
+fn setting_names() -> Vec<String> {
+    serde_json::to_value(Config::default())
+        .ok()
+        .and_then(|value| value.as_object().map(|map| map.keys().cloned().collect()))
+        .unwrap_or_default()
+}
+
+fn is_non_setting(key: &str) -> bool {
+    NON_SETTING_VARS.contains(&key) || key.starts_with("test_")
+}
+
+fn describe_figment_error(err: figment::Error) -> ConfigError {
+    let messages = err
+        .into_iter()
+        .map(|err| {
+            let setting = if err.path.is_empty() {
+                "configuration".to_owned()
+            } else {
+                format!("STAYBASE_{}", err.path.join("__").to_ascii_uppercase())
+            };
+            format!("{setting}: {}", err.kind)
+        })
+        .collect::<Vec<_>>();
+    ConfigError(messages.join("; "))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseKind {
+    pub fn of_url(url: &str) -> Result<Self, String> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(
+                "STAYBASE_DATABASE_URL must start with sqlite:, postgres:// or postgresql://"
+                    .into(),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+// figment's `Jail` closures return its own (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_database_is_a_sqlite_file_in_the_data_dir() {
+        let config = Config::default();
+        assert_eq!(
+            config.database_url().expose(),
+            "sqlite://./data/staybase.db"
+        );
+        assert_eq!(
+            DatabaseKind::of_url(config.database_url().expose()),
+            Ok(DatabaseKind::Sqlite)
+        );
+    }
+
+    #[test]
+    fn validation_names_the_bad_setting() {
+        let config = Config {
+            database_url: Some(Secret::new("mysql://x")),
+            ..Config::default()
+        };
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("STAYBASE_DATABASE_URL")
+        );
+
+        let config = Config {
+            redis_url: Some(Secret::new("http://x")),
+            ..Config::default()
+        };
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("STAYBASE_REDIS_URL")
+        );
+
+        let config = Config {
+            log: "info,=[".into(),
+            ..Config::default()
+        };
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("STAYBASE_LOG")
+        );
+    }
+
+    #[test]
+    fn figment_errors_name_the_environment_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("STAYBASE_BIND", "not-an-address");
+            let err = Config::load().unwrap_err().to_string();
+            assert!(err.contains("STAYBASE_BIND"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_variables_are_reported_not_fatal() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("STAYBASE_DATABSE_URL", "typo");
+            jail.set_env("STAYBASE_TEST_DATABASE_URL", "postgres://x");
+            jail.set_env("STAYBASE_MAX_BODY_BYTES", "2048");
+            let config = Config::load().expect("unknown variables do not stop start-up");
+            assert_eq!(config.max_body_bytes, 2048);
+            assert_eq!(Config::unknown_env_vars(), ["STAYBASE_DATABSE_URL"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let config = Config {
+            database_url: Some(Secret::new("postgres://user:hunter2@db/x")),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,223 @@
+//! The one error type of the API and its RFC 9457 problem+json rendering.
+
+use poem::http::StatusCode;
+use poem_openapi::Object;
+use serde::Serialize;
+
+/// A field-level validation message; `field` is a dotted path into the request body
+/// (`location.lat`, `amenities[2]`) or the name of a query parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("malformed request: {0}")]
+    MalformedRequest(String),
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("no route matches the path")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("tenant not found")]
+    TenantNotFound,
+    #[error("tenant suspended")]
+    TenantSuspended,
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("request body larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("conflict: {detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("{0} unavailable")]
+    Unavailable(&'static str),
+    /// A client error the framework raised that no other variant describes.
+    #[error("request rejected: {detail}")]
+    Rejected { status: StatusCode, detail: String },
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedRequest(_) | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) | Self::RouteNotFound | Self::TenantNotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TenantSuspended => StatusCode::FORBIDDEN,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Rejected { status, .. } => *status,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedRequest(_) => "malformed_request",
+            Self::MalformedJson(_) => "malformed_json",
+            Self::Validation(_) => "validation_failed",
+            Self::NotFound(_) => "not_found",
+            Self::RouteNotFound => "route_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::TenantNotFound => "tenant_not_found",
+            Self::TenantSuspended => "tenant_suspended",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Conflict { code, .. } => code,
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Rejected { .. } => "request_rejected",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::MalformedRequest(_) => "Malformed request",
+            Self::MalformedJson(_) => "Malformed JSON body",
+            Self::Validation(_) => "Validation failed",
+            Self::NotFound(_) => "Not found",
+            Self::RouteNotFound => "Route not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::TenantNotFound => "Tenant not found",
+            Self::TenantSuspended => "Tenant suspended",
+            Self::UnsupportedMediaType(_) => "Unsupported media type",
+            Self::PayloadTooLarge { .. } => "Payload too large",
+            Self::Conflict { .. } => "Conflict",
+            Self::Unavailable(_) => "Service unavailable",
+            Self::Rejected { .. } => "Request rejected",
+            Self::Internal(_) => "Internal server error",
+        }
+    }
+
+    /// A sentence for people; never carries internal causes.
+    fn detail(&self) -> String {
+        match self {
+            Self::MalformedRequest(detail)
+            | Self::MalformedJson(detail)
+            | Self::UnsupportedMediaType(detail)
+            | Self::Conflict { detail, .. }
+            | Self::Rejected { detail, .. } => detail.clone(),
+            Self::Validation(errors) => match errors.as_slice() {
+                [one] => format!("{}: {}", one.field, one.message),
+                _ => format!("{} fields are invalid", errors.len()),
+            },
+            Self::NotFound(what) => format!("The {what} does not exist."),
+            Self::RouteNotFound => "No API route matches this path.".into(),
+            Self::MethodNotAllowed => "This path does not support the request method.".into(),
+            Self::TenantNotFound => "No marketplace has this identifier.".into(),
+            Self::TenantSuspended => "This marketplace is suspended.".into(),
+            Self::PayloadTooLarge { limit } => {
+                format!("The request body exceeds the limit of {limit} bytes.")
+            }
+            Self::Unavailable(what) => {
+                format!("The {what} is unavailable; retry shortly.")
+            }
+            Self::Internal(_) => {
+                "An unexpected error occurred; the request id identifies it in our logs.".into()
+            }
+        }
+    }
+
+    pub fn to_problem(&self, request_id: Option<&str>) -> Problem {
+        let status = self.status();
+        Problem {
+            type_: format!("urn:staybase:problem:{}", self.code()),
+            title: self.title().to_owned(),
+            status: status.as_u16(),
+            detail: self.detail(),
+            code: self.code().to_owned(),
+            errors: match self {
+                Self::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+            request_id: request_id.map(str::to_owned),
+        }
+    }
+}
+
+impl poem::error::ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        ApiError::status(self)
+    }
+
+    fn as_response(&self) -> poem::Response {
+        self.to_problem(None).into_response(self.status())
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                Self::Unavailable("database")
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, Object)]
+#[oai(rename = "Problem")]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:staybase:problem:<code>`.
+    #[serde(rename = "type")]
+    #[oai(rename = "type")]
+    pub type_: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, for people.
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `validation_failed`, `not_found`.
+    pub code: String,
+    /// Field-level problems, for `validation_failed`.
+    pub errors: Vec<FieldError>,
+    /// The request id, also sent as `X-Request-Id`.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+impl Problem {
+    pub fn into_response(self, status: StatusCode) -> poem::Response {
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        poem::Response::builder()
+            .status(status)
+            .content_type(PROBLEM_CONTENT_TYPE)
+            .body(body)
+    }
+}

@@ -1,0 +1,8 @@
+//! Tenants: the marketplaces hosted on Staybase.
+
+pub mod api;
+pub mod model;
+pub mod service;
+pub mod store;
+
+pub use model::{Tenant, TenantId, TenantSlug, TenantStatus};

@@ -1,0 +1,140 @@
+//! The operator CLI against the same database the server uses.
+
+use std::process::Command;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{assert_problem, spawn_app};
+
+fn staybase(database_url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_staybase"))
+        .args(args)
+        .env("STAYBASE_DATABASE_URL", database_url)
+        .env("STAYBASE_LOG", "warn")
+        .output()
+        .expect("run staybase")
+}
+
+#[tokio::test]
+async fn tenant_create_makes_a_tenant_whose_routes_answer() {
+    let app = spawn_app().await;
+    assert_problem(
+        app.get("/v1/t/seaside").await,
+        StatusCode::NOT_FOUND,
+        "tenant_not_found",
+    )
+    .await;
+
+    let output = staybase(
+        &app.database_url,
+        &[
+            "tenant",
+            "create",
+            "--slug",
+            "seaside",
+            "--name",
+            "Seaside Stays",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let created: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    assert_eq!(created["slug"], "seaside");
+    assert_eq!(created["status"], "active");
+
+    let response = app.get("/v1/t/seaside").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["name"],
+        "Seaside Stays"
+    );
+
+    let output = staybase(
+        &app.database_url,
+        &["tenant", "suspend", "--slug", "seaside"],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_problem(
+        app.get("/v1/t/seaside").await,
+        StatusCode::FORBIDDEN,
+        "tenant_suspended",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn tenant_create_reports_bad_input_and_duplicates() {
+    let app = spawn_app().await;
+    let output = staybase(
+        &app.database_url,
+        &["tenant", "create", "--slug", "No", "--name", "x"],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--slug"));
+
+    app.create_tenant("taken").await;
+    let output = staybase(
+        &app.database_url,
+        &["tenant", "create", "--slug", "taken", "--name", "x"],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("already in use"));
+}
+
+#[test]
+fn a_bad_setting_is_named_at_start_up() {
+    let output = Command::new(env!("CARGO_BIN_EXE_staybase"))
+        .arg("migrate")
+        .env("STAYBASE_BIND", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("STAYBASE_BIND"));
+}
+
+#[test]
+fn openapi_command_prints_the_spec() {
+    let output = Command::new(env!("CARGO_BIN_EXE_staybase"))
+        .arg("openapi")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        staybase::api::spec_json()
+    );
+}
+
+#[tokio::test]
+async fn healthcheck_succeeds_only_against_a_running_server() {
+    let app = spawn_app().await;
+    let check = |bind: String| {
+        Command::new(env!("CARGO_BIN_EXE_staybase"))
+            .arg("healthcheck")
+            .env("STAYBASE_BIND", bind)
+            .output()
+            .unwrap()
+    };
+    let up = tokio::task::spawn_blocking({
+        let bind = app.addr.to_string();
+        move || check(bind)
+    })
+    .await
+    .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+
+    let down = check("127.0.0.1:1".to_owned());
+    assert!(!down.status.success());
+}

@@ -1,0 +1,8 @@
+//! The one integration-test binary: a module per area.
+
+mod cli;
+mod errors;
+mod health;
+mod helpers;
+mod openapi;
+mod tenancy;
