@@ -12,6 +12,8 @@ use crate::{
     config::Config,
     db::{Db, DbSetupError},
     http::{AllowedMethods, Edge},
+    jobs::{self, WorkerOptions, WorkerPool},
+    mail::Mailer,
     ops,
 };
 
@@ -23,6 +25,7 @@ pub struct AppInner {
     pub config: Config,
     pub db: Db,
     pub redis: Option<deadpool_redis::Pool>,
+    pub mailer: Mailer,
 }
 
 impl std::ops::Deref for AppState {
@@ -39,6 +42,8 @@ pub enum StartError {
     Database(#[from] DbSetupError),
     #[error("invalid Redis configuration: {0}")]
     Redis(String),
+    #[error("invalid mail configuration: {0}")]
+    Mail(String),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -66,8 +71,35 @@ impl AppState {
             ),
             None => None,
         };
-        Ok(Self(Arc::new(AppInner { config, db, redis })))
+        let mailer = Mailer::from_config(&config).map_err(StartError::Mail)?;
+        Ok(Self(Arc::new(AppInner {
+            config,
+            db,
+            redis,
+            mailer,
+        })))
     }
+}
+
+/// What a process serves: the whole API, or (for `staybase worker`) only the operational routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Api,
+    WorkerOnly,
+}
+
+/// The operational routes alone, for a worker process's probes.
+fn operations_endpoint(state: AppState) -> impl Endpoint + 'static {
+    let max_body_bytes = state.config.max_body_bytes;
+    let route = Route::new()
+        .at("/healthz", poem::get(ops::healthz))
+        .at("/readyz", poem::get(ops::readyz))
+        .data(state);
+    Edge::new(
+        route,
+        max_body_bytes,
+        AllowedMethods::from_spec(&serde_json::Value::Null, &["/healthz", "/readyz"]),
+    )
 }
 
 /// The whole HTTP application: operational routes, the API, its spec and docs, behind the edge.
@@ -98,10 +130,12 @@ pub async fn bind(config: &Config) -> Result<TcpAcceptor, StartError> {
         })
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish within the grace period.
+/// Serves until `shutdown` resolves, with the configured job workers beside the HTTP server;
+/// then in-flight requests and running jobs get the grace period to finish.
 pub async fn serve(
     acceptor: TcpAcceptor,
     state: AppState,
+    role: Role,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
@@ -110,12 +144,39 @@ pub async fn serve(
         .first()
         .and_then(|addr| addr.as_socket_addr().copied())
     {
-        tracing::info!(%addr, backend = ?state.db.kind(), "staybase listening");
+        tracing::info!(%addr, backend = ?state.db.kind(), ?role, "staybase listening");
     }
+    let workers = (state.config.workers > 0).then(|| {
+        WorkerPool::start(
+            state.clone(),
+            jobs::application_registry(state.config.job_retention_hours),
+            WorkerOptions::from_config(&state.config),
+        )
+    });
     let db = state.db.clone();
-    let result = Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(endpoint(state), shutdown, Some(grace))
-        .await;
+    // Workers stop claiming when the server stops accepting, so both share one grace period.
+    let shutdown = async {
+        shutdown.await;
+        if let Some(workers) = &workers {
+            workers.stop_claiming();
+        }
+    };
+    let server = Server::new_with_acceptor(acceptor);
+    let result = match role {
+        Role::Api => {
+            server
+                .run_with_graceful_shutdown(endpoint(state), shutdown, Some(grace))
+                .await
+        }
+        Role::WorkerOnly => {
+            server
+                .run_with_graceful_shutdown(operations_endpoint(state), shutdown, Some(grace))
+                .await
+        }
+    };
+    if let Some(workers) = workers {
+        workers.shutdown().await;
+    }
     db.close().await;
     result
 }

@@ -6,10 +6,11 @@ use clap::{Parser, Subcommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{
-    app::{self, AppState},
+    app::{self, AppState, Role},
     config::Config,
-    db::Db,
+    db::{Db, Timestamp},
     error::ApiError,
+    jobs::{JobId, store as job_store},
     tenants::{TenantStatus, service as tenants},
 };
 
@@ -26,8 +27,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the HTTP API (the default).
+    /// Serve the HTTP API (the default), with `STAYBASE_WORKERS` job workers beside it.
     Serve,
+    /// Run job workers only (at least one), serving /healthz and /readyz for probes.
+    Worker,
+    /// Inspect and retry background jobs.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage tenants (marketplaces).
@@ -60,6 +66,19 @@ pub enum TenantCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List the most recent jobs in a status (default: dead letters), as JSON lines.
+    List {
+        #[arg(long, default_value = "dead", value_parser = ["queued", "running", "failed", "done", "dead"])]
+        status: String,
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=1000))]
+        limit: i64,
+    },
+    /// Put a dead job back in the queue with a fresh set of attempts.
+    Retry { id: uuid::Uuid },
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
@@ -86,7 +105,15 @@ fn describe(err: &ApiError) -> String {
 
 pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
     match command {
-        Command::Serve => serve(config).await,
+        Command::Serve => serve(config, Role::Api).await,
+        Command::Worker => {
+            let config = Config {
+                workers: config.workers.max(1),
+                ..config
+            };
+            serve(config, Role::WorkerOnly).await
+        }
+        Command::Jobs(command) => jobs(command, config).await,
         Command::Migrate => {
             let db = Db::connect_lazy(&config)?;
             db.migrate().await?;
@@ -103,10 +130,10 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
     }
 }
 
-async fn serve(config: Config) -> Result<(), CliError> {
+async fn serve(config: Config, role: Role) -> Result<(), CliError> {
     let acceptor = app::bind(&config).await?;
     let state = AppState::start(config).await?;
-    app::serve(acceptor, state, app::shutdown_signal())
+    app::serve(acceptor, state, role, app::shutdown_signal())
         .await
         .map_err(|err| CliError::Failed(format!("server error: {err}")))
 }
@@ -135,6 +162,27 @@ async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> 
     let json =
         serde_json::to_string_pretty(&tenant).map_err(|err| CliError::Failed(err.to_string()))?;
     println!("{json}");
+    Ok(())
+}
+
+async fn jobs(command: JobsCommand, config: Config) -> Result<(), CliError> {
+    let state = AppState::start(config).await?;
+    match command {
+        JobsCommand::List { status, limit } => {
+            for job in job_store::list_by_status(&state.db, &status, limit).await? {
+                let line =
+                    serde_json::to_string(&job).map_err(|err| CliError::Failed(err.to_string()))?;
+                println!("{line}");
+            }
+        }
+        JobsCommand::Retry { id } => {
+            if !job_store::retry_dead(&state.db, JobId(id), Timestamp::now()).await? {
+                return Err(CliError::Failed(format!("no dead job has the id {id}")));
+            }
+            println!("job {id} queued again");
+        }
+    }
+    state.db.close().await;
     Ok(())
 }
 

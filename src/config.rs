@@ -53,8 +53,44 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
-    /// How long in-flight requests may run on after SIGTERM.
+    /// How long in-flight requests (and running jobs) may run on after SIGTERM.
     pub shutdown_grace_seconds: u64,
+    /// Job workers started by `staybase serve` (0: none; run `staybase worker` instead).
+    pub workers: usize,
+    pub job_poll_interval_ms: u64,
+    /// A claimed job whose worker stops renewing its lease runs again after this.
+    pub job_lease_seconds: u64,
+    pub job_backoff_base_ms: u64,
+    pub job_backoff_max_ms: u64,
+    /// Finished jobs are deleted after this many hours; dead ones are kept.
+    pub job_retention_hours: u32,
+    pub mail_transport: MailTransportKind,
+    /// The sender of every message, e.g. `Staybase <no-reply@example.com>`.
+    pub mail_from: String,
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    /// Each message becomes a `.eml` file under `<data_dir>/outbox/`.
+    File,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+    /// No encryption: only for a relay on a trusted network or tests.
+    None,
 }
 
 impl Default for Config {
@@ -71,6 +107,19 @@ impl Default for Config {
             log_format: LogFormat::Text,
             max_body_bytes: 1024 * 1024,
             shutdown_grace_seconds: 30,
+            workers: 2,
+            job_poll_interval_ms: 500,
+            job_lease_seconds: 30,
+            job_backoff_base_ms: 2_000,
+            job_backoff_max_ms: 3_600_000,
+            job_retention_hours: 168,
+            mail_transport: MailTransportKind::File,
+            mail_from: "Staybase <no-reply@localhost>".to_owned(),
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
         }
     }
 }
@@ -139,6 +188,32 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err(ConfigError(
                 "STAYBASE_MAX_BODY_BYTES must be at least 1024".into(),
+            ));
+        }
+        if self.job_lease_seconds < 3 {
+            return Err(ConfigError(
+                "STAYBASE_JOB_LEASE_SECONDS must be at least 3".into(),
+            ));
+        }
+        if self.job_poll_interval_ms == 0 || self.job_backoff_base_ms == 0 {
+            return Err(ConfigError(
+                "STAYBASE_JOB_POLL_INTERVAL_MS and STAYBASE_JOB_BACKOFF_BASE_MS must be positive"
+                    .into(),
+            ));
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError(
+                "STAYBASE_MAIL_FROM must be an address like `Name <user@example.com>`".into(),
+            ));
+        }
+        if self.mail_transport == MailTransportKind::Smtp && self.smtp_host.is_none() {
+            return Err(ConfigError(
+                "STAYBASE_SMTP_HOST is required when STAYBASE_MAIL_TRANSPORT=smtp".into(),
+            ));
+        }
+        if self.smtp_username.is_some() != self.smtp_password.is_some() {
+            return Err(ConfigError(
+                "STAYBASE_SMTP_USERNAME and STAYBASE_SMTP_PASSWORD go together".into(),
             ));
         }
         tracing_subscriber::EnvFilter::from_str(&self.log)

@@ -2,6 +2,8 @@
 //! (SQLite accepts them too) and run it through `on_db!` / `on_tx!`, which expand the same
 //! expression once per backend, so every query is compiled against both drivers.
 
+pub mod timestamp;
+
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
@@ -14,6 +16,8 @@ use crate::{
     config::{Config, DatabaseKind},
     error::ApiError,
 };
+
+pub use timestamp::Timestamp;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -1,8 +1,9 @@
 use std::fmt;
 
 use serde::Serialize;
-use time::OffsetDateTime;
 use uuid::Uuid;
+
+use crate::db::Timestamp;
 
 /// The tenant every piece of tenant data belongs to; the first argument of every store function
 /// that touches tenant data.
@@ -92,10 +93,8 @@ pub struct Tenant {
     pub slug: TenantSlug,
     pub name: String,
     pub status: TenantStatus,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// A display name: trimmed, 1-100 characters, no control characters.

@@ -1,6 +1,5 @@
 //! Tenant life cycle. The platform-admin API will call these; today the CLI does.
 
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
@@ -8,7 +7,7 @@ use super::{
     store::{self, InsertOutcome},
 };
 use crate::{
-    db::Db,
+    db::{Db, Timestamp},
     error::{ApiError, FieldError},
 };
 
@@ -30,7 +29,7 @@ pub async fn create(db: &Db, new: NewTenant<'_>) -> Result<Tenant, ApiError> {
         return Err(ApiError::Validation(errors));
     };
 
-    let now = OffsetDateTime::now_utc();
+    let now = Timestamp::now();
     let tenant = Tenant {
         id: TenantId(Uuid::now_v7()),
         slug,
@@ -58,7 +57,7 @@ pub async fn create(db: &Db, new: NewTenant<'_>) -> Result<Tenant, ApiError> {
 pub async fn set_status(db: &Db, slug: &str, status: TenantStatus) -> Result<Tenant, ApiError> {
     let slug = TenantSlug::parse(slug).map_err(|_| ApiError::TenantNotFound)?;
     let mut tx = db.begin().await?;
-    let tenant = store::set_status(&mut tx, &slug, status, OffsetDateTime::now_utc())
+    let tenant = store::set_status(&mut tx, &slug, status, Timestamp::now())
         .await?
         .ok_or(ApiError::TenantNotFound)?;
     tx.commit().await?;

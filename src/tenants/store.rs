@@ -1,9 +1,8 @@
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::model::{Tenant, TenantId, TenantSlug, TenantStatus};
 use crate::{
-    db::{Db, Tx},
+    db::{Db, Timestamp, Tx},
     error::ApiError,
     on_db, on_tx,
 };
@@ -14,8 +13,8 @@ struct TenantRow {
     slug: String,
     name: String,
     status: String,
-    created_at: OffsetDateTime,
-    updated_at: OffsetDateTime,
+    created_at: Timestamp,
+    updated_at: Timestamp,
 }
 
 impl TryFrom<TenantRow> for Tenant {
@@ -81,7 +80,7 @@ pub async fn set_status(
     tx: &mut Tx,
     slug: &TenantSlug,
     status: TenantStatus,
-    now: OffsetDateTime,
+    now: Timestamp,
 ) -> Result<Option<Tenant>, ApiError> {
     let sql = format!(
         "UPDATE tenants SET status = $1, updated_at = $2 WHERE slug = $3 RETURNING {COLUMNS}"

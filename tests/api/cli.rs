@@ -2,17 +2,21 @@
 
 use std::process::Command;
 
+use tokio::process::Command as AsyncCommand;
+
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{assert_problem, spawn_app};
 
-fn staybase(database_url: &str, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_staybase"))
+/// Runs the CLI without blocking the test's runtime, which also drives the app under test.
+async fn staybase(database_url: &str, args: &[&str]) -> std::process::Output {
+    AsyncCommand::new(env!("CARGO_BIN_EXE_staybase"))
         .args(args)
         .env("STAYBASE_DATABASE_URL", database_url)
         .env("STAYBASE_LOG", "warn")
         .output()
+        .await
         .expect("run staybase")
 }
 
@@ -36,7 +40,8 @@ async fn tenant_create_makes_a_tenant_whose_routes_answer() {
             "--name",
             "Seaside Stays",
         ],
-    );
+    )
+    .await;
     assert!(
         output.status.success(),
         "{}",
@@ -56,7 +61,8 @@ async fn tenant_create_makes_a_tenant_whose_routes_answer() {
     let output = staybase(
         &app.database_url,
         &["tenant", "suspend", "--slug", "seaside"],
-    );
+    )
+    .await;
     assert!(
         output.status.success(),
         "{}",
@@ -76,7 +82,8 @@ async fn tenant_create_reports_bad_input_and_duplicates() {
     let output = staybase(
         &app.database_url,
         &["tenant", "create", "--slug", "No", "--name", "x"],
-    );
+    )
+    .await;
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--slug"));
 
@@ -84,7 +91,8 @@ async fn tenant_create_reports_bad_input_and_duplicates() {
     let output = staybase(
         &app.database_url,
         &["tenant", "create", "--slug", "taken", "--name", "x"],
-    );
+    )
+    .await;
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("already in use"));
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use sqlx::{Connection, Executor, PgConnection};
 use staybase::{
     AppState, Config,
+    app::Role,
     config::{DatabaseKind, Secret},
     tenants::{Tenant, service as tenants},
 };
@@ -24,6 +25,7 @@ pub struct TestApp {
     pub database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     _database: TestDatabase,
+    _data_dir: tempfile::TempDir,
 }
 
 pub fn expected_backend() -> DatabaseKind {
@@ -50,20 +52,23 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     init_logging();
     let database = TestDatabase::create().await;
+    let data_dir = tempfile::tempdir().expect("data dir");
     let mut config = Config {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         database_url: Some(Secret::new(database.url.clone())),
         redis_url: std::env::var(TEST_REDIS_URL).ok().map(Secret::new),
+        data_dir: data_dir.path().to_owned(),
         ..Config::default()
     };
-    if let TestDatabaseKind::Sqlite(dir) = &database.kind {
-        config.data_dir = dir.path().to_owned();
-    }
     adjust(&mut config);
-    spawn_with_config(config, database).await
+    spawn_with_config(config, database, data_dir).await
 }
 
-async fn spawn_with_config(config: Config, database: TestDatabase) -> TestApp {
+async fn spawn_with_config(
+    config: Config,
+    database: TestDatabase,
+    data_dir: tempfile::TempDir,
+) -> TestApp {
     let acceptor = staybase::app::bind(&config).await.expect("bind");
     let addr = poem::listener::Acceptor::local_addr(&acceptor)[0]
         .as_socket_addr()
@@ -72,9 +77,14 @@ async fn spawn_with_config(config: Config, database: TestDatabase) -> TestApp {
     let database_url = config.database_url().expose().to_owned();
     let state = AppState::start(config).await.expect("start app");
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
-    tokio::spawn(staybase::app::serve(acceptor, state.clone(), async {
-        let _ = shutdown_rx.await;
-    }));
+    tokio::spawn(staybase::app::serve(
+        acceptor,
+        state.clone(),
+        Role::Api,
+        async {
+            let _ = shutdown_rx.await;
+        },
+    ));
     TestApp {
         addr,
         client: Client::builder().build().expect("http client"),
@@ -82,6 +92,7 @@ async fn spawn_with_config(config: Config, database: TestDatabase) -> TestApp {
         database_url,
         shutdown: Some(shutdown),
         _database: database,
+        _data_dir: data_dir,
     }
 }
 
@@ -119,6 +130,22 @@ impl TestApp {
     }
 }
 
+/// Polls `check` until it holds; fails the test after 15 seconds.
+pub async fn eventually<F, Fut>(mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within 15 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Asserts a problem+json answer with this status and code; returns the document.
 pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "status of {}", response.url());
@@ -143,8 +170,14 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
 }
 
 enum TestDatabaseKind {
-    Sqlite(tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    /// Kept for its Drop, which deletes the file with its -wal and -shm companions.
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 pub struct TestDatabase {
@@ -161,7 +194,7 @@ impl TestDatabase {
                 let url = format!("sqlite://{}", dir.path().join("staybase.db").display());
                 Self {
                     url,
-                    kind: TestDatabaseKind::Sqlite(dir),
+                    kind: TestDatabaseKind::Sqlite { _dir: dir },
                 }
             }
         }

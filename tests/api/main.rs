@@ -4,5 +4,7 @@ mod cli;
 mod errors;
 mod health;
 mod helpers;
+mod jobs;
+mod mail;
 mod openapi;
 mod tenancy;
