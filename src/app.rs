@@ -14,6 +14,7 @@ use crate::{
     http::{AllowedMethods, Edge},
     jobs::{self, WorkerOptions, WorkerPool},
     mail::Mailer,
+    metrics::Metrics,
     ops,
 };
 
@@ -26,6 +27,7 @@ pub struct AppInner {
     pub db: Db,
     pub redis: Option<deadpool_redis::Pool>,
     pub mailer: Mailer,
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::ops::Deref for AppState {
@@ -77,6 +79,7 @@ impl AppState {
             db,
             redis,
             mailer,
+            metrics: Arc::new(Metrics::default()),
         })))
     }
 }
@@ -91,15 +94,18 @@ pub enum Role {
 /// The operational routes alone, for a worker process's probes.
 fn operations_endpoint(state: AppState) -> impl Endpoint + 'static {
     let max_body_bytes = state.config.max_body_bytes;
+    let metrics = Arc::clone(&state.metrics);
     let route = Route::new()
         .at("/healthz", poem::get(ops::healthz))
         .at("/readyz", poem::get(ops::readyz))
+        .at("/metrics", poem::get(ops::metrics))
         .data(state);
     Edge::new(
         route,
         max_body_bytes,
-        AllowedMethods::from_spec(&serde_json::Value::Null, &["/healthz", "/readyz"]),
+        AllowedMethods::from_spec(&serde_json::Value::Null, ops::WORKER_ROUTES),
     )
+    .with_metrics(metrics)
 }
 
 /// The whole HTTP application: operational routes, the API, its spec and docs, behind the edge.
@@ -109,14 +115,16 @@ pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
         serde_json::from_str(&service.spec()).unwrap_or(serde_json::Value::Null);
     let allowed = AllowedMethods::from_spec(&spec, ops::PLAIN_GET_ROUTES);
     let max_body_bytes = state.config.max_body_bytes;
+    let metrics = Arc::clone(&state.metrics);
     let route = Route::new()
         .at("/healthz", poem::get(ops::healthz))
         .at("/readyz", poem::get(ops::readyz))
+        .at("/metrics", poem::get(ops::metrics))
         .at("/openapi.json", service.spec_endpoint())
         .nest("/docs", service.swagger_ui())
         .nest(api::API_PREFIX, service)
         .data(state);
-    Edge::new(route, max_body_bytes, allowed)
+    Edge::new(route, max_body_bytes, allowed).with_metrics(metrics)
 }
 
 /// Binds the configured address (port 0 picks a free one).

@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod ops;
 pub mod telemetry;
 pub mod tenants;

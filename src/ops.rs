@@ -7,7 +7,11 @@ use serde::Serialize;
 
 use crate::app::AppState;
 
-pub const PLAIN_GET_ROUTES: &[&str] = &["/healthz", "/readyz", "/openapi.json", "/docs"];
+pub const PLAIN_GET_ROUTES: &[&str] =
+    &["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"];
+
+/// What a `staybase worker` process serves.
+pub const WORKER_ROUTES: &[&str] = &["/healthz", "/readyz", "/metrics"];
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -82,6 +86,15 @@ pub async fn readyz(state: Data<&AppState>) -> Response {
     })
     .with_status(code)
     .into_response()
+}
+
+/// Prometheus text exposition (OpenMetrics).
+#[handler]
+pub async fn metrics(state: Data<&AppState>) -> poem::Result<Response> {
+    let text = state.metrics.render(&state.db).await?;
+    Ok(Response::builder()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(text))
 }
 
 async fn ping_redis(pool: &deadpool_redis::Pool) -> Result<(), String> {

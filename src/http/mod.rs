@@ -5,7 +5,10 @@ pub mod json;
 pub mod problems;
 pub mod tenancy;
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
 
 use poem::{
     Endpoint, IntoResponse, Request, Response,
@@ -14,7 +17,10 @@ use poem::{
 use poem_openapi::OperationId;
 use tracing::{Instrument, field::Empty};
 
-use crate::error::ApiError;
+use crate::{
+    error::ApiError,
+    metrics::{FinishedRequest, Metrics},
+};
 
 pub use json::JsonBody;
 pub use problems::{ApiResult, Failure};
@@ -35,15 +41,23 @@ fn client_request_id(request: &Request) -> Option<String> {
     sane.then(|| value.to_owned())
 }
 
+/// What handlers learn about a request that the edge reports once it has finished.
+#[derive(Debug, Default)]
+pub struct RequestFacts {
+    /// Set by the tenancy extractor.
+    pub tenant_plan: OnceLock<String>,
+}
+
 /// Which methods each path template answers, for the `Allow` header of a 405.
 #[derive(Debug, Default)]
 pub struct AllowedMethods {
     routes: Vec<(Vec<String>, Vec<Method>)>,
+    plain_routes: &'static [&'static str],
 }
 
 impl AllowedMethods {
     /// Reads the paths of an OpenAPI document and adds the plain routes served beside it.
-    pub fn from_spec(spec: &serde_json::Value, plain_get_routes: &[&str]) -> Self {
+    pub fn from_spec(spec: &serde_json::Value, plain_get_routes: &'static [&'static str]) -> Self {
         let mut routes = Vec::new();
         if let Some(paths) = spec.get("paths").and_then(|paths| paths.as_object()) {
             for (template, operations) in paths {
@@ -59,7 +73,18 @@ impl AllowedMethods {
         for route in plain_get_routes {
             routes.push((split(route), vec![Method::GET]));
         }
-        Self { routes }
+        Self {
+            routes,
+            plain_routes: plain_get_routes,
+        }
+    }
+
+    /// The plain (non-API) route this path is, for metric labels.
+    fn plain_route(&self, path: &str) -> Option<&'static str> {
+        self.plain_routes
+            .iter()
+            .copied()
+            .find(|route| *route == path)
     }
 
     fn for_path(&self, path: &str) -> Option<String> {
@@ -91,6 +116,7 @@ pub struct Edge<E> {
     inner: E,
     max_body_bytes: usize,
     allowed: Arc<AllowedMethods>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl<E> Edge<E> {
@@ -99,6 +125,15 @@ impl<E> Edge<E> {
             inner,
             max_body_bytes,
             allowed: Arc::new(allowed),
+            metrics: None,
+        }
+    }
+
+    /// Records every finished request in `metrics`.
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..self
         }
     }
 }
@@ -144,6 +179,8 @@ impl<E: Endpoint> Endpoint for Edge<E> {
         let request_id =
             client_request_id(&request).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         request.set_data(RequestId(request_id.clone()));
+        let facts = Arc::new(RequestFacts::default());
+        request.set_data(Arc::clone(&facts));
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let span = tracing::info_span!(
@@ -158,11 +195,12 @@ impl<E: Endpoint> Endpoint for Edge<E> {
         let started = Instant::now();
         let result = self.call_limited(request).instrument(span.clone()).await;
 
+        let mut operation_id = None;
         let mut response = match result {
             Ok(response) => response,
             Err(err) => {
                 if let Some(operation) = err.data::<OperationId>() {
-                    span.record("operation", operation.0);
+                    operation_id = Some(operation.0);
                 }
                 let error = classify(err);
                 let mut response = span.in_scope(|| problem_response(&error, &request_id));
@@ -176,14 +214,30 @@ impl<E: Endpoint> Endpoint for Edge<E> {
             }
         };
         if let Some(operation) = response.data::<OperationId>() {
-            span.record("operation", operation.0);
+            operation_id = Some(operation.0);
+        }
+        if let Some(operation) = operation_id {
+            span.record("operation", operation);
         }
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
         let status = response.status().as_u16();
         span.record("status", status);
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = started.elapsed();
+        if let Some(metrics) = &self.metrics {
+            let route = operation_id
+                .or_else(|| self.allowed.plain_route(&path).filter(|_| status != 404))
+                .unwrap_or("unmatched");
+            metrics.record_request(FinishedRequest {
+                method: method.as_str(),
+                route,
+                status,
+                tenant_plan: facts.tenant_plan.get().map_or("none", String::as_str),
+                elapsed,
+            });
+        }
+        let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
         span.in_scope(|| tracing::info!(status, elapsed_ms, "request finished"));
         Ok(response)
     }

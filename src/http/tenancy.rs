@@ -2,6 +2,8 @@
 //! type is named `Path`, so this extractor has that name: it documents `{tenant}` in the spec
 //! and resolves it to an active `Tenant` (404 `tenant_not_found`, 403 `tenant_suspended`).
 
+use std::sync::Arc;
+
 use poem::{Request, RequestBody};
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions,
@@ -11,6 +13,7 @@ use poem_openapi::{
 use crate::{
     app::AppState,
     error::ApiError,
+    http::RequestFacts,
     tenants::{Tenant, service},
 };
 
@@ -49,6 +52,9 @@ impl<'a> ApiExtractor<'a> for Path {
             .ok_or_else(|| ApiError::internal("application state missing from the request"))?;
         let tenant = service::resolve_active(&state.db, slug).await?;
         tracing::Span::current().record("tenant", tenant.slug.as_str());
+        if let Some(facts) = request.data::<Arc<RequestFacts>>() {
+            let _ = facts.tenant_plan.set(tenant.plan().to_owned());
+        }
         Ok(Self(tenant))
     }
 }

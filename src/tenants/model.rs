@@ -97,6 +97,14 @@ pub struct Tenant {
     pub updated_at: Timestamp,
 }
 
+impl Tenant {
+    /// The rate-limit plan the tenant is on. Every tenant is on the default plan until plans
+    /// become a tenant setting.
+    pub fn plan(&self) -> &'static str {
+        "default"
+    }
+}
+
 /// A display name: trimmed, 1-100 characters, no control characters.
 pub fn parse_tenant_name(value: &str) -> Result<String, &'static str> {
     let name = value.trim();

@@ -146,3 +146,80 @@ async fn healthcheck_succeeds_only_against_a_running_server() {
     let down = check("127.0.0.1:1".to_owned());
     assert!(!down.status.success());
 }
+
+/// Starts `staybase <command>` on a free port; returns the child and its base URL once
+/// `/healthz` answers.
+async fn start_process(
+    command: &str,
+    database_url: &str,
+    data_dir: &std::path::Path,
+) -> (tokio::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = AsyncCommand::new(env!("CARGO_BIN_EXE_staybase"))
+        .arg(command)
+        .env("STAYBASE_DATABASE_URL", database_url)
+        .env("STAYBASE_DATA_DIR", data_dir)
+        .env("STAYBASE_BIND", format!("127.0.0.1:{port}"))
+        .env("STAYBASE_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    crate::helpers::eventually(|| async {
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|response| response.status() == StatusCode::OK)
+    })
+    .await;
+    (child, base)
+}
+
+async fn terminate(mut child: tokio::process::Child) -> std::process::ExitStatus {
+    let pid = child.id().unwrap().to_string();
+    let killed = AsyncCommand::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::timeout(std::time::Duration::from_secs(20), child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn serve_stops_cleanly_on_sigterm() {
+    let app = spawn_app().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let (child, base) = start_process("serve", &app.database_url, data_dir.path()).await;
+    app.create_tenant("acme").await;
+    let response = reqwest::get(format!("{base}/v1/t/acme")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(terminate(child).await.success());
+}
+
+#[tokio::test]
+async fn worker_serves_probes_and_metrics_only_and_stops_on_sigterm() {
+    let app = spawn_app().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let (child, base) = start_process("worker", &app.database_url, data_dir.path()).await;
+    let get = |path: &str| reqwest::get(format!("{base}{path}"));
+    assert_eq!(get("/readyz").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(get("/metrics").await.unwrap().status(), StatusCode::OK);
+    app.create_tenant("acme").await;
+    assert_problem(
+        get("/v1/t/acme").await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+    )
+    .await;
+    assert!(terminate(child).await.success());
+}

@@ -6,5 +6,6 @@ mod health;
 mod helpers;
 mod jobs;
 mod mail;
+mod metrics;
 mod openapi;
 mod tenancy;
