@@ -2,20 +2,49 @@
 
 use poem_openapi::{OpenApiService, Tags};
 
-use crate::tenants::api::TenantsApi;
+use crate::{
+    admin::api::AdminApi, api_keys::api::ApiKeysApi, auth::api::AuthApi, authz::api::PoliciesApi,
+    tenants::api::TenantsApi, users::api::UsersApi,
+};
 
 #[derive(Tags)]
 pub enum Tag {
     /// Marketplaces hosted on Staybase.
     Tenants,
+    /// Sign-up, sign-in, sessions, email verification and password reset.
+    Auth,
+    /// Accounts: your own profile, public profiles, and user administration.
+    Users,
+    /// Integrator API keys.
+    #[oai(rename = "API keys")]
+    ApiKeys,
+    /// The tenant's own authorization rules.
+    Policies,
+    /// The platform operators' API.
+    Admin,
 }
 
-pub type Apis = TenantsApi;
+pub type Apis = (
+    TenantsApi,
+    AuthApi,
+    UsersApi,
+    ApiKeysApi,
+    PoliciesApi,
+    AdminApi,
+);
 
 pub const API_PREFIX: &str = "/v1";
 
 pub fn service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(TenantsApi, "Staybase API", env!("CARGO_PKG_VERSION"))
+    let apis = (
+        TenantsApi,
+        AuthApi,
+        UsersApi,
+        ApiKeysApi,
+        PoliciesApi,
+        AdminApi,
+    );
+    OpenApiService::new(apis, "Staybase API", env!("CARGO_PKG_VERSION"))
         .description(
             "Multi-tenant backend for vacation-rental marketplaces. Tenant-scoped operations live \
              under `/v1/t/{tenant}`. Errors are RFC 9457 problem documents \

@@ -9,13 +9,17 @@ use poem::{
 
 use crate::{
     api,
-    config::Config,
+    auth::keys::SigningKeys,
+    authz::Authorizer,
+    config::{Config, Switch},
     db::{Db, DbSetupError},
     http::{AllowedMethods, Edge},
     jobs::{self, WorkerOptions, WorkerPool},
     mail::Mailer,
     metrics::Metrics,
     ops,
+    ratelimit::RateLimiter,
+    storage::ObjectStorage,
 };
 
 /// What every handler can reach. Cheap to clone.
@@ -28,6 +32,10 @@ pub struct AppInner {
     pub redis: Option<deadpool_redis::Pool>,
     pub mailer: Mailer,
     pub metrics: Arc<Metrics>,
+    pub keys: SigningKeys,
+    pub authorizer: Authorizer,
+    pub rate_limiter: RateLimiter,
+    pub storage: ObjectStorage,
 }
 
 impl std::ops::Deref for AppState {
@@ -46,6 +54,11 @@ pub enum StartError {
     Redis(String),
     #[error("invalid mail configuration: {0}")]
     Mail(String),
+    #[error("object storage: {0}")]
+    Storage(String),
+    #[error("signing keys: {0}")]
+    Keys(String),
+
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -74,12 +87,32 @@ impl AppState {
             None => None,
         };
         let mailer = Mailer::from_config(&config).map_err(StartError::Mail)?;
+        let storage = ObjectStorage::from_config(&config).map_err(StartError::Storage)?;
+        let keys = SigningKeys::new(&db);
+        if config.migrate_on_start {
+            keys.ensure_loaded()
+                .await
+                .map_err(|err| StartError::Keys(err.to_string()))?;
+        }
+        if config.rate_limits == Switch::Off {
+            tracing::warn!("rate limits are OFF (STAYBASE_RATE_LIMITS=off): for load tests only");
+        }
+        let rate_limiter = RateLimiter::new(
+            config.rate_limit_plans.clone(),
+            redis
+                .clone()
+                .map(|pool| (pool, config.redis_key_prefix.clone())),
+        );
         Ok(Self(Arc::new(AppInner {
             config,
             db,
             redis,
             mailer,
             metrics: Arc::new(Metrics::default()),
+            keys,
+            authorizer: Authorizer::default(),
+            rate_limiter,
+            storage,
         })))
     }
 }
@@ -120,6 +153,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
         .at("/healthz", poem::get(ops::healthz))
         .at("/readyz", poem::get(ops::readyz))
         .at("/metrics", poem::get(ops::metrics))
+        .at("/.well-known/jwks.json", poem::get(ops::jwks))
         .at("/openapi.json", service.spec_endpoint())
         .nest("/docs", service.swagger_ui())
         .nest(api::API_PREFIX, service)

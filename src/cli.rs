@@ -3,10 +3,12 @@
 use std::{net::SocketAddr, time::Duration};
 
 use clap::{Parser, Subcommand};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::{
+    admin::service::{self as admin_service, InitialPassword},
     app::{self, AppState, Role},
+    auth::keys::SigningKeys,
     config::Config,
     db::{Db, Timestamp},
     error::ApiError,
@@ -39,6 +41,12 @@ pub enum Command {
     /// Manage tenants (marketplaces).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Manage platform administrators.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage the JWT signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Print the OpenAPI document.
     Openapi,
     /// Exit 0 when the local server's /healthz answers (for container health checks).
@@ -64,6 +72,23 @@ pub enum TenantCommand {
         #[arg(long)]
         slug: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a platform administrator. The password comes from STAYBASE_PASSWORD or standard
+    /// input (never the command line); with neither, a one-time password is printed that must
+    /// be replaced at /v1/admin/auth/password before signing in.
+    Create {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key and retire the current one (it verifies until its tokens expire).
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +147,30 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
             Ok(())
         }
         Command::Tenant(command) => tenant(command, config).await,
+        Command::Admin(AdminCommand::Create { email }) => {
+            let initial = match read_password().await? {
+                Some(password) => InitialPassword::Given(password),
+                None => InitialPassword::OneTime,
+            };
+            let state = AppState::start(config).await?;
+            let one_time = admin_service::create(&state.db, &email, initial).await?;
+            state.db.close().await;
+            match one_time {
+                Some(password) => println!(
+                    "platform administrator {email} created\none-time password: {password}\n\
+                     replace it at POST /v1/admin/auth/password before signing in"
+                ),
+                None => println!("platform administrator {email} created"),
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let state = AppState::start(config).await?;
+            let kid = SigningKeys::rotate(&state.db).await?;
+            state.db.close().await;
+            println!("new signing key {kid}; the previous one verifies until its tokens expire");
+            Ok(())
+        }
         Command::Openapi => {
             print!("{}", crate::api::spec_json());
             Ok(())
@@ -184,6 +233,27 @@ async fn jobs(command: JobsCommand, config: Config) -> Result<(), CliError> {
     }
     state.db.close().await;
     Ok(())
+}
+
+/// The password for a new account: `STAYBASE_PASSWORD`, else a line from standard input when
+/// it is not a terminal. `None` asks for a one-time password.
+async fn read_password() -> Result<Option<String>, CliError> {
+    if let Ok(password) = std::env::var("STAYBASE_PASSWORD") {
+        return Ok(Some(password));
+    }
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let mut line = String::new();
+    tokio::io::BufReader::new(tokio::io::stdin())
+        .read_line(&mut line)
+        .await
+        .map_err(|err| {
+            CliError::Failed(format!("reading the password from standard input: {err}"))
+        })?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    Ok((!password.is_empty()).then(|| password.to_owned()))
 }
 
 /// A bare HTTP/1.1 request: the runtime image has no curl, and a client crate is not worth it.

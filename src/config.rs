@@ -1,13 +1,17 @@
 //! Settings from defaults, an optional TOML file and `STAYBASE_*` environment variables,
 //! validated once at start-up.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{
+    collections::BTreeMap, fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration,
+};
 
 use figment::{
     Figment,
     providers::{Env, Format, Serialized, Toml},
 };
 use serde::{Deserialize, Serialize};
+
+use crate::ratelimit::{DEFAULT_PLAN, PlanLimits};
 
 /// A setting whose value must never reach a log line.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -72,6 +76,26 @@ pub struct Config {
     pub smtp_tls: SmtpTls,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<Secret>,
+    /// `on`, or `off` for load tests only (a warning is logged at start).
+    pub rate_limits: Switch,
+    /// Requests per minute per plan; `default` applies to tenants without a plan of their own.
+    pub rate_limit_plans: BTreeMap<String, PlanLimits>,
+    /// Namespace of this deployment's keys in Redis.
+    pub redis_key_prefix: String,
+    /// Where people open links from emails (verification, password reset).
+    pub public_app_url: String,
+    /// Uploaded files: unset stores them under `<data_dir>/objects`; `s3://bucket/prefix` uses
+    /// S3 or a compatible service, configured by the usual `AWS_*` variables.
+    pub object_store_url: Option<String>,
+    /// Largest multipart (file upload) body, in bytes.
+    pub max_upload_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -120,6 +144,12 @@ impl Default for Config {
             smtp_tls: SmtpTls::Starttls,
             smtp_username: None,
             smtp_password: None,
+            rate_limits: Switch::On,
+            rate_limit_plans: crate::ratelimit::default_plans(),
+            redis_key_prefix: "staybase".to_owned(),
+            public_app_url: "http://localhost:3000".to_owned(),
+            object_store_url: None,
+            max_upload_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -214,6 +244,44 @@ impl Config {
         if self.smtp_username.is_some() != self.smtp_password.is_some() {
             return Err(ConfigError(
                 "STAYBASE_SMTP_USERNAME and STAYBASE_SMTP_PASSWORD go together".into(),
+            ));
+        }
+        if !self.rate_limit_plans.contains_key(DEFAULT_PLAN) {
+            return Err(ConfigError(
+                "STAYBASE_RATE_LIMIT_PLANS must keep a `default` plan".into(),
+            ));
+        }
+        if let Some((name, _)) = self.rate_limit_plans.iter().find(|(_, limits)| {
+            [
+                limits.auth_per_minute,
+                limits.write_per_minute,
+                limits.read_per_minute,
+                limits.tenant_per_minute,
+            ]
+            .contains(&0)
+        }) {
+            return Err(ConfigError(format!(
+                "STAYBASE_RATE_LIMIT_PLANS__{}: every limit must be at least 1 per minute",
+                name.to_ascii_uppercase()
+            )));
+        }
+        if !(self.public_app_url.starts_with("https://")
+            || self.public_app_url.starts_with("http://"))
+        {
+            return Err(ConfigError(
+                "STAYBASE_PUBLIC_APP_URL must be an http(s) URL".into(),
+            ));
+        }
+        if let Some(url) = &self.object_store_url
+            && !url.starts_with("s3://")
+        {
+            return Err(ConfigError(
+                "STAYBASE_OBJECT_STORE_URL must be an s3:// URL (unset: local files)".into(),
+            ));
+        }
+        if self.max_upload_bytes < self.max_body_bytes {
+            return Err(ConfigError(
+                "STAYBASE_MAX_UPLOAD_BYTES must be at least STAYBASE_MAX_BODY_BYTES".into(),
             ));
         }
         tracing_subscriber::EnvFilter::from_str(&self.log)

@@ -35,6 +35,18 @@ pub enum ApiError {
     RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("authentication required")]
+    AuthenticationRequired,
+    /// 401 with a specific code (`invalid_token`, `invalid_credentials`, ...).
+    #[error("unauthenticated: {detail}")]
+    Unauthenticated { code: &'static str, detail: String },
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// 403 with a specific code (`account_disabled`, `password_change_required`, ...).
+    #[error("refused: {detail}")]
+    Refused { code: &'static str, detail: String },
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
     #[error("tenant not found")]
     TenantNotFound,
     #[error("tenant suspended")]
@@ -55,6 +67,13 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    pub fn invalid_token() -> Self {
+        Self::Unauthenticated {
+            code: "invalid_token",
+            detail: "The token is invalid, expired or revoked.".into(),
+        }
+    }
+
     pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(err.into())
     }
@@ -69,6 +88,9 @@ impl ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) | Self::RouteNotFound | Self::TenantNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::AuthenticationRequired | Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) | Self::Refused { .. } => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TenantSuspended => StatusCode::FORBIDDEN,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -88,6 +110,10 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::AuthenticationRequired => "authentication_required",
+            Self::Unauthenticated { code, .. } | Self::Refused { code, .. } => code,
+            Self::Forbidden(_) => "forbidden",
+            Self::RateLimited { .. } => "rate_limited",
             Self::TenantNotFound => "tenant_not_found",
             Self::TenantSuspended => "tenant_suspended",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -107,6 +133,9 @@ impl ApiError {
             Self::NotFound(_) => "Not found",
             Self::RouteNotFound => "Route not found",
             Self::MethodNotAllowed => "Method not allowed",
+            Self::AuthenticationRequired | Self::Unauthenticated { .. } => "Unauthorized",
+            Self::Forbidden(_) | Self::Refused { .. } => "Forbidden",
+            Self::RateLimited { .. } => "Too many requests",
             Self::TenantNotFound => "Tenant not found",
             Self::TenantSuspended => "Tenant suspended",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
@@ -125,7 +154,16 @@ impl ApiError {
             | Self::MalformedJson(detail)
             | Self::UnsupportedMediaType(detail)
             | Self::Conflict { detail, .. }
-            | Self::Rejected { detail, .. } => detail.clone(),
+            | Self::Rejected { detail, .. }
+            | Self::Unauthenticated { detail, .. }
+            | Self::Refused { detail, .. }
+            | Self::Forbidden(detail) => detail.clone(),
+            Self::AuthenticationRequired => {
+                "Sign in: send `Authorization: Bearer <access token or API key>`.".into()
+            }
+            Self::RateLimited { retry_after_secs } => {
+                format!("Too many requests; retry in {retry_after_secs} s.")
+            }
             Self::Validation(errors) => match errors.as_slice() {
                 [one] => format!("{}: {}", one.field, one.message),
                 _ => format!("{} fields are invalid", errors.len()),

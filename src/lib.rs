@@ -1,7 +1,11 @@
 //! Staybase: a multi-tenant backend for vacation-rental marketplaces.
 
+pub mod admin;
 pub mod api;
+pub mod api_keys;
 pub mod app;
+pub mod auth;
+pub mod authz;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -11,8 +15,11 @@ pub mod jobs;
 pub mod mail;
 pub mod metrics;
 pub mod ops;
+pub mod ratelimit;
+pub mod storage;
 pub mod telemetry;
 pub mod tenants;
+pub mod users;
 
 pub use app::AppState;
 pub use config::Config;

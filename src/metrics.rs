@@ -51,6 +51,12 @@ pub struct Metrics {
     durations: DurationFamily,
     pool: Family<PoolLabels, Gauge>,
     jobs: Family<JobLabels, Gauge>,
+    rate_limited: Family<PlanLabels, Counter>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PlanLabels {
+    tenant_plan: String,
 }
 
 /// What the edge knows about a finished request.
@@ -94,12 +100,19 @@ impl Default for Metrics {
             "Background jobs by kind and status (queued, running, failed, done, dead)",
             jobs.clone(),
         );
+        let rate_limited = Family::<PlanLabels, Counter>::default();
+        registry.register(
+            "rate_limit_rejections",
+            "Requests refused with 429 by tenant plan",
+            rate_limited.clone(),
+        );
         Self {
             registry,
             requests,
             durations,
             pool,
             jobs,
+            rate_limited,
         }
     }
 }
@@ -120,6 +133,14 @@ impl Metrics {
                 route: request.route.to_owned(),
             })
             .observe(request.elapsed.as_secs_f64());
+    }
+
+    pub fn record_rate_limited(&self, tenant_plan: &str) {
+        self.rate_limited
+            .get_or_create(&PlanLabels {
+                tenant_plan: tenant_plan.to_owned(),
+            })
+            .inc();
     }
 
     /// The text exposition, with pool and queue gauges refreshed from the database.

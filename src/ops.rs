@@ -7,8 +7,14 @@ use serde::Serialize;
 
 use crate::app::AppState;
 
-pub const PLAIN_GET_ROUTES: &[&str] =
-    &["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"];
+pub const PLAIN_GET_ROUTES: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/.well-known/jwks.json",
+    "/openapi.json",
+    "/docs",
+];
 
 /// What a `staybase worker` process serves.
 pub const WORKER_ROUTES: &[&str] = &["/healthz", "/readyz", "/metrics"];
@@ -86,6 +92,12 @@ pub async fn readyz(state: Data<&AppState>) -> Response {
     })
     .with_status(code)
     .into_response()
+}
+
+/// The public keys that verify access tokens (JWK set).
+#[handler]
+pub async fn jwks(state: Data<&AppState>) -> poem::Result<Json<serde_json::Value>> {
+    Ok(Json(state.keys.jwks().await?))
 }
 
 /// Prometheus text exposition (OpenMetrics).

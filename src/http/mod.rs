@@ -20,6 +20,8 @@ use tracing::{Instrument, field::Empty};
 use crate::{
     error::ApiError,
     metrics::{FinishedRequest, Metrics},
+    ratelimit::Decision,
+    tenants::Tenant,
 };
 
 pub use json::JsonBody;
@@ -41,11 +43,13 @@ fn client_request_id(request: &Request) -> Option<String> {
     sane.then(|| value.to_owned())
 }
 
-/// What handlers learn about a request that the edge reports once it has finished.
+/// What extractors learn about a request that the edge reports once it has finished.
 #[derive(Debug, Default)]
 pub struct RequestFacts {
     /// Set by the tenancy extractor.
-    pub tenant_plan: OnceLock<String>,
+    pub tenant: OnceLock<Tenant>,
+    /// Set where a rate limit was checked.
+    pub rate_limit: OnceLock<Decision>,
 }
 
 /// Which methods each path template answers, for the `Allow` header of a 405.
@@ -190,6 +194,7 @@ impl<E: Endpoint> Endpoint for Edge<E> {
             request_id = %request_id,
             operation = Empty,
             tenant = Empty,
+            principal = Empty,
             status = Empty,
         );
         let started = Instant::now();
@@ -222,6 +227,14 @@ impl<E: Endpoint> Endpoint for Edge<E> {
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
+        if let Some(decision) = facts.rate_limit.get() {
+            add_rate_limit_headers(response.headers_mut(), decision);
+        }
+        if response.status() == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         let status = response.status().as_u16();
         span.record("status", status);
         let elapsed = started.elapsed();
@@ -233,13 +246,25 @@ impl<E: Endpoint> Endpoint for Edge<E> {
                 method: method.as_str(),
                 route,
                 status,
-                tenant_plan: facts.tenant_plan.get().map_or("none", String::as_str),
+                tenant_plan: facts.tenant.get().map_or("none", Tenant::plan),
                 elapsed,
             });
         }
         let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
         span.in_scope(|| tracing::info!(status, elapsed_ms, "request finished"));
         Ok(response)
+    }
+}
+
+fn add_rate_limit_headers(headers: &mut poem::http::HeaderMap, decision: &Decision) {
+    let mut set = |name: &'static str, value: u64| {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+    };
+    set("ratelimit-limit", u64::from(decision.limit));
+    set("ratelimit-remaining", u64::from(decision.remaining));
+    set("ratelimit-reset", decision.reset_secs);
+    if !decision.allowed {
+        set("retry-after", decision.retry_after_secs);
     }
 }
 

@@ -53,7 +53,7 @@ impl<'a> ApiExtractor<'a> for Path {
         let tenant = service::resolve_active(&state.db, slug).await?;
         tracing::Span::current().record("tenant", tenant.slug.as_str());
         if let Some(facts) = request.data::<Arc<RequestFacts>>() {
-            let _ = facts.tenant_plan.set(tenant.plan().to_owned());
+            let _ = facts.tenant.set(tenant.clone());
         }
         Ok(Self(tenant))
     }

@@ -1,6 +1,13 @@
 use poem_openapi::{Object, OpenApi, payload::Json};
 
-use crate::{error_statuses, http::ApiResult, http::tenancy};
+use poem::web::Data;
+
+use crate::{
+    app::AppState,
+    auth::Caller,
+    error_statuses,
+    http::{ApiResult, tenancy},
+};
 
 use super::model::Tenant;
 
@@ -23,7 +30,7 @@ impl From<&Tenant> for TenantView {
     }
 }
 
-error_statuses!(TenantLookupErrors => [403, 404]);
+error_statuses!(TenantLookupErrors => [401, 403, 404, 429]);
 
 pub struct TenantsApi;
 
@@ -36,8 +43,14 @@ impl TenantsApi {
     #[oai(path = "/t/:tenant", method = "get", operation_id = "get_tenant")]
     async fn get_tenant(
         &self,
+        state: Data<&AppState>,
         tenant: tenancy::Path,
+        caller: Caller,
     ) -> ApiResult<Json<TenantView>, TenantLookupErrors> {
+        state
+            .authorizer
+            .check(&state.db, &tenant.0, &caller.0, "tenant", "read")
+            .await?;
         Ok(Json(TenantView::from(&tenant.0)))
     }
 }

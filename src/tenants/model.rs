@@ -93,6 +93,8 @@ pub struct Tenant {
     pub slug: TenantSlug,
     pub name: String,
     pub status: TenantStatus,
+    /// Bumped whenever the tenant's own authorization rules change.
+    pub policy_version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

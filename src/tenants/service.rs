@@ -35,6 +35,7 @@ pub async fn create(db: &Db, new: NewTenant<'_>) -> Result<Tenant, ApiError> {
         slug,
         name,
         status: TenantStatus::Active,
+        policy_version: 0,
         created_at: now,
         updated_at: now,
     };

@@ -13,6 +13,7 @@ struct TenantRow {
     slug: String,
     name: String,
     status: String,
+    policy_version: i64,
     created_at: Timestamp,
     updated_at: Timestamp,
 }
@@ -28,13 +29,14 @@ impl TryFrom<TenantRow> for Tenant {
             slug: TenantSlug::parse(&row.slug).map_err(|_| corrupt("slug"))?,
             status: TenantStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
             name: row.name,
+            policy_version: row.policy_version,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
     }
 }
 
-const COLUMNS: &str = "id, slug, name, status, created_at, updated_at";
+const COLUMNS: &str = "id, slug, name, status, policy_version, created_at, updated_at";
 
 pub enum InsertOutcome {
     Inserted,

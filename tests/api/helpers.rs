@@ -58,6 +58,19 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         database_url: Some(Secret::new(database.url.clone())),
         redis_url: std::env::var(TEST_REDIS_URL).ok().map(Secret::new),
         data_dir: data_dir.path().to_owned(),
+        // Each app its own Redis namespace, so tests sharing a Redis do not share limits.
+        redis_key_prefix: format!("test-{}", uuid::Uuid::now_v7().simple()),
+        // Generous limits: the rate-limit tests set their own.
+        rate_limit_plans: [(
+            staybase::ratelimit::DEFAULT_PLAN.to_owned(),
+            staybase::ratelimit::PlanLimits {
+                auth_per_minute: 10_000,
+                write_per_minute: 10_000,
+                read_per_minute: 10_000,
+                tenant_per_minute: 100_000,
+            },
+        )]
+        .into(),
         ..Config::default()
     };
     adjust(&mut config);
@@ -128,6 +141,149 @@ impl TestApp {
         .await
         .expect("create tenant")
     }
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A signed-in account: its token response and the pieces tests use most.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl Account {
+    fn from_token_response(body: &Value) -> Self {
+        Self {
+            id: body["user"]["id"].as_str().expect("user id").to_owned(),
+            access_token: body["access_token"]
+                .as_str()
+                .expect("access token")
+                .to_owned(),
+            refresh_token: body["refresh_token"]
+                .as_str()
+                .expect("refresh token")
+                .to_owned(),
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn get_with(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Registers `email` in `tenant` and returns the signed-in account.
+    pub async fn register(&self, tenant: &str, email: &str, host: bool) -> Account {
+        let response = self
+            .post_json(
+                &format!("/v1/t/{tenant}/auth/register"),
+                &serde_json::json!({
+                    "email": email,
+                    "password": PASSWORD,
+                    "first_name": "Ana",
+                    "last_name": "Lima",
+                    "host": host,
+                }),
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "register {email}");
+        Account::from_token_response(&response.json().await.expect("token response"))
+    }
+
+    pub async fn login(&self, tenant: &str, email: &str, password: &str) -> Response {
+        self.post_json(
+            &format!("/v1/t/{tenant}/auth/login"),
+            &serde_json::json!({ "email": email, "password": password }),
+            None,
+        )
+        .await
+    }
+
+    /// Signs `email` in and returns the account.
+    pub async fn sign_in(&self, tenant: &str, email: &str) -> Account {
+        let response = self.login(tenant, email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "login {email}");
+        Account::from_token_response(&response.json().await.expect("token response"))
+    }
+
+    /// Gives the account these roles directly in the database (the operator CLI's job).
+    pub async fn set_roles(&self, account: &Account, roles: &str) {
+        let id = uuid::Uuid::parse_str(&account.id).expect("user id");
+        staybase::on_db!(&self.state.db, |pool| {
+            sqlx::query("UPDATE users SET roles = $1 WHERE id = $2")
+                .bind(roles)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+        .expect("set roles");
+    }
+
+    /// A tenant administrator of `tenant`, signed in.
+    pub async fn tenant_admin(&self, tenant: &str) -> Account {
+        let email = format!("admin-{}@example.com", uuid::Uuid::now_v7().simple());
+        let account = self.register(tenant, &email, false).await;
+        self.set_roles(&account, "tenant_admin,guest").await;
+        account
+    }
+
+    /// The most recent email to `to` whose text contains `about`, waiting for the worker to
+    /// write it.
+    pub async fn email_to(&self, to: &str, about: &str) -> String {
+        let outbox = self.state.config.data_dir.join("outbox");
+        let latest = || {
+            let mut messages: Vec<_> = std::fs::read_dir(&outbox)
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+                .collect();
+            messages.sort();
+            messages.into_iter().rev().find_map(|path| {
+                let text = std::fs::read_to_string(path).ok()?;
+                (text.contains(&format!("To: {to}")) && text.contains(about)).then_some(text)
+            })
+        };
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            if let Some(message) = latest() {
+                return message;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no email to {to} about {about:?} within 15 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// The `token=` value of the first link in an email.
+pub fn token_in_email(email: &str) -> String {
+    let parsed = mailparse::parse_mail(email.as_bytes()).expect("email parses");
+    let text = parsed.subparts[0].get_body().expect("plain text part");
+    let start = text.find("token=").expect("a link with a token") + "token=".len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect()
 }
 
 /// Polls `check` until it holds; fails the test after 15 seconds.

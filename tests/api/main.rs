@@ -1,5 +1,6 @@
 //! The one integration-test binary: a module per area.
 
+mod auth;
 mod cli;
 mod errors;
 mod health;

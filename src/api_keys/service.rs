@@ -1,0 +1,104 @@
+use uuid::Uuid;
+
+use super::{
+    SECRET_PREFIX,
+    store::{self, ApiKey},
+};
+use crate::{
+    app::AppState,
+    auth::{Principal, UserPrincipal, account_disabled, secrets},
+    authz::Roles,
+    db::{Db, Timestamp},
+    error::ApiError,
+    tenants::Tenant,
+    users,
+};
+
+/// Characters of the secret kept in clear to tell keys apart.
+const PREFIX_LENGTH: usize = SECRET_PREFIX.len() + 8;
+
+pub async fn create(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    name: &str,
+    roles: Roles,
+) -> Result<(ApiKey, String), ApiError> {
+    let caller = principal.user()?;
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "api_keys", "create")
+        .await?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::validation(
+            "name",
+            "must be 1 to 100 characters long",
+        ));
+    }
+    let secret = secrets::generate(SECRET_PREFIX);
+    let key = ApiKey {
+        id: Uuid::now_v7(),
+        name: name.to_owned(),
+        prefix: secret[..PREFIX_LENGTH].to_owned(),
+        roles,
+        created_by: caller.user_id,
+        created_at: Timestamp::now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    let mut tx = state.db.begin().await?;
+    store::insert(&mut tx, &permit, tenant.id, &key, &secrets::digest(&secret)).await?;
+    tx.commit().await?;
+    tracing::info!(api_key = %key.id, "API key created");
+    Ok((key, secret))
+}
+
+pub async fn list(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+) -> Result<Vec<ApiKey>, ApiError> {
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, "api_keys", "list")
+        .await?;
+    store::list(&state.db, tenant.id).await
+}
+
+pub async fn revoke(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "api_keys", "delete")
+        .await?;
+    let mut tx = state.db.begin().await?;
+    if !store::revoke(&mut tx, &permit, tenant.id, id, Timestamp::now()).await? {
+        return Err(ApiError::NotFound("API key"));
+    }
+    tx.commit().await
+}
+
+/// The principal an `sk_` secret stands for: its creator, with the key's roles.
+pub async fn authenticate(db: &Db, tenant: &Tenant, secret: &str) -> Result<Principal, ApiError> {
+    let key = store::find_active(db, tenant.id, &secrets::digest(secret))
+        .await?
+        .ok_or_else(ApiError::invalid_token)?;
+    let creator = users::store::get(db, tenant.id, key.created_by)
+        .await?
+        .ok_or_else(ApiError::invalid_token)?;
+    if creator.disabled {
+        return Err(account_disabled());
+    }
+    store::touch(db, tenant.id, key.id, Timestamp::now()).await?;
+    Ok(Principal::User(UserPrincipal {
+        user_id: key.created_by,
+        roles: key.roles,
+        session: None,
+        api_key: Some(key.id),
+    }))
+}

@@ -1,0 +1,152 @@
+use uuid::Uuid;
+
+use crate::{
+    authz::{Permit, Roles},
+    db::{Db, Timestamp, Tx},
+    error::ApiError,
+    on_db, on_tx,
+    tenants::TenantId,
+    users::UserId,
+};
+
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub roles: Roles,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ApiKeyRow {
+    id: Uuid,
+    name: String,
+    prefix: String,
+    roles: String,
+    created_by: Uuid,
+    created_at: Timestamp,
+    last_used_at: Option<Timestamp>,
+    revoked_at: Option<Timestamp>,
+}
+
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = ApiError;
+
+    fn try_from(row: ApiKeyRow) -> Result<Self, ApiError> {
+        Ok(Self {
+            id: row.id,
+            roles: Roles::from_column(&row.roles)?,
+            name: row.name,
+            prefix: row.prefix,
+            created_by: UserId(row.created_by),
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, name, prefix, roles, created_by, created_at, last_used_at, revoked_at";
+
+pub async fn insert(
+    tx: &mut Tx,
+    _permit: &Permit,
+    tenant: TenantId,
+    key: &ApiKey,
+    secret_hash: &str,
+) -> Result<(), ApiError> {
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "INSERT INTO api_keys (tenant_id, id, name, prefix, secret_hash, roles, created_by, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(tenant.0)
+        .bind(key.id)
+        .bind(&key.name)
+        .bind(&key.prefix)
+        .bind(secret_hash)
+        .bind(key.roles.to_column())
+        .bind(key.created_by.0)
+        .bind(key.created_at)
+        .execute(conn)
+        .await
+        .map(drop)
+    })?;
+    Ok(())
+}
+
+/// Active keys, newest first.
+pub async fn list(db: &Db, tenant: TenantId) -> Result<Vec<ApiKey>, ApiError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL ORDER BY id DESC"
+    );
+    let rows: Vec<ApiKeyRow> = on_db!(db, |pool| sqlx::query_as(&sql)
+        .bind(tenant.0)
+        .fetch_all(pool)
+        .await)?;
+    rows.into_iter().map(ApiKey::try_from).collect()
+}
+
+/// The active key with this secret hash in the tenant.
+pub async fn find_active(
+    db: &Db,
+    tenant: TenantId,
+    secret_hash: &str,
+) -> Result<Option<ApiKey>, ApiError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM api_keys \
+         WHERE tenant_id = $1 AND secret_hash = $2 AND revoked_at IS NULL"
+    );
+    let row: Option<ApiKeyRow> = on_db!(db, |pool| {
+        sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .bind(secret_hash)
+            .fetch_optional(pool)
+            .await
+    })?;
+    row.map(ApiKey::try_from).transpose()
+}
+
+/// Records use at most once a minute per key, so busy integrations do not write per request.
+pub async fn touch(db: &Db, tenant: TenantId, id: Uuid, now: Timestamp) -> Result<(), ApiError> {
+    on_db!(db, |pool| {
+        sqlx::query(
+            "UPDATE api_keys SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2 \
+             AND (last_used_at IS NULL OR last_used_at < $4)",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(now)
+        .bind(now - time::Duration::MINUTE)
+        .execute(pool)
+        .await
+        .map(drop)
+    })?;
+    Ok(())
+}
+
+/// Revokes the key; `false` when there is no active key with this id.
+pub async fn revoke(
+    tx: &mut Tx,
+    _permit: &Permit,
+    tenant: TenantId,
+    id: Uuid,
+    now: Timestamp,
+) -> Result<bool, ApiError> {
+    let revoked = on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
+    Ok(revoked == 1)
+}

@@ -1,0 +1,291 @@
+//! `/v1/t/{tenant}/auth/*`: sign-up, sign-in, sessions, email verification, password reset.
+
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+
+use super::{Caller, service};
+use crate::{
+    app::AppState,
+    error_statuses,
+    http::{ApiResult, JsonBody, tenancy},
+    users::User,
+};
+
+#[derive(Debug, Object)]
+pub struct RegisterRequest {
+    #[oai(validator(max_length = 254))]
+    email: String,
+    /// At least 10 characters, not the email address.
+    #[oai(write_only, validator(max_length = 256))]
+    password: String,
+    #[oai(validator(max_length = 100))]
+    first_name: String,
+    #[oai(validator(max_length = 100))]
+    last_name: String,
+    /// E.164, e.g. `+33612345678`.
+    phone_number: Option<String>,
+    /// Ask for the `host` role as well as `guest` (granted where the tenant allows
+    /// self-service hosts).
+    host: Option<bool>,
+}
+
+#[derive(Debug, Object)]
+pub struct LoginRequest {
+    email: String,
+    #[oai(write_only)]
+    password: String,
+}
+
+#[derive(Debug, Object)]
+pub struct RefreshRequest {
+    /// The refresh token of the last token response; it can be used once.
+    refresh_token: String,
+}
+
+#[derive(Debug, Object)]
+pub struct EmailTokenRequest {
+    /// The token from the emailed link.
+    token: String,
+}
+
+#[derive(Debug, Object)]
+pub struct PasswordResetRequest {
+    email: String,
+}
+
+#[derive(Debug, Object)]
+pub struct PasswordResetConfirmation {
+    token: String,
+    #[oai(write_only)]
+    new_password: String,
+}
+
+/// The signed-in user, as the token response carries it.
+#[derive(Debug, Object)]
+pub struct SessionUser {
+    id: uuid::Uuid,
+    email: String,
+    first_name: String,
+    last_name: String,
+    roles: Vec<String>,
+}
+
+impl From<&User> for SessionUser {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.0,
+            email: user.email.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            roles: user.roles.names(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct TokenResponse {
+    /// Send as `Authorization: Bearer <access_token>`; valid for `expires_in` seconds and only
+    /// in this tenant.
+    access_token: String,
+    /// Opaque; trade it at `auth/refresh` for a new pair. Each one works once.
+    refresh_token: String,
+    /// Always `Bearer`.
+    token_type: String,
+    expires_in: u64,
+    user: SessionUser,
+}
+
+impl From<service::Session> for TokenResponse {
+    fn from(session: service::Session) -> Self {
+        Self {
+            access_token: session.access_token,
+            refresh_token: session.refresh_token,
+            token_type: "Bearer".into(),
+            expires_in: session.expires_in,
+            user: SessionUser::from(&session.user),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum Registered {
+    /// The account exists and is signed in; a verification email is on its way.
+    #[oai(status = 201)]
+    Created(Json<TokenResponse>),
+}
+
+#[derive(ApiResponse)]
+pub enum Done {
+    #[oai(status = 204)]
+    NoContent,
+}
+
+#[derive(ApiResponse)]
+pub enum Accepted {
+    /// Answered whether or not an account has this email.
+    #[oai(status = 202)]
+    Accepted,
+}
+
+error_statuses!(RegisterErrors => [400, 401, 403, 404, 409, 413, 415, 422, 429]);
+error_statuses!(LoginErrors => [400, 401, 403, 404, 413, 415, 422, 429]);
+error_statuses!(TokenErrors => [400, 401, 403, 404, 413, 415, 422, 429]);
+
+pub struct AuthApi;
+
+#[OpenApi(tag = "crate::api::Tag::Auth")]
+impl AuthApi {
+    /// Create an account.
+    ///
+    /// New accounts get the `guest` role, plus `host` when asked for. Answers with a signed-in
+    /// session (201) and emails a link to verify the address; 409 `email_taken` when the email
+    /// has an account in this tenant.
+    #[oai(
+        path = "/t/:tenant/auth/register",
+        method = "post",
+        operation_id = "register"
+    )]
+    async fn register(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        body: JsonBody<RegisterRequest>,
+    ) -> ApiResult<Registered, RegisterErrors> {
+        let body = body.0;
+        let session = service::register(
+            &state,
+            &tenant.0,
+            &caller.0,
+            service::Registration {
+                email: body.email,
+                password: body.password,
+                first_name: body.first_name,
+                last_name: body.last_name,
+                phone_number: body.phone_number,
+                host: body.host.unwrap_or(false),
+            },
+        )
+        .await?;
+        Ok(Registered::Created(Json(session.into())))
+    }
+
+    /// Sign in with email and password.
+    ///
+    /// 401 `invalid_credentials` for a wrong email or password (the answer and its timing do not
+    /// tell which); 403 `account_disabled`.
+    #[oai(
+        path = "/t/:tenant/auth/login",
+        method = "post",
+        operation_id = "login"
+    )]
+    async fn login(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        body: JsonBody<LoginRequest>,
+    ) -> ApiResult<Json<TokenResponse>, LoginErrors> {
+        let body = body.0;
+        let session =
+            service::login(&state, &tenant.0, &caller.0, &body.email, body.password).await?;
+        Ok(Json(session.into()))
+    }
+
+    /// Trade a refresh token for a new token pair.
+    ///
+    /// Each refresh token works once. Presenting a spent one ends the whole session
+    /// (401 `refresh_token_reused`).
+    #[oai(
+        path = "/t/:tenant/auth/refresh",
+        method = "post",
+        operation_id = "refresh_token"
+    )]
+    async fn refresh(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        body: JsonBody<RefreshRequest>,
+    ) -> ApiResult<Json<TokenResponse>, TokenErrors> {
+        let session = service::refresh(&state, &tenant.0, &caller.0, &body.refresh_token).await?;
+        Ok(Json(session.into()))
+    }
+
+    /// End the session a refresh token belongs to.
+    #[oai(
+        path = "/t/:tenant/auth/logout",
+        method = "post",
+        operation_id = "logout"
+    )]
+    async fn logout(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        body: JsonBody<RefreshRequest>,
+    ) -> ApiResult<Done, TokenErrors> {
+        service::logout(&state, &tenant.0, &caller.0, &body.refresh_token).await?;
+        Ok(Done::NoContent)
+    }
+
+    /// Confirm an email address with the token from the verification email.
+    #[oai(
+        path = "/t/:tenant/auth/verify-email",
+        method = "post",
+        operation_id = "verify_email"
+    )]
+    async fn verify_email(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        body: JsonBody<EmailTokenRequest>,
+    ) -> ApiResult<Done, TokenErrors> {
+        service::verify_email(&state, &tenant.0, &caller.0, &body.token).await?;
+        Ok(Done::NoContent)
+    }
+
+    /// Email a password-reset link.
+    ///
+    /// Answers 202 whether or not the email has an account. The link works once, for an hour.
+    #[oai(
+        path = "/t/:tenant/auth/password-reset",
+        method = "post",
+        operation_id = "request_password_reset"
+    )]
+    async fn password_reset(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        body: JsonBody<PasswordResetRequest>,
+    ) -> ApiResult<Accepted, TokenErrors> {
+        service::request_password_reset(&state, &tenant.0, &caller.0, &body.email).await?;
+        Ok(Accepted::Accepted)
+    }
+
+    /// Set a new password with a reset token; every session of the account ends.
+    #[oai(
+        path = "/t/:tenant/auth/password-reset/confirm",
+        method = "post",
+        operation_id = "confirm_password_reset"
+    )]
+    async fn password_reset_confirm(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        body: JsonBody<PasswordResetConfirmation>,
+    ) -> ApiResult<Done, TokenErrors> {
+        let body = body.0;
+        service::confirm_password_reset(
+            &state,
+            &tenant.0,
+            &caller.0,
+            &body.token,
+            body.new_password,
+        )
+        .await?;
+        Ok(Done::NoContent)
+    }
+}

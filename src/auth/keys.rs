@@ -1,0 +1,242 @@
+//! JWT signing keys: Ed25519 (EdDSA), kept in the database so every replica signs and verifies
+//! with the same set. The first start creates one; `staybase keys rotate` adds a new signer and
+//! retires the old one, which keeps verifying until the tokens it signed have expired.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
+use ed25519_dalek::{SigningKey, pkcs8::EncodePrivateKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Serialize, de::DeserializeOwned};
+use tokio::sync::RwLock;
+
+use crate::{
+    db::{Db, Timestamp},
+    error::ApiError,
+    on_db,
+};
+
+/// Access tokens live this long; a retired key verifies for this long (plus leeway) after.
+pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+const LEEWAY_SECONDS: u64 = 30;
+/// An unknown `kid` triggers a reload (another replica rotated), at most this often.
+const RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: String,
+    private_key_der: String,
+    public_key: String,
+    retired_at: Option<Timestamp>,
+}
+
+struct KeySet {
+    signer: Option<(String, EncodingKey)>,
+    verifiers: HashMap<String, DecodingKey>,
+    jwks: Vec<serde_json::Value>,
+    loaded_at: tokio::time::Instant,
+}
+
+/// The key set, loaded on first use (the server starts while the database is still down).
+#[derive(Clone)]
+pub struct SigningKeys {
+    db: Db,
+    set: Arc<RwLock<Option<KeySet>>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is malformed, expired or not signed by us")]
+    Invalid,
+    #[error("the token was signed by an unknown key")]
+    UnknownKey,
+}
+
+impl SigningKeys {
+    pub fn new(db: &Db) -> Self {
+        Self {
+            db: db.clone(),
+            set: Arc::new(RwLock::new(None)),
+        }
+    }
+
+    /// Loads the keys if that has not happened yet, creating the first one when there is none.
+    /// Call it before opening a transaction that signs: creating a key writes, and on SQLite a
+    /// second writer would wait for the open transaction.
+    pub async fn ensure_loaded(&self) -> Result<(), ApiError> {
+        if self.set.read().await.is_some() {
+            return Ok(());
+        }
+        let mut set = self.set.write().await;
+        if set.is_none() {
+            let mut loaded = load(&self.db).await?;
+            if loaded.signer.is_none() {
+                insert_new_key(&self.db).await?;
+                loaded = load(&self.db).await?;
+            }
+            *set = Some(loaded);
+        }
+        Ok(())
+    }
+
+    pub async fn sign<C: Serialize>(&self, claims: &C) -> Result<String, ApiError> {
+        self.ensure_loaded().await?;
+        // Picks up a rotation done elsewhere (CLI or another replica) within the interval.
+        self.reload_if_stale().await;
+        let set = self.set.read().await;
+        let (kid, key) = set
+            .as_ref()
+            .and_then(|set| set.signer.as_ref())
+            .ok_or_else(|| ApiError::internal("no active signing key"))?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.clone());
+        jsonwebtoken::encode(&header, claims, key).map_err(ApiError::internal)
+    }
+
+    /// Checks signature, algorithm, expiry and audience; only EdDSA tokens from our keys pass.
+    pub async fn verify<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<C, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenError::Invalid)?;
+        self.ensure_loaded()
+            .await
+            .map_err(|_| TokenError::Invalid)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "aud"]);
+
+        if let Some(claims) = self.verify_with(&kid, token, &validation).await {
+            return claims;
+        }
+        self.reload_if_stale().await;
+        self.verify_with(&kid, token, &validation)
+            .await
+            .unwrap_or(Err(TokenError::UnknownKey))
+    }
+
+    async fn verify_with<C: DeserializeOwned>(
+        &self,
+        kid: &str,
+        token: &str,
+        validation: &Validation,
+    ) -> Option<Result<C, TokenError>> {
+        let set = self.set.read().await;
+        let key = set.as_ref()?.verifiers.get(kid)?;
+        Some(
+            jsonwebtoken::decode::<C>(token, key, validation)
+                .map(|data| data.claims)
+                .map_err(|_| TokenError::Invalid),
+        )
+    }
+
+    async fn reload_if_stale(&self) {
+        let stale = self
+            .set
+            .read()
+            .await
+            .as_ref()
+            .is_none_or(|set| set.loaded_at.elapsed() >= RELOAD_INTERVAL);
+        if stale {
+            match load(&self.db).await {
+                Ok(set) => *self.set.write().await = Some(set),
+                Err(err) => tracing::warn!(error = %err, "reloading signing keys failed"),
+            }
+        }
+    }
+
+    /// The public keys as a JWK set, for `/.well-known/jwks.json`.
+    pub async fn jwks(&self) -> Result<serde_json::Value, ApiError> {
+        self.ensure_loaded().await?;
+        let set = self.set.read().await;
+        let keys = set.as_ref().map(|set| set.jwks.clone()).unwrap_or_default();
+        Ok(serde_json::json!({ "keys": keys }))
+    }
+
+    /// Adds a new signing key and retires the others; returns the new key id.
+    pub async fn rotate(db: &Db) -> Result<String, ApiError> {
+        insert_new_key(db).await
+    }
+}
+
+async fn load(db: &Db) -> Result<KeySet, ApiError> {
+    let oldest_useful = Timestamp::now()
+        - time::Duration::try_from(ACCESS_TOKEN_LIFETIME).unwrap_or(time::Duration::HOUR)
+        - time::Duration::seconds(LEEWAY_SECONDS as i64);
+    let rows: Vec<KeyRow> = on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT id, private_key_der, public_key, retired_at FROM signing_keys \
+             WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(oldest_useful)
+        .fetch_all(pool)
+        .await
+    })?;
+    let mut set = KeySet {
+        signer: None,
+        verifiers: HashMap::new(),
+        jwks: Vec::new(),
+        loaded_at: tokio::time::Instant::now(),
+    };
+    for row in rows {
+        let public = URL_SAFE_NO_PAD
+            .decode(&row.public_key)
+            .map_err(|_| ApiError::internal(format!("signing key {} is corrupt", row.id)))?;
+        set.verifiers
+            .insert(row.id.clone(), DecodingKey::from_ed_der(&public));
+        set.jwks.push(serde_json::json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "use": "sig",
+            "alg": "EdDSA",
+            "kid": row.id,
+            "x": row.public_key,
+        }));
+        if set.signer.is_none() && row.retired_at.is_none() {
+            let der = STANDARD
+                .decode(&row.private_key_der)
+                .map_err(|_| ApiError::internal(format!("signing key {} is corrupt", row.id)))?;
+            set.signer = Some((row.id.clone(), EncodingKey::from_ed_der(&der)));
+        }
+    }
+    Ok(set)
+}
+
+async fn insert_new_key(db: &Db) -> Result<String, ApiError> {
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|err| ApiError::internal(err.to_string()))?;
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let now = Timestamp::now();
+    let mut tx = db.begin().await?;
+    crate::on_tx!(&mut tx, |conn| {
+        sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (id, private_key_der, public_key, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(STANDARD.encode(der.as_bytes()))
+        .bind(URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()))
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map(drop)
+    })?;
+    tx.commit().await?;
+    tracing::info!(kid = %id, "new signing key");
+    Ok(id)
+}

@@ -1,0 +1,503 @@
+//! The rules of signing up, signing in and managing sessions.
+
+use time::Duration;
+use uuid::Uuid;
+
+use super::{
+    AccessClaims, Principal, TENANT_AUDIENCE, account_disabled,
+    keys::ACCESS_TOKEN_LIFETIME,
+    password, secrets,
+    store::{self as auth_store, NewRefreshToken, Spent, TokenPurpose},
+};
+use crate::{
+    app::AppState,
+    authz::{Role, Roles},
+    db::{Timestamp, Tx},
+    error::{ApiError, FieldError},
+    mail::{self, Branding, OutgoingEmail, Template},
+    tenants::Tenant,
+    users::{
+        User, UserId,
+        model::{Email, parse_name, parse_phone},
+        store::{self as user_store, Change, Inserted, NewUser},
+    },
+};
+
+const REFRESH_TOKEN_LIFETIME: Duration = Duration::days(30);
+const VERIFY_EMAIL_LIFETIME_HOURS: u32 = 48;
+const PASSWORD_RESET_LIFETIME_MINUTES: u32 = 60;
+
+/// What a successful sign-in hands back.
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+    pub user: User,
+}
+
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone_number: Option<String>,
+    pub host: bool,
+}
+
+fn collect<T>(
+    result: Result<T, &'static str>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    result
+        .map_err(|message| errors.push(FieldError::new(field, message)))
+        .ok()
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
+pub async fn register(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    input: Registration,
+) -> Result<Session, ApiError> {
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "auth", "register")
+        .await?;
+    let mut errors = Vec::new();
+    let email = collect(Email::parse(&input.email), "email", &mut errors);
+    let first_name = collect(parse_name(&input.first_name), "first_name", &mut errors);
+    let last_name = collect(parse_name(&input.last_name), "last_name", &mut errors);
+    let phone = match &input.phone_number {
+        Some(phone) => collect(parse_phone(phone), "phone_number", &mut errors).map(Some),
+        None => Some(None),
+    };
+    if let Err(error) = password::check_policy("password", &input.password, &input.email) {
+        errors.push(error);
+    }
+    let (Some(email), Some(first_name), Some(last_name), Some(phone), true) =
+        (email, first_name, last_name, phone, errors.is_empty())
+    else {
+        return Err(ApiError::Validation(errors));
+    };
+
+    let mut roles = vec![Role::Guest];
+    // Self-service hosting is open in every tenant until it becomes a tenant setting.
+    if input.host {
+        roles.push(Role::Host);
+    }
+    let roles = Roles::new(roles);
+    let hash = password::hash(input.password).await?;
+    state.keys.ensure_loaded().await?;
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    let user = match user_store::insert(
+        &mut tx,
+        &permit,
+        tenant.id,
+        NewUser {
+            id: UserId(Uuid::now_v7()),
+            email: &email.display,
+            email_normalized: &email.normalized,
+            first_name: &first_name,
+            last_name: &last_name,
+            phone_number: phone.as_deref(),
+            password_hash: &hash,
+            roles: &roles,
+            must_change_password: false,
+            now,
+        },
+    )
+    .await?
+    {
+        Inserted::Created(user) => *user,
+        Inserted::EmailTaken => {
+            return Err(ApiError::Conflict {
+                code: "email_taken",
+                detail: "An account with this email already exists; sign in instead.".into(),
+            });
+        }
+    };
+    send_verification(state, &mut tx, tenant, &user, now).await?;
+    let session = start_session(state, &mut tx, tenant, user, now).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %session.user.id, "user registered");
+    Ok(session)
+}
+
+async fn send_verification(
+    state: &AppState,
+    tx: &mut Tx,
+    tenant: &Tenant,
+    user: &User,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let token = secrets::generate("ve_");
+    let expires = now + Duration::hours(i64::from(VERIFY_EMAIL_LIFETIME_HOURS));
+    auth_store::insert_user_token(
+        tx,
+        tenant.id,
+        user.id,
+        TokenPurpose::VerifyEmail,
+        &secrets::digest(&token),
+        expires,
+        now,
+    )
+    .await?;
+    let link = format!(
+        "{}/verify-email?tenant={}&token={token}",
+        state.config.public_app_url.trim_end_matches('/'),
+        tenant.slug
+    );
+    let email = OutgoingEmail::compose(
+        user.email.clone(),
+        &Template::VerifyEmail {
+            first_name: user.first_name.clone(),
+            link,
+            expires_hours: VERIFY_EMAIL_LIFETIME_HOURS,
+        },
+        &Branding::for_tenant(tenant),
+    )?;
+    mail::enqueue(tx, Some(tenant.id), email).await?;
+    Ok(())
+}
+
+/// Opens a session: a new refresh-token family and an access token bound to it.
+async fn start_session(
+    state: &AppState,
+    tx: &mut Tx,
+    tenant: &Tenant,
+    user: User,
+    now: Timestamp,
+) -> Result<Session, ApiError> {
+    issue(state, tx, tenant, user, Uuid::now_v7(), now).await
+}
+
+async fn issue(
+    state: &AppState,
+    tx: &mut Tx,
+    tenant: &Tenant,
+    user: User,
+    family: Uuid,
+    now: Timestamp,
+) -> Result<Session, ApiError> {
+    let refresh_token = secrets::generate("rt_");
+    auth_store::insert_refresh_token(
+        tx,
+        tenant.id,
+        NewRefreshToken {
+            id: Uuid::now_v7(),
+            family_id: family,
+            user_id: user.id,
+            token_hash: &secrets::digest(&refresh_token),
+            expires_at: now + REFRESH_TOKEN_LIFETIME,
+            now,
+        },
+    )
+    .await?;
+    let issued_at = now.get().unix_timestamp();
+    let claims = AccessClaims {
+        sub: user.id.0,
+        tid: Some(tenant.id.0),
+        aud: TENANT_AUDIENCE.to_owned(),
+        roles: user.roles.names(),
+        sid: Some(family),
+        iat: issued_at,
+        exp: issued_at + ACCESS_TOKEN_LIFETIME.as_secs() as i64,
+        jti: Uuid::now_v7(),
+    };
+    Ok(Session {
+        access_token: state.keys.sign(&claims).await?,
+        refresh_token,
+        expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
+        user,
+    })
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::Unauthenticated {
+        code: "invalid_credentials",
+        detail: "The email or password is incorrect.".into(),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
+pub async fn login(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    email: &str,
+    password: String,
+) -> Result<Session, ApiError> {
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, "auth", "login")
+        .await?;
+    let user = match Email::parse(email) {
+        Ok(email) => user_store::find_by_email(&state.db, tenant.id, &email.normalized).await?,
+        Err(_) => None,
+    };
+    // The same argon2 work whether or not the account exists.
+    let (user, hash) = user.unzip();
+    if !password::verify(password, hash).await? {
+        return Err(invalid_credentials());
+    }
+    let user = user.ok_or_else(invalid_credentials)?;
+    if user.disabled {
+        return Err(account_disabled());
+    }
+    state.keys.ensure_loaded().await?;
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    let session = start_session(state, &mut tx, tenant, user, now).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+/// Trades a refresh token for a new pair. A token presented twice revokes its whole family:
+/// either its owner or a thief holds a copy, and neither can be told apart.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
+pub async fn refresh(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    refresh_token: &str,
+) -> Result<Session, ApiError> {
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, "auth", "refresh")
+        .await?;
+    state.keys.ensure_loaded().await?;
+    let now = Timestamp::now();
+    let hash = secrets::digest(refresh_token);
+    let mut tx = state.db.begin().await?;
+    let row = match auth_store::spend_refresh_token(&mut tx, tenant.id, &hash, now).await? {
+        Spent::Fresh(row) => row,
+        Spent::Replayed(row) => {
+            auth_store::revoke_family(&mut tx, tenant.id, row.family_id, now).await?;
+            tx.commit().await?;
+            tracing::warn!(family = %row.family_id, "refresh token reused; session revoked");
+            return Err(ApiError::Unauthenticated {
+                code: "refresh_token_reused",
+                detail: "This refresh token was already used; the session has been ended. Sign in again.".into(),
+            });
+        }
+        Spent::Unknown => return Err(invalid_refresh_token()),
+    };
+    if row.revoked_at.is_some() || row.expires_at <= now {
+        return Err(invalid_refresh_token());
+    }
+    let user = user_store::get(&state.db, tenant.id, UserId(row.user_id))
+        .await?
+        .ok_or_else(invalid_refresh_token)?;
+    if user.disabled {
+        return Err(account_disabled());
+    }
+    let session = issue(state, &mut tx, tenant, user, row.family_id, now).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+fn invalid_refresh_token() -> ApiError {
+    ApiError::Unauthenticated {
+        code: "invalid_refresh_token",
+        detail: "The refresh token is unknown, expired or revoked. Sign in again.".into(),
+    }
+}
+
+pub async fn logout(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    refresh_token: &str,
+) -> Result<(), ApiError> {
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, "auth", "logout")
+        .await?;
+    let mut tx = state.db.begin().await?;
+    auth_store::revoke_family_of(
+        &mut tx,
+        tenant.id,
+        &secrets::digest(refresh_token),
+        Timestamp::now(),
+    )
+    .await?;
+    tx.commit().await
+}
+
+fn invalid_email_token() -> ApiError {
+    ApiError::validation("token", "is invalid, expired or already used")
+}
+
+pub async fn verify_email(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    token: &str,
+) -> Result<(), ApiError> {
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "auth", "verify_email")
+        .await?;
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    let user = auth_store::consume_user_token(
+        &mut tx,
+        tenant.id,
+        TokenPurpose::VerifyEmail,
+        &secrets::digest(token),
+        now,
+    )
+    .await?
+    .ok_or_else(invalid_email_token)?;
+    user_store::update(
+        &mut tx,
+        &permit,
+        tenant.id,
+        user,
+        Change::EmailVerified,
+        now,
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Sends a reset link if the account exists; answers the same either way.
+pub async fn request_password_reset(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    email: &str,
+) -> Result<(), ApiError> {
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, "auth", "password_reset")
+        .await?;
+    let Ok(email) = Email::parse(email) else {
+        return Err(ApiError::validation(
+            "email",
+            "must be an email address like name@example.com",
+        ));
+    };
+    let Some((user, _)) =
+        user_store::find_by_email(&state.db, tenant.id, &email.normalized).await?
+    else {
+        return Ok(());
+    };
+    if user.disabled {
+        return Ok(());
+    }
+    let now = Timestamp::now();
+    let token = secrets::generate("pr_");
+    let expires = now + Duration::minutes(i64::from(PASSWORD_RESET_LIFETIME_MINUTES));
+    let mut tx = state.db.begin().await?;
+    auth_store::insert_user_token(
+        &mut tx,
+        tenant.id,
+        user.id,
+        TokenPurpose::PasswordReset,
+        &secrets::digest(&token),
+        expires,
+        now,
+    )
+    .await?;
+    let link = format!(
+        "{}/reset-password?tenant={}&token={token}",
+        state.config.public_app_url.trim_end_matches('/'),
+        tenant.slug
+    );
+    let message = OutgoingEmail::compose(
+        user.email.clone(),
+        &Template::PasswordReset {
+            first_name: user.first_name.clone(),
+            link,
+            expires_minutes: PASSWORD_RESET_LIFETIME_MINUTES,
+        },
+        &Branding::for_tenant(tenant),
+    )?;
+    mail::enqueue(&mut tx, Some(tenant.id), message).await?;
+    tx.commit().await
+}
+
+/// Sets a new password with a reset token and ends every session of the account.
+pub async fn confirm_password_reset(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    token: &str,
+    new_password: String,
+) -> Result<(), ApiError> {
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "auth", "password_reset")
+        .await?;
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    let user_id = auth_store::consume_user_token(
+        &mut tx,
+        tenant.id,
+        TokenPurpose::PasswordReset,
+        &secrets::digest(token),
+        now,
+    )
+    .await?
+    .ok_or_else(invalid_email_token)?;
+    let user = user_store::get(&state.db, tenant.id, user_id)
+        .await?
+        .ok_or_else(invalid_email_token)?;
+    password::check_policy("new_password", &new_password, &user.email)
+        .map_err(|e| ApiError::Validation(vec![e]))?;
+    let hash = password::hash(new_password).await?;
+    user_store::update(
+        &mut tx,
+        &permit,
+        tenant.id,
+        user_id,
+        Change::Password { hash: &hash },
+        now,
+    )
+    .await?;
+    auth_store::revoke_user_sessions(&mut tx, tenant.id, user_id, None, now).await?;
+    tx.commit().await
+}
+
+/// Changes the password of the signed-in user after checking the current one; every other
+/// session of the account ends.
+pub async fn change_password(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    current_password: String,
+    new_password: String,
+) -> Result<(), ApiError> {
+    let caller = principal.user()?;
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "profile", "update:own")
+        .await?;
+    let user = user_store::get(&state.db, tenant.id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    password::check_policy("new_password", &new_password, &user.email)
+        .map_err(|e| ApiError::Validation(vec![e]))?;
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    let stored = user_store::password_hash(&mut tx, tenant.id, user.id).await?;
+    if !password::verify(current_password, stored).await? {
+        return Err(ApiError::validation("current_password", "is incorrect"));
+    }
+    let hash = password::hash(new_password).await?;
+    user_store::update(
+        &mut tx,
+        &permit,
+        tenant.id,
+        user.id,
+        Change::Password { hash: &hash },
+        now,
+    )
+    .await?;
+    auth_store::revoke_user_sessions(&mut tx, tenant.id, user.id, caller.session, now).await?;
+    tx.commit().await
+}

@@ -1,0 +1,232 @@
+//! SQL of sessions (refresh tokens) and single-use email tokens.
+
+use uuid::Uuid;
+
+use crate::{
+    db::{Timestamp, Tx},
+    error::ApiError,
+    on_tx,
+    tenants::TenantId,
+    users::UserId,
+};
+
+pub struct NewRefreshToken<'a> {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub user_id: UserId,
+    pub token_hash: &'a str,
+    pub expires_at: Timestamp,
+    pub now: Timestamp,
+}
+
+pub async fn insert_refresh_token(
+    tx: &mut Tx,
+    tenant: TenantId,
+    token: NewRefreshToken<'_>,
+) -> Result<(), ApiError> {
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (tenant_id, id, family_id, user_id, token_hash, \
+             expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(tenant.0)
+        .bind(token.id)
+        .bind(token.family_id)
+        .bind(token.user_id.0)
+        .bind(token.token_hash)
+        .bind(token.expires_at)
+        .bind(token.now)
+        .execute(conn)
+        .await
+        .map(drop)
+    })?;
+    Ok(())
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct RefreshTokenRow {
+    pub family_id: Uuid,
+    pub user_id: Uuid,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+pub enum Spent {
+    /// This call spent the token (it may still be expired or revoked: the caller checks).
+    Fresh(RefreshTokenRow),
+    /// The token had been spent before: a replay.
+    Replayed(RefreshTokenRow),
+    Unknown,
+}
+
+/// Spends a refresh token. The conditional update makes concurrent uses of one token
+/// serialize: exactly one of them sees it fresh.
+pub async fn spend_refresh_token(
+    tx: &mut Tx,
+    tenant: TenantId,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Spent, ApiError> {
+    let fresh: Option<RefreshTokenRow> = on_tx!(tx, |conn| {
+        sqlx::query_as(
+            "UPDATE refresh_tokens SET used_at = $3 \
+             WHERE tenant_id = $1 AND token_hash = $2 AND used_at IS NULL \
+             RETURNING family_id, user_id, expires_at, revoked_at",
+        )
+        .bind(tenant.0)
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(conn)
+        .await
+    })?;
+    if let Some(row) = fresh {
+        return Ok(Spent::Fresh(row));
+    }
+    let spent: Option<RefreshTokenRow> = on_tx!(tx, |conn| {
+        sqlx::query_as(
+            "SELECT family_id, user_id, expires_at, revoked_at FROM refresh_tokens \
+             WHERE tenant_id = $1 AND token_hash = $2",
+        )
+        .bind(tenant.0)
+        .bind(token_hash)
+        .fetch_optional(conn)
+        .await
+    })?;
+    Ok(spent.map_or(Spent::Unknown, Spent::Replayed))
+}
+
+/// Revokes every token of the family of `token_hash`; returns whether one was found.
+pub async fn revoke_family_of(
+    tx: &mut Tx,
+    tenant: TenantId,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<bool, ApiError> {
+    let revoked = on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, $3) \
+             WHERE tenant_id = $1 AND family_id = \
+                (SELECT family_id FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2)",
+        )
+        .bind(tenant.0)
+        .bind(token_hash)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
+    Ok(revoked > 0)
+}
+
+pub async fn revoke_family(
+    tx: &mut Tx,
+    tenant: TenantId,
+    family_id: Uuid,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, $3) \
+             WHERE tenant_id = $1 AND family_id = $2",
+        )
+        .bind(tenant.0)
+        .bind(family_id)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(drop)
+    })?;
+    Ok(())
+}
+
+/// Ends every session of the user except `keep` (the session making the request, if any).
+pub async fn revoke_user_sessions(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    keep: Option<Uuid>,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, $3) \
+             WHERE tenant_id = $1 AND user_id = $2 AND ($4 IS NULL OR family_id <> $4)",
+        )
+        .bind(tenant.0)
+        .bind(user.0)
+        .bind(now)
+        .bind(keep)
+        .execute(conn)
+        .await
+        .map(drop)
+    })?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    VerifyEmail,
+    PasswordReset,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::PasswordReset => "password_reset",
+        }
+    }
+}
+
+pub async fn insert_user_token(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    purpose: TokenPurpose,
+    token_hash: &str,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "INSERT INTO user_tokens (tenant_id, id, user_id, purpose, token_hash, expires_at, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(tenant.0)
+        .bind(Uuid::now_v7())
+        .bind(user.0)
+        .bind(purpose.as_str())
+        .bind(token_hash)
+        .bind(expires_at)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(drop)
+    })?;
+    Ok(())
+}
+
+/// Uses up a valid (unexpired, unused) token of this purpose; returns its user.
+pub async fn consume_user_token(
+    tx: &mut Tx,
+    tenant: TenantId,
+    purpose: TokenPurpose,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<UserId>, ApiError> {
+    let user: Option<Uuid> = on_tx!(tx, |conn| {
+        sqlx::query_scalar(
+            "UPDATE user_tokens SET used_at = $4 \
+             WHERE tenant_id = $1 AND purpose = $2 AND token_hash = $3 \
+               AND used_at IS NULL AND expires_at > $4 \
+             RETURNING user_id",
+        )
+        .bind(tenant.0)
+        .bind(purpose.as_str())
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(conn)
+        .await
+    })?;
+    Ok(user.map(UserId))
+}

@@ -1,0 +1,220 @@
+//! `/v1/t/{tenant}/policies`: the tenant's own authorization rules (tenant admins).
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json};
+use uuid::Uuid;
+
+use super::{
+    ANONYMOUS, Role, Rule,
+    store::{self, TenantRule},
+};
+use crate::{
+    app::AppState,
+    auth::{Caller, Principal},
+    db::Timestamp,
+    error::ApiError,
+    error_statuses,
+    http::{ApiResult, JsonBody, tenancy},
+    tenants::Tenant,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum RuleSource {
+    /// Built in (`policies/policy.csv`); cannot be removed.
+    Default,
+    /// Added by this tenant.
+    Tenant,
+}
+
+#[derive(Debug, Object)]
+pub struct PolicyRule {
+    /// Set on the tenant's own rules (use it to remove one).
+    id: Option<Uuid>,
+    source: RuleSource,
+    /// `anonymous` (every caller), `guest`, `host` or `tenant_admin`.
+    role: String,
+    object: String,
+    action: String,
+    created_at: Option<time::OffsetDateTime>,
+}
+
+#[derive(Debug, Object)]
+pub struct PolicyList {
+    data: Vec<PolicyRule>,
+    /// Always `null`: every rule is in `data`.
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct NewPolicyRule {
+    /// `anonymous`, `guest`, `host` or `tenant_admin`.
+    role: String,
+    /// A resource kind that the default rules name, e.g. `users`.
+    object: String,
+    /// An action the default rules name for that object, e.g. `list:any`.
+    action: String,
+}
+
+#[derive(ApiResponse)]
+pub enum Created {
+    #[oai(status = 201)]
+    Created(Json<PolicyRule>),
+}
+
+#[derive(ApiResponse)]
+pub enum Removed {
+    #[oai(status = 204)]
+    NoContent,
+}
+
+error_statuses!(ReadErrors => [401, 403, 404, 429]);
+error_statuses!(WriteErrors => [400, 401, 403, 404, 409, 413, 415, 422, 429]);
+
+fn tenant_rule_view(rule: TenantRule) -> PolicyRule {
+    PolicyRule {
+        id: Some(rule.id),
+        source: RuleSource::Tenant,
+        role: rule.rule.role,
+        object: rule.rule.object,
+        action: rule.rule.action,
+        created_at: Some(rule.created_at.get()),
+    }
+}
+
+async fn add(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    rule: Rule,
+) -> Result<TenantRule, ApiError> {
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "policies", "create")
+        .await?;
+    let mut errors = Vec::new();
+    if rule.role != ANONYMOUS && Role::parse(&rule.role).is_none() {
+        errors.push(crate::error::FieldError::new(
+            "role",
+            "must be one of: anonymous, guest, host, tenant_admin",
+        ));
+    }
+    if !state
+        .authorizer
+        .is_known_permission(&rule.object, &rule.action)
+    {
+        errors.push(crate::error::FieldError::new(
+            "action",
+            format!(
+                "{}:{} is not a permission the default rules define",
+                rule.object, rule.action
+            ),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let rule = TenantRule {
+        id: Uuid::now_v7(),
+        rule,
+        created_at: Timestamp::now(),
+    };
+    let mut tx = state.db.begin().await?;
+    if store::insert(&mut tx, &permit, tenant.id, &rule)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::Conflict {
+            code: "rule_exists",
+            detail: "The tenant already has this rule.".into(),
+        });
+    }
+    tx.commit().await?;
+    Ok(rule)
+}
+
+pub struct PoliciesApi;
+
+#[OpenApi(tag = "crate::api::Tag::Policies")]
+impl PoliciesApi {
+    /// List the authorization rules in force: the defaults and the tenant's own.
+    #[oai(
+        path = "/t/:tenant/policies",
+        method = "get",
+        operation_id = "list_policies"
+    )]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+    ) -> ApiResult<Json<PolicyList>, ReadErrors> {
+        state
+            .authorizer
+            .check(&state.db, &tenant.0, &caller.0, "policies", "list")
+            .await?;
+        let own = store::list(&state.db, tenant.0.id).await?;
+        let defaults = state.authorizer.defaults().iter().map(|rule| PolicyRule {
+            id: None,
+            source: RuleSource::Default,
+            role: rule.role.clone(),
+            object: rule.object.clone(),
+            action: rule.action.clone(),
+            created_at: None,
+        });
+        Ok(Json(PolicyList {
+            data: defaults
+                .chain(own.into_iter().map(tenant_rule_view))
+                .collect(),
+            next_cursor: None,
+        }))
+    }
+
+    /// Add an allow rule for this tenant; it holds on every replica from the next request.
+    #[oai(
+        path = "/t/:tenant/policies",
+        method = "post",
+        operation_id = "add_policy"
+    )]
+    async fn add(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        body: JsonBody<NewPolicyRule>,
+    ) -> ApiResult<Created, WriteErrors> {
+        let body = body.0;
+        let rule = Rule {
+            role: body.role,
+            object: body.object,
+            action: body.action,
+        };
+        let rule = add(&state, &tenant.0, &caller.0, rule).await?;
+        Ok(Created::Created(Json(tenant_rule_view(rule))))
+    }
+
+    /// Remove one of the tenant's own rules.
+    #[oai(
+        path = "/t/:tenant/policies/:id",
+        method = "delete",
+        operation_id = "remove_policy"
+    )]
+    async fn remove(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+    ) -> ApiResult<Removed, ReadErrors> {
+        let permit = state
+            .authorizer
+            .check(&state.db, &tenant.0, &caller.0, "policies", "delete")
+            .await?;
+        let mut tx = state.db.begin().await?;
+        if !store::delete(&mut tx, &permit, tenant.0.id, id.0, Timestamp::now()).await? {
+            return Err(ApiError::NotFound("rule").into());
+        }
+        tx.commit().await?;
+        Ok(Removed::NoContent)
+    }
+}

@@ -1,0 +1,312 @@
+//! Authorization with Casbin (RBAC with domains, one domain per tenant).
+//!
+//! Services decide whether a target is the caller's own, then ask `Authorizer::check`, which
+//! answers with a `Permit`. Store functions that write tenant data take a `&Permit`, so a write
+//! whose check was skipped does not compile.
+
+pub mod api;
+pub mod store;
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    fmt,
+    sync::Arc,
+};
+
+use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
+use serde::Serialize;
+use tokio::sync::RwLock;
+
+use crate::{
+    auth::Principal,
+    db::Db,
+    error::ApiError,
+    tenants::{Tenant, TenantId},
+};
+
+const MODEL: &str = include_str!("../../policies/model.conf");
+const DEFAULT_POLICY: &str = include_str!("../../policies/policy.csv");
+/// The role every caller has, signed in or not.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// A role a tenant's user or API key can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    TenantAdmin,
+    Host,
+    Guest,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::TenantAdmin, Role::Host, Role::Guest];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TenantAdmin => "tenant_admin",
+            Self::Host => "host",
+            Self::Guest => "guest",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == value)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of roles, stored as a comma-separated column.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Roles(BTreeSet<Role>);
+
+impl Roles {
+    pub fn new(roles: impl IntoIterator<Item = Role>) -> Self {
+        Self(roles.into_iter().collect())
+    }
+
+    pub fn contains(&self, role: Role) -> bool {
+        self.0.contains(&role)
+    }
+
+    pub fn is_subset(&self, other: &Roles) -> bool {
+        self.0.is_subset(&other.0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Role> + '_ {
+        self.0.iter().copied()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.iter().map(|role| role.as_str().to_owned()).collect()
+    }
+
+    pub fn to_column(&self) -> String {
+        self.names().join(",")
+    }
+
+    pub fn from_column(column: &str) -> Result<Self, ApiError> {
+        column
+            .split(',')
+            .filter(|name| !name.is_empty())
+            .map(|name| {
+                Role::parse(name)
+                    .ok_or_else(|| ApiError::internal(format!("stored role {name:?} is unknown")))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    /// Parses role names from a request; `field` names the body field in the 422.
+    pub fn parse_names(field: &str, names: &[String]) -> Result<Self, ApiError> {
+        let mut roles = BTreeSet::new();
+        for (index, name) in names.iter().enumerate() {
+            let role = Role::parse(name).ok_or_else(|| {
+                ApiError::validation(
+                    format!("{field}[{index}]"),
+                    "must be one of: tenant_admin, host, guest",
+                )
+            })?;
+            roles.insert(role);
+        }
+        if roles.is_empty() {
+            return Err(ApiError::validation(field, "must name at least one role"));
+        }
+        Ok(Self(roles))
+    }
+}
+
+/// Proof that the caller may perform `action` on `object`; required by store writes.
+#[derive(Debug)]
+pub struct Permit {
+    object: &'static str,
+    action: &'static str,
+}
+
+impl Permit {
+    pub fn object(&self) -> &'static str {
+        self.object
+    }
+
+    pub fn action(&self) -> &'static str {
+        self.action
+    }
+}
+
+/// One allow rule: the pieces of a `p` line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Rule {
+    pub role: String,
+    pub object: String,
+    pub action: String,
+}
+
+fn default_rules() -> Vec<Rule> {
+    DEFAULT_POLICY
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("p,"))
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            match fields.as_slice() {
+                ["p", role, "*", object, action] => Some(Rule {
+                    role: (*role).to_owned(),
+                    object: (*object).to_owned(),
+                    action: (*action).to_owned(),
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Tenant enforcers, each cached with the policy version it was built from.
+pub struct Authorizer {
+    defaults: Vec<Rule>,
+    enforcers: RwLock<HashMap<TenantId, (i64, Arc<Enforcer>)>>,
+}
+
+impl Default for Authorizer {
+    fn default() -> Self {
+        Self {
+            defaults: default_rules(),
+            enforcers: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl Authorizer {
+    pub fn defaults(&self) -> &[Rule] {
+        &self.defaults
+    }
+
+    /// Whether `(object, action)` is something the defaults speak of: tenant rules may only
+    /// grant known permissions.
+    pub fn is_known_permission(&self, object: &str, action: &str) -> bool {
+        self.defaults
+            .iter()
+            .any(|rule| rule.object == object && rule.action == action)
+    }
+
+    /// Allows or refuses `principal` to do `action` on `object` in `tenant`.
+    pub async fn check(
+        &self,
+        db: &Db,
+        tenant: &Tenant,
+        principal: &Principal,
+        object: &'static str,
+        action: &'static str,
+    ) -> Result<Permit, ApiError> {
+        let enforcer = self.enforcer(db, tenant).await?;
+        let domain = tenant.id.to_string();
+        let mut subjects = vec![ANONYMOUS.to_owned()];
+        subjects.extend(
+            principal
+                .roles()
+                .iter()
+                .map(|role| role.as_str().to_owned()),
+        );
+        for subject in subjects {
+            let allowed = enforcer
+                .enforce((subject.as_str(), domain.as_str(), object, action))
+                .map_err(|err| ApiError::internal(err.to_string()))?;
+            if allowed {
+                return Ok(Permit { object, action });
+            }
+        }
+        Err(if principal.is_anonymous() {
+            ApiError::AuthenticationRequired
+        } else {
+            ApiError::Forbidden(format!("Your roles do not allow {action} on {object}."))
+        })
+    }
+
+    async fn enforcer(&self, db: &Db, tenant: &Tenant) -> Result<Arc<Enforcer>, ApiError> {
+        if let Some((version, enforcer)) = self.enforcers.read().await.get(&tenant.id)
+            && *version == tenant.policy_version
+        {
+            return Ok(Arc::clone(enforcer));
+        }
+        let tenant_rules = store::list(db, tenant.id).await?;
+        let enforcer = Arc::new(
+            self.build(tenant.id, tenant_rules.iter().map(|r| &r.rule))
+                .await?,
+        );
+        self.enforcers
+            .write()
+            .await
+            .insert(tenant.id, (tenant.policy_version, Arc::clone(&enforcer)));
+        Ok(enforcer)
+    }
+
+    async fn build<'a>(
+        &self,
+        tenant: TenantId,
+        tenant_rules: impl Iterator<Item = &'a Rule>,
+    ) -> Result<Enforcer, ApiError> {
+        let casbin = |err: casbin::Error| ApiError::internal(err.to_string());
+        let model = DefaultModel::from_str(MODEL).await.map_err(casbin)?;
+        let mut enforcer = Enforcer::new(model, MemoryAdapter::default())
+            .await
+            .map_err(casbin)?;
+        let domain = tenant.to_string();
+        let mut lines: Vec<Vec<String>> = self
+            .defaults
+            .iter()
+            .map(|rule| {
+                vec![
+                    rule.role.clone(),
+                    "*".into(),
+                    rule.object.clone(),
+                    rule.action.clone(),
+                ]
+            })
+            .collect();
+        lines.extend(tenant_rules.map(|rule| {
+            vec![
+                rule.role.clone(),
+                domain.clone(),
+                rule.object.clone(),
+                rule.action.clone(),
+            ]
+        }));
+        enforcer.add_policies(lines).await.map_err(casbin)?;
+        Ok(enforcer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_policy_parses_and_speaks_only_of_known_roles() {
+        let rules = default_rules();
+        assert!(rules.len() > 10);
+        for rule in &rules {
+            assert!(
+                rule.role == ANONYMOUS || Role::parse(&rule.role).is_some(),
+                "{rule:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_column() {
+        let roles = Roles::new([Role::Host, Role::Guest]);
+        assert_eq!(roles.to_column(), "host,guest");
+        assert_eq!(Roles::from_column("host,guest").unwrap(), roles);
+        assert!(Roles::from_column("host,root").is_err());
+        assert!(Roles::parse_names("roles", &["host".into(), "wizard".into()]).is_err());
+        assert!(Roles::parse_names("roles", &[]).is_err());
+    }
+}

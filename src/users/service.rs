@@ -1,0 +1,294 @@
+//! Profiles, the tenant's user directory and account administration.
+
+use bytes::Bytes;
+
+use super::{
+    User, UserId,
+    model::{parse_name, parse_phone},
+    store::{self, Change},
+};
+use crate::{
+    app::AppState,
+    auth::{Principal, store as auth_store},
+    authz::{Role, Roles},
+    db::Timestamp,
+    error::{ApiError, FieldError},
+    storage::ImageFormat,
+    tenants::Tenant,
+};
+
+/// Largest profile picture accepted.
+pub const MAX_PICTURE_BYTES: usize = 5 * 1024 * 1024;
+
+pub async fn me(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+) -> Result<User, ApiError> {
+    let caller = principal.user()?;
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, "profile", "read:own")
+        .await?;
+    store::get(&state.db, tenant.id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))
+}
+
+/// A profile edit: `None` leaves a field alone; `phone_number: Some(None)` removes the number.
+pub struct ProfileEdit {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone_number: Option<Option<String>>,
+}
+
+pub async fn update_me(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    edit: ProfileEdit,
+) -> Result<User, ApiError> {
+    let caller = principal.user()?;
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "profile", "update:own")
+        .await?;
+    let mut errors = Vec::new();
+    let mut field = |name: &str, result: Result<String, &'static str>| {
+        result
+            .map_err(|message| errors.push(FieldError::new(name, message)))
+            .ok()
+    };
+    let first_name = edit
+        .first_name
+        .map(|value| field("first_name", parse_name(&value)));
+    let last_name = edit
+        .last_name
+        .map(|value| field("last_name", parse_name(&value)));
+    let phone = edit
+        .phone_number
+        .map(|value| value.map(|phone| field("phone_number", parse_phone(&phone))));
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    let current = store::get(&state.db, tenant.id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    let first_name = first_name.flatten().unwrap_or(current.first_name);
+    let last_name = last_name.flatten().unwrap_or(current.last_name);
+    let phone_number = match phone {
+        None => current.phone_number,
+        Some(None) => None,
+        Some(Some(phone)) => phone,
+    };
+    let user = store::update(
+        &mut tx,
+        &permit,
+        tenant.id,
+        caller.user_id,
+        Change::Profile {
+            first_name: &first_name,
+            last_name: &last_name,
+            phone_number: phone_number.as_deref(),
+        },
+        now,
+    )
+    .await?
+    .ok_or(ApiError::NotFound("user"))?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Stores a new profile picture (JPEG, PNG or WebP, by content) and removes the old one.
+pub async fn set_picture(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    bytes: Vec<u8>,
+) -> Result<User, ApiError> {
+    let caller = principal.user()?;
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "profile", "update:own")
+        .await?;
+    if bytes.len() > MAX_PICTURE_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_PICTURE_BYTES,
+        });
+    }
+    let format = ImageFormat::sniff(&bytes).ok_or_else(|| {
+        ApiError::UnsupportedMediaType("The file is not a JPEG, PNG or WebP image.".into())
+    })?;
+    let key = format!(
+        "tenants/{}/users/{}/picture-{}.{}",
+        tenant.id,
+        caller.user_id,
+        uuid::Uuid::now_v7().simple(),
+        format.extension()
+    );
+    state.storage.put(&key, Bytes::from(bytes)).await?;
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    let previous = store::get(&state.db, tenant.id, caller.user_id)
+        .await?
+        .and_then(|user| user.picture_key);
+    let user = store::update(
+        &mut tx,
+        &permit,
+        tenant.id,
+        caller.user_id,
+        Change::Picture(Some(&key)),
+        now,
+    )
+    .await?
+    .ok_or(ApiError::NotFound("user"))?;
+    tx.commit().await?;
+    if let Some(previous) = previous {
+        state.storage.delete(&previous).await?;
+    }
+    Ok(user)
+}
+
+pub async fn delete_picture(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+) -> Result<(), ApiError> {
+    let caller = principal.user()?;
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "profile", "update:own")
+        .await?;
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    let previous = store::get(&state.db, tenant.id, caller.user_id)
+        .await?
+        .and_then(|user| user.picture_key);
+    store::update(
+        &mut tx,
+        &permit,
+        tenant.id,
+        caller.user_id,
+        Change::Picture(None),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    if let Some(previous) = previous {
+        state.storage.delete(&previous).await?;
+    }
+    Ok(())
+}
+
+/// A user's public profile; disabled accounts are not shown.
+pub async fn public_profile(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: UserId,
+) -> Result<User, ApiError> {
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, "users", "read_public")
+        .await?;
+    store::get(&state.db, tenant.id, id)
+        .await?
+        .filter(|user| !user.disabled)
+        .ok_or(ApiError::NotFound("user"))
+}
+
+/// The picture bytes and their type.
+pub async fn picture(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: UserId,
+) -> Result<(Bytes, ImageFormat), ApiError> {
+    let user = public_profile(state, tenant, principal, id).await?;
+    let key = user.picture_key.ok_or(ApiError::NotFound("picture"))?;
+    let bytes = state
+        .storage
+        .get(&key)
+        .await?
+        .ok_or(ApiError::NotFound("picture"))?;
+    let format = ImageFormat::sniff(&bytes)
+        .ok_or_else(|| ApiError::internal(format!("stored picture {key} is not an image")))?;
+    Ok((bytes, format))
+}
+
+pub struct Page {
+    pub users: Vec<User>,
+    pub next: Option<UserId>,
+}
+
+pub async fn list(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    after: Option<UserId>,
+    limit: u32,
+) -> Result<Page, ApiError> {
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, "users", "list:any")
+        .await?;
+    let mut users = store::list(&state.db, tenant.id, after, limit + 1).await?;
+    let next = (users.len() > limit as usize).then(|| {
+        users.truncate(limit as usize);
+        users.last().map(|user| user.id)
+    });
+    Ok(Page {
+        users,
+        next: next.flatten(),
+    })
+}
+
+/// An administrator's change to an account.
+pub enum AccountChange {
+    Roles(Roles),
+    Disabled(bool),
+}
+
+pub async fn administer(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: UserId,
+    change: AccountChange,
+) -> Result<User, ApiError> {
+    let caller = principal.user()?;
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "users", "update:any")
+        .await?;
+    // An administrator cannot lock themselves out.
+    let locks_out_self = id == caller.user_id
+        && match &change {
+            AccountChange::Roles(roles) => !roles.contains(Role::TenantAdmin),
+            AccountChange::Disabled(disabled) => *disabled,
+        };
+    if locks_out_self {
+        return Err(ApiError::Conflict {
+            code: "cannot_lock_out_self",
+            detail: "You cannot disable your own account or remove your own tenant_admin role."
+                .into(),
+        });
+    }
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    let db_change = match &change {
+        AccountChange::Roles(roles) => Change::Roles(roles),
+        AccountChange::Disabled(disabled) => Change::Disabled(*disabled),
+    };
+    let user = store::update(&mut tx, &permit, tenant.id, id, db_change, now)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    if matches!(change, AccountChange::Disabled(true)) {
+        auth_store::revoke_user_sessions(&mut tx, tenant.id, id, None, now).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(user_id = %id, by = %caller.user_id, "account changed by an administrator");
+    Ok(user)
+}
