@@ -111,8 +111,9 @@ fn bearer(request: &Request) -> Result<Option<&str>, ApiError> {
 }
 
 fn route_class(request: &Request) -> RouteClass {
+    // The original URI: inside the API the router has stripped the `/v1` prefix.
     let in_auth = request
-        .uri()
+        .original_uri()
         .path()
         .split('/')
         .nth(4)

@@ -7,6 +7,7 @@ use poem_openapi::{
     ApiResponse, Multipart, Object, OpenApi,
     param::{Path, Query},
     payload::{Binary, Json},
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
     types::multipart::Upload,
 };
 use uuid::Uuid;
@@ -23,6 +24,7 @@ use crate::{
     error::ApiError,
     error_statuses,
     http::{ApiResult, JsonBody, tenancy},
+    storage::ImageFormat,
     tenants::Tenant,
 };
 
@@ -157,10 +159,42 @@ pub enum Done {
     NoContent,
 }
 
-#[derive(ApiResponse)]
-pub enum Picture {
-    #[oai(status = 200, content_type = "image/*")]
-    Image(Binary<Vec<u8>>, #[oai(header = "Content-Type")] String),
+/// An image with the type its content was recognised as.
+pub struct Picture {
+    bytes: bytes::Bytes,
+    format: ImageFormat,
+}
+
+impl poem::IntoResponse for Picture {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type(self.format.content_type())
+            .header("cache-control", "public, max-age=300")
+            .body(self.bytes)
+    }
+}
+
+impl ApiResponse for Picture {
+    fn meta() -> MetaResponses {
+        let formats = [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Webp];
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The picture",
+                status: Some(200),
+                status_range: None,
+                content: formats
+                    .iter()
+                    .map(|format| MetaMediaType {
+                        content_type: format.content_type(),
+                        schema: <Binary<Vec<u8>> as poem_openapi::payload::Payload>::schema_ref(),
+                    })
+                    .collect(),
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
 }
 
 error_statuses!(OwnErrors => [401, 403, 404, 429]);
@@ -340,10 +374,7 @@ impl UsersApi {
         id: Path<Uuid>,
     ) -> ApiResult<Picture, PublicErrors> {
         let (bytes, format) = service::picture(&state, &tenant.0, &caller.0, UserId(id.0)).await?;
-        Ok(Picture::Image(
-            Binary(bytes.to_vec()),
-            format.content_type().to_owned(),
-        ))
+        Ok(Picture { bytes, format })
     }
 
     /// List the tenant's users, newest first (tenant admins).

@@ -1,6 +1,9 @@
 //! The one integration-test binary: a module per area.
 
+mod admin;
+mod api_keys;
 mod auth;
+mod authz;
 mod cli;
 mod errors;
 mod health;
@@ -9,4 +12,7 @@ mod jobs;
 mod mail;
 mod metrics;
 mod openapi;
+mod policies;
+mod ratelimit;
 mod tenancy;
+mod users;

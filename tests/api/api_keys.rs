@@ -1,0 +1,116 @@
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{assert_problem, spawn_app};
+
+#[tokio::test]
+async fn api_keys_are_shown_once_act_with_their_roles_and_stop_when_revoked() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    app.create_tenant("other").await;
+    let admin = app.tenant_admin("acme").await;
+
+    let response = app
+        .post_json(
+            "/v1/t/acme/api-keys",
+            &json!({ "name": "channel manager", "roles": ["guest"] }),
+            Some(&admin.access_token),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("sk_"));
+    assert!(secret.starts_with(created["prefix"].as_str().unwrap()));
+
+    let list: Value = app
+        .get_with("/v1/t/acme/api-keys", &admin.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert!(
+        !list.to_string().contains(&secret),
+        "the secret is never listed"
+    );
+    assert!(list["data"][0]["last_used_at"].is_null());
+
+    // The key acts for its creator, with only the key's roles.
+    let me: Value = app
+        .get_with("/v1/t/acme/users/me", &secret)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["id"], admin.id.as_str());
+    assert_problem(
+        app.get_with("/v1/t/acme/users", &secret).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        app.get_with("/v1/t/other/users/me", &secret).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    let list: Value = app
+        .get_with("/v1/t/acme/api-keys", &admin.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        list["data"][0]["last_used_at"].is_string(),
+        "use is recorded"
+    );
+
+    let stored: Vec<String> = staybase::on_db!(&app.state.db, |pool| {
+        sqlx::query_scalar("SELECT secret_hash FROM api_keys")
+            .fetch_all(pool)
+            .await
+    })
+    .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0], secret, "stored hashed");
+
+    let id = created["id"].as_str().unwrap();
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/t/acme/api-keys/{id}")))
+        .bearer_auth(&admin.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        app.get_with("/v1/t/acme/users/me", &secret).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    let again = app
+        .client
+        .delete(app.url(&format!("/v1/t/acme/api-keys/{id}")))
+        .bearer_auth(&admin.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(again, StatusCode::NOT_FOUND, "not_found").await;
+
+    let response = app
+        .post_json(
+            "/v1/t/acme/api-keys",
+            &json!({ "name": " ", "roles": [] }),
+            Some(&admin.access_token),
+        )
+        .await;
+    assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}

@@ -1,0 +1,239 @@
+//! Every operation in the spec, called by every kind of caller: the decision must be the one
+//! this table expects. An operation missing from the table fails the test, so no route ships
+//! without a decided authorization.
+
+use std::collections::BTreeMap;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Account, PASSWORD, TestApp, spawn_app};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Who {
+    Anonymous,
+    Guest,
+    Host,
+    TenantAdmin,
+    /// A signed-in user of another tenant, using their token here.
+    OtherTenantUser,
+    /// An API key with the tenant_admin role.
+    AdminApiKey,
+    PlatformAdmin,
+}
+
+use Who::*;
+
+const EVERYONE_HERE: &[Who] = &[Anonymous, Guest, Host, TenantAdmin, AdminApiKey];
+const SIGNED_IN: &[Who] = &[Guest, Host, TenantAdmin, AdminApiKey];
+const ADMINS: &[Who] = &[TenantAdmin, AdminApiKey];
+/// Platform routes that take no credentials.
+const PLATFORM_PUBLIC: &[Who] = &[
+    Anonymous,
+    Guest,
+    Host,
+    TenantAdmin,
+    OtherTenantUser,
+    AdminApiKey,
+    PlatformAdmin,
+];
+
+/// Who may call each operation.
+fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
+    BTreeMap::from([
+        ("get_tenant", EVERYONE_HERE),
+        ("register", EVERYONE_HERE),
+        ("login", EVERYONE_HERE),
+        ("refresh_token", EVERYONE_HERE),
+        ("logout", EVERYONE_HERE),
+        ("verify_email", EVERYONE_HERE),
+        ("request_password_reset", EVERYONE_HERE),
+        ("confirm_password_reset", EVERYONE_HERE),
+        ("get_user_profile", EVERYONE_HERE),
+        ("get_user_picture", EVERYONE_HERE),
+        ("get_me", SIGNED_IN),
+        ("update_me", SIGNED_IN),
+        ("change_password", SIGNED_IN),
+        ("upload_my_picture", SIGNED_IN),
+        ("delete_my_picture", SIGNED_IN),
+        ("list_users", ADMINS),
+        ("set_user_roles", ADMINS),
+        ("disable_user", ADMINS),
+        ("enable_user", ADMINS),
+        ("create_api_key", ADMINS),
+        ("list_api_keys", ADMINS),
+        ("revoke_api_key", ADMINS),
+        ("list_policies", ADMINS),
+        ("add_policy", ADMINS),
+        ("remove_policy", ADMINS),
+        ("admin_login", PLATFORM_PUBLIC),
+        ("admin_change_password", PLATFORM_PUBLIC),
+        ("admin_me", &[PlatformAdmin]),
+    ])
+}
+
+/// A request that passes validation, so that the answer shows the authorization decision.
+fn body_for(operation: &str) -> Option<Value> {
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    Some(match operation {
+        "register" => {
+            json!({ "email": format!("{unique}@example.com"), "password": PASSWORD, "first_name": "A", "last_name": "B" })
+        }
+        "login" => json!({ "email": "nobody@example.com", "password": PASSWORD }),
+        "refresh_token" | "logout" => json!({ "refresh_token": "rt_unknown" }),
+        "verify_email" => json!({ "token": "ve_unknown" }),
+        "request_password_reset" => json!({ "email": "nobody@example.com" }),
+        "confirm_password_reset" => {
+            json!({ "token": "pr_unknown", "new_password": "a brand new passphrase" })
+        }
+        "update_me" => json!({ "first_name": "Ana" }),
+        "change_password" => {
+            json!({ "current_password": "not the password", "new_password": "a brand new passphrase" })
+        }
+        "set_user_roles" => json!({ "roles": ["guest"] }),
+        "create_api_key" => json!({ "name": "integration", "roles": ["guest"] }),
+        // Restates a default rule, so the walk itself changes no decision.
+        "add_policy" => json!({ "role": "tenant_admin", "object": "users", "action": "list:any" }),
+        "admin_login" => json!({ "email": "nobody@example.com", "password": PASSWORD }),
+        "admin_change_password" => {
+            json!({ "email": "nobody@example.com", "current_password": PASSWORD, "new_password": "a brand new passphrase" })
+        }
+        "disable_user" | "enable_user" => json!({}),
+        _ => return None,
+    })
+}
+
+/// Denied means: asked to authenticate, or authenticated and refused by the rules.
+fn denied(status: StatusCode, body: &Value) -> bool {
+    matches!(
+        (status, body["code"].as_str()),
+        (
+            StatusCode::UNAUTHORIZED,
+            Some("authentication_required" | "invalid_token")
+        ) | (StatusCode::FORBIDDEN, Some("forbidden"))
+    )
+}
+
+struct Callers {
+    tokens: BTreeMap<Who, Option<String>>,
+}
+
+async fn callers(app: &TestApp) -> Callers {
+    let guest = app.register("acme", "guest@example.com", false).await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let admin: Account = app.tenant_admin("acme").await;
+    let other = app.register("other", "stranger@example.com", false).await;
+    let key: Value = app
+        .post_json(
+            "/v1/t/acme/api-keys",
+            &json!({ "name": "walker", "roles": ["tenant_admin"] }),
+            Some(&admin.access_token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    staybase::admin::service::create(
+        &app.state.db,
+        "ops@example.com",
+        staybase::admin::service::InitialPassword::Given(PASSWORD.into()),
+    )
+    .await
+    .unwrap();
+    let platform: Value = app
+        .post_json(
+            "/v1/admin/auth/login",
+            &json!({ "email": "ops@example.com", "password": PASSWORD }),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    Callers {
+        tokens: BTreeMap::from([
+            (Anonymous, None),
+            (Guest, Some(guest.access_token)),
+            (Host, Some(host.access_token)),
+            (TenantAdmin, Some(admin.access_token)),
+            (OtherTenantUser, Some(other.access_token)),
+            (
+                AdminApiKey,
+                Some(key["secret"].as_str().unwrap().to_owned()),
+            ),
+            (
+                PlatformAdmin,
+                Some(platform["access_token"].as_str().unwrap().to_owned()),
+            ),
+        ]),
+    }
+}
+
+/// A tiny valid PNG, for the upload operation.
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\x01\x01\x01\0\x18\xdd\x8d\xb4\0\0\0\0IEND\xaeB`\x82";
+
+#[tokio::test]
+async fn every_operation_allows_exactly_the_expected_callers() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    app.create_tenant("other").await;
+    let callers = callers(&app).await;
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let expectations = expectations();
+
+    let mut missing = Vec::new();
+    let mut wrong = Vec::new();
+    let mut walked = 0;
+    for (template, operations) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap();
+            let Some(allowed) = expectations.get(id) else {
+                missing.push(id.to_owned());
+                continue;
+            };
+            let path = template
+                .replace("{tenant}", "acme")
+                .replace("{id}", &uuid::Uuid::now_v7().to_string());
+            for (who, token) in &callers.tokens {
+                let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let mut request = app.client.request(method, app.url(&path));
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                if id == "upload_my_picture" {
+                    let part = reqwest::multipart::Part::bytes(PNG.to_vec()).file_name("me.png");
+                    request = request.multipart(reqwest::multipart::Form::new().part("file", part));
+                } else if let Some(body) = body_for(id) {
+                    request = request.json(&body);
+                }
+                let response = request.send().await.unwrap();
+                let status = response.status();
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                assert_ne!(
+                    status,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "{id} as {who:?}: {body}"
+                );
+                let expected_allowed = allowed.contains(who);
+                if denied(status, &body) == expected_allowed {
+                    wrong.push(format!("{id} as {who:?}: {status} {body}"));
+                }
+                walked += 1;
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "operations without an authorization expectation: {missing:?}"
+    );
+    assert!(
+        wrong.is_empty(),
+        "unexpected decisions:\n{}",
+        wrong.join("\n")
+    );
+    assert_eq!(
+        walked,
+        expectations.len() * callers.tokens.len(),
+        "every expectation was walked"
+    );
+}
