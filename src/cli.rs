@@ -9,11 +9,13 @@ use crate::{
     admin::service::{self as admin_service, InitialPassword},
     app::{self, AppState, Role},
     auth::keys::SigningKeys,
+    authz::Roles,
     config::Config,
     db::{Db, Timestamp},
     error::ApiError,
     jobs::{JobId, store as job_store},
     tenants::{TenantStatus, service as tenants},
+    users,
 };
 
 #[derive(Debug, Parser)]
@@ -44,6 +46,9 @@ pub enum Command {
     /// Manage platform administrators.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Fix a tenant user's account without the API.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Manage the JWT signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -55,12 +60,17 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
-    /// Create a tenant.
+    /// Create a tenant, and its first administrator when an email is given. The
+    /// administrator's password comes from STAYBASE_PASSWORD or standard input (never the
+    /// command line); with neither, a one-time password is printed that must be replaced at
+    /// auth/password-change before signing in.
     Create {
         #[arg(long)]
         slug: String,
         #[arg(long)]
         name: String,
+        #[arg(long)]
+        admin_email: Option<String>,
     },
     /// Suspend a tenant: its API answers 403 `tenant_suspended`, its data is kept.
     Suspend {
@@ -82,6 +92,19 @@ pub enum AdminCommand {
     Create {
         #[arg(long)]
         email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Replace a user's roles, e.g. `--set host,guest`.
+    Roles {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_delimiter = ',', required = true)]
+        set: Vec<String>,
     },
 }
 
@@ -164,6 +187,19 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::User(UserCommand::Roles { tenant, email, set }) => {
+            let roles = Roles::parse_names("set", &set)?;
+            let state = AppState::start(config).await?;
+            let user =
+                users::service::set_roles_by_operator(&state.db, &tenant, &email, roles).await?;
+            state.db.close().await;
+            println!(
+                "{} in {tenant} now has roles {}",
+                user.email,
+                user.roles.to_column()
+            );
+            Ok(())
+        }
         Command::Keys(KeysCommand::Rotate) => {
             let state = AppState::start(config).await?;
             let kid = SigningKeys::rotate(&state.db).await?;
@@ -188,17 +224,39 @@ async fn serve(config: Config, role: Role) -> Result<(), CliError> {
 }
 
 async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> {
+    let admin_password = match &command {
+        TenantCommand::Create {
+            admin_email: Some(_),
+            ..
+        } => Some(match read_password().await? {
+            Some(password) => InitialPassword::Given(password),
+            None => InitialPassword::OneTime,
+        }),
+        _ => None,
+    };
     let state = AppState::start(config).await?;
+    let mut one_time_password = None;
     let tenant = match command {
-        TenantCommand::Create { slug, name } => {
-            tenants::create(
+        TenantCommand::Create {
+            slug,
+            name,
+            admin_email,
+        } => {
+            let admin = admin_email
+                .as_deref()
+                .zip(admin_password)
+                .map(|(email, password)| tenants::FirstAdmin { email, password });
+            let (tenant, one_time) = tenants::create_with_admin(
                 &state.db,
                 tenants::NewTenant {
                     slug: &slug,
                     name: &name,
                 },
+                admin,
             )
-            .await?
+            .await?;
+            one_time_password = one_time;
+            tenant
         }
         TenantCommand::Suspend { slug } => {
             tenants::set_status(&state.db, &slug, TenantStatus::Suspended).await?
@@ -211,6 +269,13 @@ async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> 
     let json =
         serde_json::to_string_pretty(&tenant).map_err(|err| CliError::Failed(err.to_string()))?;
     println!("{json}");
+    if let Some(password) = one_time_password {
+        // On standard error, so that standard output stays the tenant's JSON.
+        eprintln!(
+            "one-time password: {password}\nreplace it at POST /v1/t/{}/auth/password-change before signing in",
+            tenant.slug
+        );
+    }
     Ok(())
 }
 

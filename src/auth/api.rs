@@ -36,6 +36,17 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Object)]
+pub struct PasswordReplacement {
+    email: String,
+    /// The password to replace (the one-time password, at first).
+    #[oai(write_only)]
+    current_password: String,
+    /// At least 10 characters, not the email address.
+    #[oai(write_only)]
+    new_password: String,
+}
+
+#[derive(Debug, Object)]
 pub struct RefreshRequest {
     /// The refresh token of the last token response; it can be used once.
     refresh_token: String,
@@ -172,7 +183,8 @@ impl AuthApi {
     /// Sign in with email and password.
     ///
     /// 401 `invalid_credentials` for a wrong email or password (the answer and its timing do not
-    /// tell which); 403 `account_disabled`.
+    /// tell which); 403 `account_disabled`; 403 `password_change_required` while the account
+    /// has a one-time password (replace it at `auth/password-change`).
     #[oai(
         path = "/t/:tenant/auth/login",
         method = "post",
@@ -188,6 +200,36 @@ impl AuthApi {
         let body = body.0;
         let session =
             service::login(&state, &tenant.0, &caller.0, &body.email, body.password).await?;
+        Ok(Json(session.into()))
+    }
+
+    /// Replace a password and sign in.
+    ///
+    /// For accounts created with a one-time password (whose sign-in answers 403
+    /// `password_change_required`), or anyone who knows their password. Ends every other
+    /// session of the account.
+    #[oai(
+        path = "/t/:tenant/auth/password-change",
+        method = "post",
+        operation_id = "replace_password"
+    )]
+    async fn replace_password(
+        &self,
+        state: poem::web::Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        body: JsonBody<PasswordReplacement>,
+    ) -> ApiResult<Json<TokenResponse>, LoginErrors> {
+        let body = body.0;
+        let session = service::replace_password(
+            &state,
+            &tenant.0,
+            &caller.0,
+            &body.email,
+            body.current_password,
+            body.new_password,
+        )
+        .await?;
         Ok(Json(session.into()))
     }
 

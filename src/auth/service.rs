@@ -83,8 +83,7 @@ pub async fn register(
     };
 
     let mut roles = vec![Role::Guest];
-    // Self-service hosting is open in every tenant until it becomes a tenant setting.
-    if input.host {
+    if input.host && tenant.settings.self_service_hosts {
         roles.push(Role::Host);
     }
     let roles = Roles::new(roles);
@@ -246,6 +245,14 @@ pub async fn login(
     let user = user.ok_or_else(invalid_credentials)?;
     if user.disabled {
         return Err(account_disabled());
+    }
+    if user.must_change_password {
+        return Err(ApiError::Refused {
+            code: "password_change_required",
+            detail: "This account has a one-time password: set your own with \
+                     auth/password-change, which also signs you in."
+                .into(),
+        });
     }
     state.keys.ensure_loaded().await?;
     let now = Timestamp::now();
@@ -500,4 +507,52 @@ pub async fn change_password(
     .await?;
     auth_store::revoke_user_sessions(&mut tx, tenant.id, user.id, caller.session, now).await?;
     tx.commit().await
+}
+
+/// Replaces a password, typically the one-time password an operator created the account with,
+/// after checking the current one; then signs in. Every earlier session of the account ends.
+pub async fn replace_password(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    email: &str,
+    current_password: String,
+    new_password: String,
+) -> Result<Session, ApiError> {
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "auth", "login")
+        .await?;
+    let found = match Email::parse(email) {
+        Ok(email) => user_store::find_by_email(&state.db, tenant.id, &email.normalized).await?,
+        Err(_) => None,
+    };
+    let (user, hash) = found.unzip();
+    if !password::verify(current_password, hash).await? {
+        return Err(invalid_credentials());
+    }
+    let user = user.ok_or_else(invalid_credentials)?;
+    if user.disabled {
+        return Err(account_disabled());
+    }
+    password::check_policy("new_password", &new_password, &user.email)
+        .map_err(|e| ApiError::Validation(vec![e]))?;
+    let hash = password::hash(new_password).await?;
+    state.keys.ensure_loaded().await?;
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    let user = user_store::update(
+        &mut tx,
+        &permit,
+        tenant.id,
+        user.id,
+        Change::Password { hash: &hash },
+        now,
+    )
+    .await?
+    .ok_or_else(invalid_credentials)?;
+    auth_store::revoke_user_sessions(&mut tx, tenant.id, user.id, None, now).await?;
+    let session = start_session(state, &mut tx, tenant, user, now).await?;
+    tx.commit().await?;
+    Ok(session)
 }

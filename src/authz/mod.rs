@@ -133,6 +133,12 @@ pub struct Permit {
 }
 
 impl Permit {
+    /// A permit for an operator command run from the CLI, which acts outside any tenant's
+    /// rules (creating a tenant's first administrator, fixing roles).
+    pub(crate) fn for_operator(object: &'static str, action: &'static str) -> Self {
+        Self { object, action }
+    }
+
     pub fn object(&self) -> &'static str {
         self.object
     }

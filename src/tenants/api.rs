@@ -1,15 +1,19 @@
-use poem_openapi::{Object, OpenApi, payload::Json};
-
 use poem::web::Data;
+use poem_openapi::{Enum, Object, OpenApi, payload::Json};
 
+use super::{
+    model::Tenant,
+    service,
+    settings::{
+        BookingMode, CancellationPolicy, PaymentCollection, SettingsChange, TenantSettings,
+    },
+};
 use crate::{
     app::AppState,
     auth::Caller,
     error_statuses,
-    http::{ApiResult, tenancy},
+    http::{ApiResult, JsonBody, tenancy},
 };
-
-use super::model::Tenant;
 
 /// A marketplace as its public site sees it.
 #[derive(Debug, Object)]
@@ -17,20 +21,156 @@ use super::model::Tenant;
 pub struct TenantView {
     /// The URL identifier used in `/v1/t/{tenant}`.
     slug: String,
-    /// The marketplace's name.
-    name: String,
+    /// The marketplace's name as shown to guests.
+    display_name: String,
+    /// ISO 4217 code of every price in this marketplace.
+    currency: String,
+    /// IANA time zone of the marketplace's dates.
+    timezone: String,
 }
 
 impl From<&Tenant> for TenantView {
     fn from(tenant: &Tenant) -> Self {
         Self {
             slug: tenant.slug.to_string(),
-            name: tenant.name.clone(),
+            display_name: tenant.settings.display_name.clone(),
+            currency: tenant.settings.currency.clone(),
+            timezone: tenant.settings.timezone.clone(),
         }
     }
 }
 
+/// How bookings are made.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case", rename = "BookingMode")]
+pub enum BookingModeDto {
+    /// A booking holds its dates at once.
+    Instant,
+    /// The host accepts or declines each booking request.
+    Request,
+}
+
+/// How guests pay.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case", rename = "PaymentCollection")]
+pub enum PaymentCollectionDto {
+    /// Through Staybase when booking; unpaid bookings expire after `hold_minutes`.
+    Online,
+    /// At the property: bookings are confirmed without payment.
+    AtProperty,
+}
+
+/// Refund rules snapshotted by each new booking: `flexible` (full refund until 24 h before
+/// check-in), `moderate` (full refund until 5 days before), `strict` (half refund until 7
+/// days before).
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case", rename = "CancellationPolicy")]
+pub enum CancellationPolicyDto {
+    Flexible,
+    Moderate,
+    Strict,
+}
+
+macro_rules! convert_enum {
+    ($dto:ident <-> $domain:ident { $($variant:ident),+ }) => {
+        impl From<$domain> for $dto {
+            fn from(value: $domain) -> Self {
+                match value { $($domain::$variant => $dto::$variant),+ }
+            }
+        }
+        impl From<$dto> for $domain {
+            fn from(value: $dto) -> Self {
+                match value { $($dto::$variant => $domain::$variant),+ }
+            }
+        }
+    };
+}
+
+convert_enum!(BookingModeDto <-> BookingMode { Instant, Request });
+convert_enum!(PaymentCollectionDto <-> PaymentCollection { Online, AtProperty });
+convert_enum!(CancellationPolicyDto <-> CancellationPolicy { Flexible, Moderate, Strict });
+
+/// A tenant's settings.
+#[derive(Debug, Object)]
+#[oai(rename = "TenantSettings")]
+pub struct SettingsView {
+    /// The marketplace's name as shown to guests and in emails.
+    display_name: String,
+    /// ISO 4217 code of every price (default `EUR`); fixed once the tenant has a property.
+    currency: String,
+    /// IANA time zone (default `UTC`): "today" for date rules is the tenant's today.
+    timezone: String,
+    booking_mode: BookingModeDto,
+    payment_collection: PaymentCollectionDto,
+    /// Minutes an unpaid booking holds its dates (default 15).
+    hold_minutes: u32,
+    /// Hours a host has to answer a booking request (default 24).
+    request_expiry_hours: u32,
+    /// Platform fee in basis points of the stay subtotal (100 = 1 %).
+    platform_fee_bps: u32,
+    /// Taxes in basis points of the stay subtotal.
+    tax_bps: u32,
+    cancellation_policy: CancellationPolicyDto,
+    /// Whether `host: true` at registration grants the host role (default true).
+    self_service_hosts: bool,
+    /// Days after check-out during which guests may review (default 30).
+    review_window_days: u32,
+    /// The rate-limit plan, one of the plans the operator configured.
+    rate_limit_plan: String,
+    /// Increases with every change.
+    version: i64,
+}
+
+impl From<TenantSettings> for SettingsView {
+    fn from(settings: TenantSettings) -> Self {
+        Self {
+            display_name: settings.display_name,
+            currency: settings.currency,
+            timezone: settings.timezone,
+            booking_mode: settings.booking_mode.into(),
+            payment_collection: settings.payment_collection.into(),
+            hold_minutes: settings.hold_minutes,
+            request_expiry_hours: settings.request_expiry_hours,
+            platform_fee_bps: settings.platform_fee_bps,
+            tax_bps: settings.tax_bps,
+            cancellation_policy: settings.cancellation_policy.into(),
+            self_service_hosts: settings.self_service_hosts,
+            review_window_days: settings.review_window_days,
+            rate_limit_plan: settings.rate_limit_plan,
+            version: settings.version,
+        }
+    }
+}
+
+/// Any subset of the settings.
+#[derive(Debug, Object)]
+pub struct SettingsUpdate {
+    #[oai(validator(min_length = 1, max_length = 100))]
+    display_name: Option<String>,
+    /// ISO 4217, e.g. `EUR`.
+    #[oai(validator(min_length = 3, max_length = 3))]
+    currency: Option<String>,
+    /// IANA, e.g. `Europe/Paris`.
+    timezone: Option<String>,
+    booking_mode: Option<BookingModeDto>,
+    payment_collection: Option<PaymentCollectionDto>,
+    #[oai(validator(minimum(value = "5"), maximum(value = "1440")))]
+    hold_minutes: Option<u32>,
+    #[oai(validator(minimum(value = "1"), maximum(value = "168")))]
+    request_expiry_hours: Option<u32>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "5000")))]
+    platform_fee_bps: Option<u32>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "5000")))]
+    tax_bps: Option<u32>,
+    cancellation_policy: Option<CancellationPolicyDto>,
+    self_service_hosts: Option<bool>,
+    #[oai(validator(minimum(value = "1"), maximum(value = "365")))]
+    review_window_days: Option<u32>,
+    rate_limit_plan: Option<String>,
+}
+
 error_statuses!(TenantLookupErrors => [401, 403, 404, 429]);
+error_statuses!(SettingsWriteErrors => [400, 401, 403, 404, 409, 413, 415, 422, 429]);
 
 pub struct TenantsApi;
 
@@ -47,10 +187,67 @@ impl TenantsApi {
         tenant: tenancy::Path,
         caller: Caller,
     ) -> ApiResult<Json<TenantView>, TenantLookupErrors> {
-        state
-            .authorizer
-            .check(&state.db, &tenant.0, &caller.0, "tenant", "read")
-            .await?;
+        service::public_profile(&state, &tenant.0, &caller.0).await?;
         Ok(Json(TenantView::from(&tenant.0)))
+    }
+
+    /// Get the marketplace's settings (tenant admins).
+    #[oai(
+        path = "/t/:tenant/settings",
+        method = "get",
+        operation_id = "get_settings"
+    )]
+    async fn get_settings(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+    ) -> ApiResult<Json<SettingsView>, TenantLookupErrors> {
+        Ok(Json(
+            service::settings(&state, &tenant.0, &caller.0)
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Change some of the marketplace's settings (tenant admins).
+    ///
+    /// 422 names every invalid field; nothing changes unless all are valid.
+    #[oai(
+        path = "/t/:tenant/settings",
+        method = "patch",
+        operation_id = "update_settings"
+    )]
+    async fn update_settings(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        body: JsonBody<SettingsUpdate>,
+    ) -> ApiResult<Json<SettingsView>, SettingsWriteErrors> {
+        let body = body.0;
+        let change = SettingsChange {
+            display_name: body.display_name,
+            currency: body.currency,
+            timezone: body.timezone,
+            booking_mode: body
+                .booking_mode
+                .map(|mode| BookingMode::from(mode).as_str().to_owned()),
+            payment_collection: body
+                .payment_collection
+                .map(|collection| PaymentCollection::from(collection).as_str().to_owned()),
+            hold_minutes: body.hold_minutes,
+            request_expiry_hours: body.request_expiry_hours,
+            platform_fee_bps: body.platform_fee_bps,
+            tax_bps: body.tax_bps,
+            cancellation_policy: body
+                .cancellation_policy
+                .map(|policy| CancellationPolicy::from(policy).as_str().to_owned()),
+            self_service_hosts: body.self_service_hosts,
+            review_window_days: body.review_window_days,
+            rate_limit_plan: body.rate_limit_plan,
+        };
+        let settings = service::update_settings(&state, &tenant.0, &caller.0, change).await?;
+        Ok(Json(settings.into()))
     }
 }

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod model;
 pub mod service;
+pub mod settings;
 pub mod store;
 
 pub use model::{Tenant, TenantId, TenantSlug, TenantStatus};

@@ -3,6 +3,7 @@ use std::fmt;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::settings::TenantSettings;
 use crate::db::Timestamp;
 
 /// The tenant every piece of tenant data belongs to; the first argument of every store function
@@ -97,13 +98,14 @@ pub struct Tenant {
     pub policy_version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    #[serde(skip)]
+    pub settings: TenantSettings,
 }
 
 impl Tenant {
-    /// The rate-limit plan the tenant is on. Every tenant is on the default plan until plans
-    /// become a tenant setting.
-    pub fn plan(&self) -> &'static str {
-        "default"
+    /// The rate-limit plan the tenant is on.
+    pub fn plan(&self) -> &str {
+        &self.settings.rate_limit_plan
     }
 }
 

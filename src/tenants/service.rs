@@ -1,14 +1,25 @@
-//! Tenant life cycle. The platform-admin API will call these; today the CLI does.
+//! Tenant life cycle and settings. The platform-admin API will call the life-cycle functions;
+//! today the CLI does.
 
 use uuid::Uuid;
 
 use super::{
     model::{Tenant, TenantId, TenantSlug, TenantStatus, parse_tenant_name},
+    settings::{SettingsChange, TenantSettings},
     store::{self, InsertOutcome},
 };
 use crate::{
+    admin::service::InitialPassword,
+    app::AppState,
+    auth::{Principal, password},
+    authz::{Permit, Role, Roles},
     db::{Db, Timestamp},
     error::{ApiError, FieldError},
+    users::{
+        UserId,
+        model::Email,
+        store::{self as user_store, Inserted, NewUser},
+    },
 };
 
 pub struct NewTenant<'a> {
@@ -16,8 +27,26 @@ pub struct NewTenant<'a> {
     pub name: &'a str,
 }
 
-#[tracing::instrument(skip_all, fields(slug = new.slug))]
+/// The first administrator of a new tenant.
+pub struct FirstAdmin<'a> {
+    pub email: &'a str,
+    pub password: InitialPassword,
+}
+
 pub async fn create(db: &Db, new: NewTenant<'_>) -> Result<Tenant, ApiError> {
+    create_with_admin(db, new, None)
+        .await
+        .map(|(tenant, _)| tenant)
+}
+
+/// Creates a tenant and, when asked, its first administrator in the same transaction. Returns
+/// the one-time password when one was generated for the administrator.
+#[tracing::instrument(skip_all, fields(slug = new.slug))]
+pub async fn create_with_admin(
+    db: &Db,
+    new: NewTenant<'_>,
+    admin: Option<FirstAdmin<'_>>,
+) -> Result<(Tenant, Option<String>), ApiError> {
     let mut errors = Vec::new();
     let slug = TenantSlug::parse(new.slug)
         .map_err(|message| errors.push(FieldError::new("slug", message)))
@@ -25,13 +54,30 @@ pub async fn create(db: &Db, new: NewTenant<'_>) -> Result<Tenant, ApiError> {
     let name = parse_tenant_name(new.name)
         .map_err(|message| errors.push(FieldError::new("name", message)))
         .ok();
+    let admin_email = admin.as_ref().and_then(|admin| {
+        Email::parse(admin.email)
+            .map_err(|message| errors.push(FieldError::new("admin-email", message)))
+            .ok()
+    });
+    if let Some(FirstAdmin {
+        password: InitialPassword::Given(password),
+        email,
+    }) = &admin
+        && let Err(error) = password::check_policy("password", password, email)
+    {
+        errors.push(error);
+    }
     let (Some(slug), Some(name)) = (slug, name) else {
         return Err(ApiError::Validation(errors));
     };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
 
     let now = Timestamp::now();
     let tenant = Tenant {
         id: TenantId(Uuid::now_v7()),
+        settings: TenantSettings::defaults(&name),
         slug,
         name,
         status: TenantStatus::Active,
@@ -39,19 +85,57 @@ pub async fn create(db: &Db, new: NewTenant<'_>) -> Result<Tenant, ApiError> {
         created_at: now,
         updated_at: now,
     };
-    let mut tx = db.begin().await?;
-    match store::insert(&mut tx, &tenant).await? {
-        InsertOutcome::Inserted => {}
-        InsertOutcome::SlugTaken => {
-            return Err(ApiError::Conflict {
-                code: "slug_taken",
-                detail: format!("The slug {} is already in use.", tenant.slug),
-            });
+    let first_admin = match (admin, admin_email) {
+        (Some(admin), Some(email)) => {
+            let (password, one_time) = match admin.password {
+                InitialPassword::Given(password) => (password, false),
+                InitialPassword::OneTime => (password::one_time(), true),
+            };
+            Some((
+                email,
+                password::hash(password.clone()).await?,
+                one_time.then_some(password),
+            ))
         }
+        _ => None,
+    };
+
+    let mut tx = db.begin().await?;
+    if let InsertOutcome::SlugTaken = store::insert(&mut tx, &tenant).await? {
+        return Err(ApiError::Conflict {
+            code: "slug_taken",
+            detail: format!("The slug {} is already in use.", tenant.slug),
+        });
+    }
+    let mut one_time_password = None;
+    if let Some((email, hash, one_time)) = first_admin {
+        let roles = Roles::new([Role::TenantAdmin, Role::Guest]);
+        let inserted = user_store::insert(
+            &mut tx,
+            &Permit::for_operator("users", "create"),
+            tenant.id,
+            NewUser {
+                id: UserId(Uuid::now_v7()),
+                email: &email.display,
+                email_normalized: &email.normalized,
+                first_name: "Administrator",
+                last_name: &tenant.name,
+                phone_number: None,
+                password_hash: &hash,
+                roles: &roles,
+                must_change_password: one_time.is_some(),
+                now,
+            },
+        )
+        .await?;
+        if let Inserted::EmailTaken = inserted {
+            return Err(ApiError::internal("a new tenant already has a user"));
+        }
+        one_time_password = one_time;
     }
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant.id, "tenant created");
-    Ok(tenant)
+    Ok((tenant, one_time_password))
 }
 
 #[tracing::instrument(skip(db))]
@@ -75,4 +159,63 @@ pub async fn resolve_active(db: &Db, slug: &str) -> Result<Tenant, ApiError> {
         TenantStatus::Active => Ok(tenant),
         TenantStatus::Suspended => Err(ApiError::TenantSuspended),
     }
+}
+
+/// The public face of the tenant (anyone may read it).
+pub async fn public_profile(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+) -> Result<(), ApiError> {
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, "tenant", "read")
+        .await
+        .map(drop)
+}
+
+pub async fn settings(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+) -> Result<TenantSettings, ApiError> {
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, "settings", "read")
+        .await?;
+    Ok(tenant.settings.clone())
+}
+
+/// Applies a settings change after checking every field.
+pub async fn update_settings(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    change: SettingsChange,
+) -> Result<TenantSettings, ApiError> {
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "settings", "update")
+        .await?;
+    let plans: Vec<&str> = state
+        .config
+        .rate_limit_plans
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut tx = state.db.begin().await?;
+    // Re-read inside the write transaction, so concurrent changes apply one after the other.
+    let current = store::find_by_slug_in(&mut tx, &tenant.slug)
+        .await?
+        .ok_or(ApiError::TenantNotFound)?;
+    let next = change
+        .apply(&current.settings, &plans)
+        .map_err(ApiError::Validation)?;
+    let now = Timestamp::now();
+    store::update_settings(&mut tx, &permit, tenant.id, &next, now).await?;
+    tx.commit().await?;
+    Ok(TenantSettings {
+        version: current.settings.version + 1,
+        ..next
+    })
 }

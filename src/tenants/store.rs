@@ -1,7 +1,14 @@
+//! Tenants' SQL. A tenant is always read with its settings, in the one query each tenant-scoped
+//! request makes anyway, so a settings change holds on every replica from the next request.
+
 use uuid::Uuid;
 
-use super::model::{Tenant, TenantId, TenantSlug, TenantStatus};
+use super::{
+    model::{Tenant, TenantId, TenantSlug, TenantStatus},
+    settings::{BookingMode, CancellationPolicy, PaymentCollection, TenantSettings},
+};
 use crate::{
+    authz::Permit,
     db::{Db, Timestamp, Tx},
     error::ApiError,
     on_db, on_tx,
@@ -16,6 +23,20 @@ struct TenantRow {
     policy_version: i64,
     created_at: Timestamp,
     updated_at: Timestamp,
+    display_name: String,
+    currency: String,
+    timezone: String,
+    booking_mode: String,
+    payment_collection: String,
+    hold_minutes: i64,
+    request_expiry_hours: i64,
+    platform_fee_bps: i64,
+    tax_bps: i64,
+    cancellation_policy: String,
+    self_service_hosts: bool,
+    review_window_days: i64,
+    rate_limit_plan: String,
+    settings_version: i64,
 }
 
 impl TryFrom<TenantRow> for Tenant {
@@ -24,6 +45,26 @@ impl TryFrom<TenantRow> for Tenant {
     fn try_from(row: TenantRow) -> Result<Self, ApiError> {
         let corrupt =
             |what: &str| ApiError::internal(format!("tenant {} has an invalid {what}", row.id));
+        let number = |value: i64, what: &str| u32::try_from(value).map_err(|_| corrupt(what));
+        let settings = TenantSettings {
+            booking_mode: BookingMode::parse(&row.booking_mode)
+                .ok_or_else(|| corrupt("booking_mode"))?,
+            payment_collection: PaymentCollection::parse(&row.payment_collection)
+                .ok_or_else(|| corrupt("payment_collection"))?,
+            cancellation_policy: CancellationPolicy::parse(&row.cancellation_policy)
+                .ok_or_else(|| corrupt("cancellation_policy"))?,
+            hold_minutes: number(row.hold_minutes, "hold_minutes")?,
+            request_expiry_hours: number(row.request_expiry_hours, "request_expiry_hours")?,
+            platform_fee_bps: number(row.platform_fee_bps, "platform_fee_bps")?,
+            tax_bps: number(row.tax_bps, "tax_bps")?,
+            review_window_days: number(row.review_window_days, "review_window_days")?,
+            display_name: row.display_name,
+            currency: row.currency,
+            timezone: row.timezone,
+            self_service_hosts: row.self_service_hosts,
+            rate_limit_plan: row.rate_limit_plan,
+            version: row.settings_version,
+        };
         Ok(Tenant {
             id: TenantId(row.id),
             slug: TenantSlug::parse(&row.slug).map_err(|_| corrupt("slug"))?,
@@ -32,17 +73,27 @@ impl TryFrom<TenantRow> for Tenant {
             policy_version: row.policy_version,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            settings,
         })
     }
 }
 
-const COLUMNS: &str = "id, slug, name, status, policy_version, created_at, updated_at";
+const SELECT: &str = "SELECT t.id, t.slug, t.name, t.status, t.policy_version, t.created_at, \
+    t.updated_at, s.display_name, s.currency, s.timezone, s.booking_mode, s.payment_collection, \
+    CAST(s.hold_minutes AS BIGINT) AS hold_minutes, \
+    CAST(s.request_expiry_hours AS BIGINT) AS request_expiry_hours, \
+    CAST(s.platform_fee_bps AS BIGINT) AS platform_fee_bps, CAST(s.tax_bps AS BIGINT) AS tax_bps, \
+    s.cancellation_policy, s.self_service_hosts, \
+    CAST(s.review_window_days AS BIGINT) AS review_window_days, s.rate_limit_plan, \
+    s.version AS settings_version \
+    FROM tenants t JOIN tenant_settings s ON s.tenant_id = t.id";
 
 pub enum InsertOutcome {
     Inserted,
     SlugTaken,
 }
 
+/// Inserts the tenant with its settings.
 pub async fn insert(tx: &mut Tx, tenant: &Tenant) -> Result<InsertOutcome, ApiError> {
     let result = on_tx!(tx, |conn| {
         sqlx::query(
@@ -57,21 +108,88 @@ pub async fn insert(tx: &mut Tx, tenant: &Tenant) -> Result<InsertOutcome, ApiEr
         .bind(tenant.updated_at)
         .execute(conn)
         .await
-        .map(|done| done.rows_affected())
+        .map(drop)
     });
     match result {
-        Ok(_) => Ok(InsertOutcome::Inserted),
-        Err(err) if crate::db::is_unique_violation(&err) => Ok(InsertOutcome::SlugTaken),
-        Err(err) => Err(err.into()),
+        Ok(()) => {}
+        Err(err) if crate::db::is_unique_violation(&err) => return Ok(InsertOutcome::SlugTaken),
+        Err(err) => return Err(err.into()),
     }
+    write_settings(tx, tenant.id, &tenant.settings, tenant.created_at, true).await?;
+    Ok(InsertOutcome::Inserted)
+}
+
+async fn write_settings(
+    tx: &mut Tx,
+    tenant: TenantId,
+    settings: &TenantSettings,
+    now: Timestamp,
+    new: bool,
+) -> Result<(), ApiError> {
+    let sql = if new {
+        "INSERT INTO tenant_settings (tenant_id, display_name, currency, timezone, booking_mode, \
+         payment_collection, hold_minutes, request_expiry_hours, platform_fee_bps, tax_bps, \
+         cancellation_policy, self_service_hosts, review_window_days, rate_limit_plan, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    } else {
+        "UPDATE tenant_settings SET display_name = $2, currency = $3, timezone = $4, \
+         booking_mode = $5, payment_collection = $6, hold_minutes = $7, \
+         request_expiry_hours = $8, platform_fee_bps = $9, tax_bps = $10, \
+         cancellation_policy = $11, self_service_hosts = $12, review_window_days = $13, \
+         rate_limit_plan = $14, updated_at = $15, version = version + 1 WHERE tenant_id = $1"
+    };
+    on_tx!(tx, |conn| {
+        sqlx::query(sql)
+            .bind(tenant.0)
+            .bind(&settings.display_name)
+            .bind(&settings.currency)
+            .bind(&settings.timezone)
+            .bind(settings.booking_mode.as_str())
+            .bind(settings.payment_collection.as_str())
+            .bind(i64::from(settings.hold_minutes) as i32)
+            .bind(i64::from(settings.request_expiry_hours) as i32)
+            .bind(i64::from(settings.platform_fee_bps) as i32)
+            .bind(i64::from(settings.tax_bps) as i32)
+            .bind(settings.cancellation_policy.as_str())
+            .bind(settings.self_service_hosts)
+            .bind(i64::from(settings.review_window_days) as i32)
+            .bind(&settings.rate_limit_plan)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(drop)
+    })?;
+    Ok(())
+}
+
+/// Replaces the settings and bumps their version.
+pub async fn update_settings(
+    tx: &mut Tx,
+    _permit: &Permit,
+    tenant: TenantId,
+    settings: &TenantSettings,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    write_settings(tx, tenant, settings, now, false).await
 }
 
 pub async fn find_by_slug(db: &Db, slug: &TenantSlug) -> Result<Option<Tenant>, ApiError> {
-    let sql = format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1");
+    let sql = format!("{SELECT} WHERE t.slug = $1");
     let row: Option<TenantRow> = on_db!(db, |pool| {
         sqlx::query_as(&sql)
             .bind(slug.as_str())
             .fetch_optional(pool)
+            .await
+    })?;
+    row.map(Tenant::try_from).transpose()
+}
+
+pub async fn find_by_slug_in(tx: &mut Tx, slug: &TenantSlug) -> Result<Option<Tenant>, ApiError> {
+    let sql = format!("{SELECT} WHERE t.slug = $1");
+    let row: Option<TenantRow> = on_tx!(tx, |conn| {
+        sqlx::query_as(&sql)
+            .bind(slug.as_str())
+            .fetch_optional(conn)
             .await
     })?;
     row.map(Tenant::try_from).transpose()
@@ -84,16 +202,17 @@ pub async fn set_status(
     status: TenantStatus,
     now: Timestamp,
 ) -> Result<Option<Tenant>, ApiError> {
-    let sql = format!(
-        "UPDATE tenants SET status = $1, updated_at = $2 WHERE slug = $3 RETURNING {COLUMNS}"
-    );
-    let row: Option<TenantRow> = on_tx!(tx, |conn| {
-        sqlx::query_as(&sql)
+    let updated = on_tx!(tx, |conn| {
+        sqlx::query("UPDATE tenants SET status = $1, updated_at = $2 WHERE slug = $3")
             .bind(status.as_str())
             .bind(now)
             .bind(slug.as_str())
-            .fetch_optional(conn)
+            .execute(conn)
             .await
+            .map(|done| done.rows_affected())
     })?;
-    row.map(Tenant::try_from).transpose()
+    if updated == 0 {
+        return Ok(None);
+    }
+    find_by_slug_in(tx, slug).await
 }

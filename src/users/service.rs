@@ -292,3 +292,31 @@ pub async fn administer(
     tracing::info!(user_id = %id, by = %caller.user_id, "account changed by an administrator");
     Ok(user)
 }
+
+/// Replaces a user's roles from the operator CLI, outside any caller's rules.
+pub async fn set_roles_by_operator(
+    db: &crate::db::Db,
+    tenant_slug: &str,
+    email: &str,
+    roles: Roles,
+) -> Result<User, ApiError> {
+    let tenant = crate::tenants::service::resolve_active(db, tenant_slug).await?;
+    let email = super::model::Email::parse(email)
+        .map_err(|message| ApiError::validation("email", message))?;
+    let (user, _) = store::find_by_email(db, tenant.id, &email.normalized)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    let mut tx = db.begin().await?;
+    let user = store::update(
+        &mut tx,
+        &crate::authz::Permit::for_operator("users", "update:any"),
+        tenant.id,
+        user.id,
+        Change::Roles(&roles),
+        Timestamp::now(),
+    )
+    .await?
+    .ok_or(ApiError::NotFound("user"))?;
+    tx.commit().await?;
+    Ok(user)
+}

@@ -42,6 +42,9 @@ const PLATFORM_PUBLIC: &[Who] = &[
 fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
     BTreeMap::from([
         ("get_tenant", EVERYONE_HERE),
+        ("get_settings", ADMINS),
+        ("update_settings", ADMINS),
+        ("replace_password", EVERYONE_HERE),
         ("register", EVERYONE_HERE),
         ("login", EVERYONE_HERE),
         ("refresh_token", EVERYONE_HERE),
@@ -87,6 +90,10 @@ fn body_for(operation: &str) -> Option<Value> {
             json!({ "token": "pr_unknown", "new_password": "a brand new passphrase" })
         }
         "update_me" => json!({ "first_name": "Ana" }),
+        "update_settings" => json!({ "hold_minutes": 20 }),
+        "replace_password" => {
+            json!({ "email": "nobody@example.com", "current_password": PASSWORD, "new_password": "a brand new passphrase" })
+        }
         "change_password" => {
             json!({ "current_password": "not the password", "new_password": "a brand new passphrase" })
         }

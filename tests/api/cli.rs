@@ -54,7 +54,7 @@ async fn tenant_create_makes_a_tenant_whose_routes_answer() {
     let response = app.get("/v1/t/seaside").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
-        response.json::<Value>().await.unwrap()["name"],
+        response.json::<Value>().await.unwrap()["display_name"],
         "Seaside Stays"
     );
 

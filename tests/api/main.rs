@@ -14,5 +14,6 @@ mod metrics;
 mod openapi;
 mod policies;
 mod ratelimit;
+mod settings;
 mod tenancy;
 mod users;

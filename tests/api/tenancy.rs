@@ -15,7 +15,7 @@ async fn a_tenant_answers_under_its_slug() {
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["slug"], "acme");
-    assert_eq!(body["name"], "acme stays");
+    assert_eq!(body["display_name"], "acme stays");
 }
 
 #[tokio::test]
