@@ -4,7 +4,7 @@ use poem_openapi::{OpenApiService, Tags};
 
 use crate::{
     admin::api::AdminApi, api_keys::api::ApiKeysApi, auth::api::AuthApi, authz::api::PoliciesApi,
-    tenants::api::TenantsApi, users::api::UsersApi,
+    properties::api::PropertiesApi, tenants::api::TenantsApi, users::api::UsersApi,
 };
 
 #[derive(Tags)]
@@ -15,6 +15,8 @@ pub enum Tag {
     Auth,
     /// Accounts: your own profile, public profiles, and user administration.
     Users,
+    /// Listings, their search and the amenity catalogue.
+    Properties,
     /// Integrator API keys.
     #[oai(rename = "API keys")]
     ApiKeys,
@@ -28,6 +30,7 @@ pub type Apis = (
     TenantsApi,
     AuthApi,
     UsersApi,
+    PropertiesApi,
     ApiKeysApi,
     PoliciesApi,
     AdminApi,
@@ -40,6 +43,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
         TenantsApi,
         AuthApi,
         UsersApi,
+        PropertiesApi,
         ApiKeysApi,
         PoliciesApi,
         AdminApi,

@@ -13,7 +13,7 @@ use crate::{
     authz::Authorizer,
     config::{Config, Switch},
     db::{Db, DbSetupError},
-    http::{AllowedMethods, Edge},
+    http::{AllowedMethods, BodyLimits, Edge},
     jobs::{self, WorkerOptions, WorkerPool},
     mail::Mailer,
     metrics::Metrics,
@@ -126,7 +126,10 @@ pub enum Role {
 
 /// The operational routes alone, for a worker process's probes.
 fn operations_endpoint(state: AppState) -> impl Endpoint + 'static {
-    let max_body_bytes = state.config.max_body_bytes;
+    let limits = BodyLimits {
+        body: state.config.max_body_bytes,
+        upload: state.config.max_upload_bytes,
+    };
     let metrics = Arc::clone(&state.metrics);
     let route = Route::new()
         .at("/healthz", poem::get(ops::healthz))
@@ -135,7 +138,7 @@ fn operations_endpoint(state: AppState) -> impl Endpoint + 'static {
         .data(state);
     Edge::new(
         route,
-        max_body_bytes,
+        limits,
         AllowedMethods::from_spec(&serde_json::Value::Null, ops::WORKER_ROUTES),
     )
     .with_metrics(metrics)
@@ -147,7 +150,10 @@ pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
     let spec: serde_json::Value =
         serde_json::from_str(&service.spec()).unwrap_or(serde_json::Value::Null);
     let allowed = AllowedMethods::from_spec(&spec, ops::PLAIN_GET_ROUTES);
-    let max_body_bytes = state.config.max_body_bytes;
+    let limits = BodyLimits {
+        body: state.config.max_body_bytes,
+        upload: state.config.max_upload_bytes,
+    };
     let metrics = Arc::clone(&state.metrics);
     let route = Route::new()
         .at("/healthz", poem::get(ops::healthz))
@@ -158,7 +164,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
         .nest("/docs", service.swagger_ui())
         .nest(api::API_PREFIX, service)
         .data(state);
-    Edge::new(route, max_body_bytes, allowed).with_metrics(metrics)
+    Edge::new(route, limits, allowed).with_metrics(metrics)
 }
 
 /// Binds the configured address (port 0 picks a free one).

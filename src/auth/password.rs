@@ -55,10 +55,18 @@ pub fn check_policy(field: &str, password: &str, email: &str) -> Result<(), Fiel
     Ok(())
 }
 
-/// Runs `work` on the blocking pool inside the caller's span.
+/// How many hashes run at once: one core fewer than the machine has (at least one), so a burst
+/// of sign-ins queues here instead of taking every core from the request handlers.
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
+});
+
+/// Runs `work` on the blocking pool inside the caller's span, within the hashing allowance.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
+    let _permit = HASHING.acquire().await.map_err(ApiError::internal)?;
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || span.in_scope(work))
         .in_current_span()

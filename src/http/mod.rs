@@ -118,16 +118,35 @@ fn split(path: &str) -> Vec<String> {
 /// The outermost layer: every response leaves it with `X-Request-Id`, every error as problem+json.
 pub struct Edge<E> {
     inner: E,
-    max_body_bytes: usize,
+    limits: BodyLimits,
     allowed: Arc<AllowedMethods>,
     metrics: Option<Arc<Metrics>>,
 }
 
+/// The largest bodies accepted: file uploads (multipart) may be larger than anything else.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimits {
+    pub body: usize,
+    pub upload: usize,
+}
+
+impl BodyLimits {
+    fn for_request(self, request: &Request) -> usize {
+        let multipart = request.content_type().is_some_and(|content_type| {
+            content_type
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/")
+        });
+        if multipart { self.upload } else { self.body }
+    }
+}
+
 impl<E> Edge<E> {
-    pub fn new(inner: E, max_body_bytes: usize, allowed: AllowedMethods) -> Self {
+    pub fn new(inner: E, limits: BodyLimits, allowed: AllowedMethods) -> Self {
         Self {
             inner,
-            max_body_bytes,
+            limits,
             allowed: Arc::new(allowed),
             metrics: None,
         }
@@ -144,26 +163,22 @@ impl<E> Edge<E> {
 
 impl<E: Endpoint> Edge<E> {
     async fn call_limited(&self, mut request: Request) -> poem::Result<Response> {
+        let limit = self.limits.for_request(&request);
         let declared = request
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > self.max_body_bytes as u64) {
-            return Err(ApiError::PayloadTooLarge {
-                limit: self.max_body_bytes,
-            }
-            .into());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return Err(ApiError::PayloadTooLarge { limit }.into());
         }
         // Read under the limit whatever the framing (chunked bodies carry no Content-Length).
         let body = request
             .take_body()
-            .into_bytes_limit(self.max_body_bytes)
+            .into_bytes_limit(limit)
             .await
             .map_err(|err| match err {
-                poem::error::ReadBodyError::PayloadTooLarge => ApiError::PayloadTooLarge {
-                    limit: self.max_body_bytes,
-                },
+                poem::error::ReadBodyError::PayloadTooLarge => ApiError::PayloadTooLarge { limit },
                 other => {
                     ApiError::MalformedRequest(format!("The body could not be read: {other}."))
                 }

@@ -211,6 +211,18 @@ pub async fn update_settings(
     let next = change
         .apply(&current.settings, &plans)
         .map_err(ApiError::Validation)?;
+    // Prices are stored in the tenant's currency: once one exists, the currency is fixed.
+    if next.currency != current.settings.currency
+        && crate::properties::store::tenant_has_properties(&mut tx, tenant.id).await?
+    {
+        return Err(ApiError::Conflict {
+            code: "currency_locked",
+            detail: format!(
+                "The currency stays {}: the marketplace already has properties priced in it.",
+                current.settings.currency
+            ),
+        });
+    }
     let now = Timestamp::now();
     store::update_settings(&mut tx, &permit, tenant.id, &next, now).await?;
     tx.commit().await?;

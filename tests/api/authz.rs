@@ -27,6 +27,7 @@ use Who::*;
 const EVERYONE_HERE: &[Who] = &[Anonymous, Guest, Host, TenantAdmin, AdminApiKey];
 const SIGNED_IN: &[Who] = &[Guest, Host, TenantAdmin, AdminApiKey];
 const ADMINS: &[Who] = &[TenantAdmin, AdminApiKey];
+const HOSTS: &[Who] = &[Host, TenantAdmin, AdminApiKey];
 /// Platform routes that take no credentials.
 const PLATFORM_PUBLIC: &[Who] = &[
     Anonymous,
@@ -43,6 +44,12 @@ fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
     BTreeMap::from([
         ("get_tenant", EVERYONE_HERE),
         ("get_settings", ADMINS),
+        ("list_amenities", EVERYONE_HERE),
+        ("list_properties", EVERYONE_HERE),
+        ("get_property", EVERYONE_HERE),
+        ("create_property", HOSTS),
+        ("update_property", HOSTS),
+        ("delete_property", HOSTS),
         ("update_settings", ADMINS),
         ("replace_password", EVERYONE_HERE),
         ("register", EVERYONE_HERE),
@@ -90,6 +97,11 @@ fn body_for(operation: &str) -> Option<Value> {
             json!({ "token": "pr_unknown", "new_password": "a brand new passphrase" })
         }
         "update_me" => json!({ "first_name": "Ana" }),
+        "create_property" | "update_property" => json!({
+            "name": "Walk", "description": "d",
+            "location": { "address": "a", "city": "Paris", "country": "FR", "lat": 1.0, "lng": 1.0 },
+            "nightly_price": { "amount": 100, "currency": "EUR" }, "max_guests": 2
+        }),
         "update_settings" => json!({ "hold_minutes": 20 }),
         "replace_password" => {
             json!({ "email": "nobody@example.com", "current_password": PASSWORD, "new_password": "a brand new passphrase" })
@@ -123,6 +135,20 @@ fn denied(status: StatusCode, body: &Value) -> bool {
 
 struct Callers {
     tokens: BTreeMap<Who, Option<String>>,
+}
+
+async fn fresh_property(app: &TestApp, callers: &Callers) -> String {
+    let host = callers.tokens[&Host].as_deref().unwrap();
+    let body = body_for("create_property").unwrap();
+    let mut body = body;
+    body["status"] = json!("listed");
+    let created: Value = app
+        .post_json("/v1/t/acme/properties", &body, Some(host))
+        .await
+        .json()
+        .await
+        .unwrap();
+    created["id"].as_str().expect("property created").to_owned()
 }
 
 async fn callers(app: &TestApp) -> Callers {
@@ -198,10 +224,17 @@ async fn every_operation_allows_exactly_the_expected_callers() {
                 missing.push(id.to_owned());
                 continue;
             };
-            let path = template
-                .replace("{tenant}", "acme")
-                .replace("{id}", &uuid::Uuid::now_v7().to_string());
             for (who, token) in &callers.tokens {
+                // Property operations act on a fresh listed property of the host, so that one
+                // caller's change (a deletion) cannot decide the next caller's answer.
+                let target = if template.contains("/properties/{id}") {
+                    fresh_property(&app, &callers).await
+                } else {
+                    uuid::Uuid::now_v7().to_string()
+                };
+                let path = template
+                    .replace("{tenant}", "acme")
+                    .replace("{id}", &target);
                 let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 let mut request = app.client.request(method, app.url(&path));
                 if let Some(token) = token {

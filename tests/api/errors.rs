@@ -7,7 +7,7 @@ use poem::{
 use poem_openapi::{Object, OpenApi, OpenApiService, payload::Json};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use staybase::http::{AllowedMethods, Edge, JsonBody};
+use staybase::http::{AllowedMethods, BodyLimits, Edge, JsonBody};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{assert_problem, spawn_app, spawn_app_with};
@@ -149,7 +149,11 @@ async fn spawn_json_fixture() -> String {
         .unwrap();
     let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
     let route = Route::new().nest("/", OpenApiService::new(ListingApi, "fixture", "1"));
-    let edge = Edge::new(route, 64 * 1024, AllowedMethods::default());
+    let limits = BodyLimits {
+        body: 64 * 1024,
+        upload: 64 * 1024,
+    };
+    let edge = Edge::new(route, limits, AllowedMethods::default());
     tokio::spawn(Server::new_with_acceptor(acceptor).run(edge));
     format!("http://{addr}/listings")
 }

@@ -13,6 +13,7 @@ mod mail;
 mod metrics;
 mod openapi;
 mod policies;
+mod properties;
 mod ratelimit;
 mod settings;
 mod tenancy;

@@ -1,0 +1,6 @@
+//! Properties: the listings hosts offer and guests search.
+
+pub mod api;
+pub mod model;
+pub mod service;
+pub mod store;

@@ -1,0 +1,316 @@
+use std::fmt;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::{db::Timestamp, error::FieldError, tenants::TenantId, users::UserId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PropertyId(pub Uuid);
+
+impl fmt::Display for PropertyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PropertyStatus {
+    /// Only its owner and the tenant's admins see it.
+    Draft,
+    /// Public: in search, bookable.
+    Listed,
+    /// Taken off the market for a while; its owner and admins still see it.
+    Unlisted,
+}
+
+impl PropertyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Listed => "listed",
+            Self::Unlisted => "unlisted",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "draft" => Some(Self::Draft),
+            "listed" => Some(Self::Listed),
+            "unlisted" => Some(Self::Unlisted),
+            _ => None,
+        }
+    }
+}
+
+/// Amenity codes a property can list, with their labels.
+pub const AMENITIES: &[(&str, &str)] = &[
+    ("air_conditioning", "Air conditioning"),
+    ("balcony", "Balcony"),
+    ("bbq_grill", "Barbecue grill"),
+    ("beachfront", "Beachfront"),
+    ("breakfast", "Breakfast"),
+    ("crib", "Crib"),
+    ("dryer", "Dryer"),
+    ("elevator", "Elevator"),
+    ("ev_charger", "EV charger"),
+    ("fireplace", "Fireplace"),
+    ("free_parking", "Free parking"),
+    ("gym", "Gym"),
+    ("heating", "Heating"),
+    ("hot_tub", "Hot tub"),
+    ("kitchen", "Kitchen"),
+    ("pets_allowed", "Pets allowed"),
+    ("pool", "Pool"),
+    ("self_check_in", "Self check-in"),
+    ("smoking_allowed", "Smoking allowed"),
+    ("tv", "TV"),
+    ("washer", "Washer"),
+    ("wheelchair_accessible", "Wheelchair accessible"),
+    ("wifi", "Wi-Fi"),
+    ("workspace", "Dedicated workspace"),
+];
+
+pub fn is_amenity(code: &str) -> bool {
+    AMENITIES.iter().any(|(known, _)| *known == code)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Location {
+    pub address: String,
+    pub city: String,
+    /// ISO 3166-1 alpha-2, uppercase.
+    pub country: String,
+    pub lat: f64,
+    pub lng: f64,
+}
+
+/// Everything an owner decides about a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing {
+    pub name: String,
+    pub description: String,
+    pub location: Location,
+    pub nightly_price: i64,
+    pub cleaning_fee: i64,
+    /// Price of Friday and Saturday nights, when it differs.
+    pub weekend_price: Option<i64>,
+    pub weekly_discount_bps: u32,
+    pub monthly_discount_bps: u32,
+    pub max_guests: u32,
+    pub bedrooms: Option<u32>,
+    pub bathrooms: Option<u32>,
+    pub min_nights: u32,
+    pub max_nights: u32,
+    pub amenities: Vec<String>,
+    pub status: PropertyStatus,
+}
+
+#[derive(Debug, Clone)]
+pub struct Property {
+    pub tenant_id: TenantId,
+    pub id: PropertyId,
+    pub owner_id: UserId,
+    /// ISO 4217 code of every price of the listing: the tenant's currency.
+    pub currency: String,
+    pub listing: Listing,
+    pub rating_sum: i64,
+    pub review_count: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Property {
+    pub fn average_rating(&self) -> Option<f64> {
+        (self.review_count > 0).then(|| self.rating_sum as f64 / self.review_count as f64)
+    }
+}
+
+/// The largest price accepted, in minor units (10 million in the major unit).
+const MAX_AMOUNT: i64 = 1_000_000_000;
+const MAX_DISCOUNT_BPS: u32 = 9000;
+
+fn text(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) -> String {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > max {
+        errors.push(FieldError::new(
+            field,
+            format!("must be 1 to {max} characters long"),
+        ));
+    }
+    trimmed.to_owned()
+}
+
+fn range(field: &str, value: u32, min: u32, max: u32, errors: &mut Vec<FieldError>) {
+    if !(min..=max).contains(&value) {
+        errors.push(FieldError::new(
+            field,
+            format!("must be between {min} and {max}"),
+        ));
+    }
+}
+
+impl Listing {
+    /// Normalises and checks every field; errors name the request fields.
+    pub fn validated(mut self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        self.name = text("name", &self.name, 120, &mut errors);
+        self.description = text("description", &self.description, 5000, &mut errors);
+        self.location.address = text("location.address", &self.location.address, 200, &mut errors);
+        self.location.city = text("location.city", &self.location.city, 100, &mut errors);
+        self.location.country = self.location.country.trim().to_uppercase();
+        if self.location.country.len() != 2
+            || !self
+                .location
+                .country
+                .bytes()
+                .all(|b| b.is_ascii_uppercase())
+        {
+            errors.push(FieldError::new(
+                "location.country",
+                "must be an ISO 3166-1 alpha-2 code such as FR",
+            ));
+        }
+        if !(self.location.lat.is_finite() && (-90.0..=90.0).contains(&self.location.lat)) {
+            errors.push(FieldError::new(
+                "location.lat",
+                "must be between -90 and 90",
+            ));
+        }
+        if !(self.location.lng.is_finite() && (-180.0..=180.0).contains(&self.location.lng)) {
+            errors.push(FieldError::new(
+                "location.lng",
+                "must be between -180 and 180",
+            ));
+        }
+        for (field, amount, minimum) in [
+            ("nightly_price.amount", Some(self.nightly_price), 1),
+            ("cleaning_fee.amount", Some(self.cleaning_fee), 0),
+            ("weekend_price.amount", self.weekend_price, 1),
+        ] {
+            if let Some(amount) = amount
+                && !(minimum..=MAX_AMOUNT).contains(&amount)
+            {
+                errors.push(FieldError::new(
+                    field,
+                    format!("must be between {minimum} and {MAX_AMOUNT} minor units"),
+                ));
+            }
+        }
+        range(
+            "weekly_discount_bps",
+            self.weekly_discount_bps,
+            0,
+            MAX_DISCOUNT_BPS,
+            &mut errors,
+        );
+        range(
+            "monthly_discount_bps",
+            self.monthly_discount_bps,
+            0,
+            MAX_DISCOUNT_BPS,
+            &mut errors,
+        );
+        range("max_guests", self.max_guests, 1, 50, &mut errors);
+        if let Some(bedrooms) = self.bedrooms {
+            range("bedrooms", bedrooms, 0, 50, &mut errors);
+        }
+        if let Some(bathrooms) = self.bathrooms {
+            range("bathrooms", bathrooms, 0, 50, &mut errors);
+        }
+        range("min_nights", self.min_nights, 1, 365, &mut errors);
+        range("max_nights", self.max_nights, 1, 730, &mut errors);
+        if self.min_nights > self.max_nights {
+            errors.push(FieldError::new("min_nights", "must not exceed max_nights"));
+        }
+        for (index, code) in self.amenities.iter().enumerate() {
+            if !is_amenity(code) {
+                errors.push(FieldError::new(
+                    format!("amenities[{index}]"),
+                    "is not an amenity code (see GET amenities)",
+                ));
+            }
+        }
+        self.amenities.sort();
+        self.amenities.dedup();
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn listing() -> Listing {
+        Listing {
+            name: "Loft".into(),
+            description: "Bright loft".into(),
+            location: Location {
+                address: "1 Rue de la Paix".into(),
+                city: "Paris".into(),
+                country: "fr".into(),
+                lat: 48.86,
+                lng: 2.33,
+            },
+            nightly_price: 12_500,
+            cleaning_fee: 3_000,
+            weekend_price: None,
+            weekly_discount_bps: 1000,
+            monthly_discount_bps: 2000,
+            max_guests: 4,
+            bedrooms: Some(2),
+            bathrooms: Some(1),
+            min_nights: 2,
+            max_nights: 30,
+            amenities: vec!["wifi".into(), "kitchen".into(), "wifi".into()],
+            status: PropertyStatus::Draft,
+        }
+    }
+
+    #[test]
+    fn a_good_listing_is_normalised() {
+        let listing = listing().validated().unwrap();
+        assert_eq!(listing.location.country, "FR");
+        assert_eq!(listing.amenities, ["kitchen", "wifi"]);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let mut bad = listing();
+        bad.name = " ".into();
+        bad.location.lat = 91.0;
+        bad.location.lng = f64::NAN;
+        bad.location.country = "FRA".into();
+        bad.nightly_price = 0;
+        bad.weekend_price = Some(-5);
+        bad.min_nights = 40;
+        bad.max_nights = 30;
+        bad.amenities = vec!["moat".into()];
+        let mut fields: Vec<String> = bad
+            .validated()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            [
+                "amenities[0]",
+                "location.country",
+                "location.lat",
+                "location.lng",
+                "min_nights",
+                "name",
+                "nightly_price.amount",
+                "weekend_price.amount"
+            ]
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! Properties' SQL. Searches are keyset-paginated on indexes that lead with the tenant.
+
+use uuid::Uuid;
+
+use super::model::{Listing, Location, Property, PropertyId, PropertyStatus};
+use crate::{
+    authz::Permit,
+    db::{Db, Timestamp, Tx},
+    error::ApiError,
+    on_db, on_tx,
+    tenants::TenantId,
+    users::UserId,
+};
+
+#[derive(sqlx::FromRow)]
+struct PropertyRow {
+    tenant_id: Uuid,
+    id: Uuid,
+    owner_id: Uuid,
+    name: String,
+    description: String,
+    address: String,
+    city: String,
+    country: String,
+    lat: f64,
+    lng: f64,
+    currency: String,
+    nightly_price: i64,
+    cleaning_fee: i64,
+    weekend_price: Option<i64>,
+    weekly_discount_bps: i64,
+    monthly_discount_bps: i64,
+    max_guests: i64,
+    bedrooms: Option<i64>,
+    bathrooms: Option<i64>,
+    min_nights: i64,
+    max_nights: i64,
+    amenities: String,
+    status: String,
+    rating_sum: i64,
+    review_count: i64,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<PropertyRow> for Property {
+    type Error = ApiError;
+
+    fn try_from(row: PropertyRow) -> Result<Self, ApiError> {
+        let corrupt =
+            |what: &str| ApiError::internal(format!("property {} has an invalid {what}", row.id));
+        let number = |value: i64, what: &str| u32::try_from(value).map_err(|_| corrupt(what));
+        Ok(Property {
+            tenant_id: TenantId(row.tenant_id),
+            id: PropertyId(row.id),
+            owner_id: UserId(row.owner_id),
+            currency: row.currency,
+            listing: Listing {
+                status: PropertyStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+                weekly_discount_bps: number(row.weekly_discount_bps, "weekly discount")?,
+                monthly_discount_bps: number(row.monthly_discount_bps, "monthly discount")?,
+                max_guests: number(row.max_guests, "max_guests")?,
+                bedrooms: row.bedrooms.map(|n| number(n, "bedrooms")).transpose()?,
+                bathrooms: row.bathrooms.map(|n| number(n, "bathrooms")).transpose()?,
+                min_nights: number(row.min_nights, "min_nights")?,
+                max_nights: number(row.max_nights, "max_nights")?,
+                name: row.name,
+                description: row.description,
+                location: Location {
+                    address: row.address,
+                    city: row.city,
+                    country: row.country,
+                    lat: row.lat,
+                    lng: row.lng,
+                },
+                nightly_price: row.nightly_price,
+                cleaning_fee: row.cleaning_fee,
+                weekend_price: row.weekend_price,
+                amenities: row
+                    .amenities
+                    .split(',')
+                    .filter(|code| !code.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            },
+            rating_sum: row.rating_sum,
+            review_count: row.review_count,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "tenant_id, id, owner_id, name, description, address, city, country, lat, \
+    lng, currency, nightly_price, cleaning_fee, weekend_price, \
+    CAST(weekly_discount_bps AS BIGINT) AS weekly_discount_bps, \
+    CAST(monthly_discount_bps AS BIGINT) AS monthly_discount_bps, \
+    CAST(max_guests AS BIGINT) AS max_guests, CAST(bedrooms AS BIGINT) AS bedrooms, \
+    CAST(bathrooms AS BIGINT) AS bathrooms, CAST(min_nights AS BIGINT) AS min_nights, \
+    CAST(max_nights AS BIGINT) AS max_nights, amenities, status, rating_sum, review_count, \
+    created_at, updated_at";
+
+/// A value bound to a dynamically built query.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Uuid(Uuid),
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut query = $query;
+        for bind in $binds {
+            query = match bind {
+                Bind::Uuid(value) => query.bind(*value),
+                Bind::Text(value) => query.bind(value.clone()),
+                Bind::Int(value) => query.bind(*value),
+                Bind::Float(value) => query.bind(*value),
+            };
+        }
+        query
+    }};
+}
+
+async fn write_amenities(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: PropertyId,
+    amenities: &[String],
+) -> Result<(), ApiError> {
+    on_tx!(tx, |conn| {
+        sqlx::query("DELETE FROM property_amenities WHERE tenant_id = $1 AND property_id = $2")
+            .bind(tenant.0)
+            .bind(id.0)
+            .execute(&mut *conn)
+            .await?;
+        for amenity in amenities {
+            sqlx::query("INSERT INTO property_amenities (tenant_id, property_id, amenity) VALUES ($1, $2, $3)")
+                .bind(tenant.0)
+                .bind(id.0)
+                .bind(amenity)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok::<(), sqlx::Error>(())
+    })?;
+    Ok(())
+}
+
+fn listing_binds(listing: &Listing) -> Vec<Bind> {
+    let int = |value: u32| Bind::Int(i64::from(value));
+    let optional = |value: Option<u32>| value.map_or(Bind::Int(-1), int);
+    vec![
+        Bind::Text(listing.name.clone()),
+        Bind::Text(listing.description.clone()),
+        Bind::Text(listing.location.address.clone()),
+        Bind::Text(listing.location.city.clone()),
+        Bind::Text(listing.location.city.to_lowercase()),
+        Bind::Text(listing.location.country.clone()),
+        Bind::Float(listing.location.lat),
+        Bind::Float(listing.location.lng),
+        Bind::Int(listing.nightly_price),
+        Bind::Int(listing.cleaning_fee),
+        Bind::Int(listing.weekend_price.unwrap_or(-1)),
+        int(listing.weekly_discount_bps),
+        int(listing.monthly_discount_bps),
+        int(listing.max_guests),
+        optional(listing.bedrooms),
+        optional(listing.bathrooms),
+        int(listing.min_nights),
+        int(listing.max_nights),
+        Bind::Text(listing.amenities.join(",")),
+        Bind::Text(listing.status.as_str().to_owned()),
+    ]
+}
+
+/// The listing columns in the order of `listing_binds`; -1 stands for "none" in optional ones.
+const LISTING_COLUMNS: [&str; 20] = [
+    "name",
+    "description",
+    "address",
+    "city",
+    "city_key",
+    "country",
+    "lat",
+    "lng",
+    "nightly_price",
+    "cleaning_fee",
+    "weekend_price",
+    "weekly_discount_bps",
+    "monthly_discount_bps",
+    "max_guests",
+    "bedrooms",
+    "bathrooms",
+    "min_nights",
+    "max_nights",
+    "amenities",
+    "status",
+];
+
+fn value_expression(column: &str, placeholder: usize) -> String {
+    match column {
+        "weekend_price" | "bedrooms" | "bathrooms" => format!("NULLIF(${placeholder}, -1)"),
+        "weekly_discount_bps"
+        | "monthly_discount_bps"
+        | "max_guests"
+        | "min_nights"
+        | "max_nights" => {
+            format!("CAST(${placeholder} AS INTEGER)")
+        }
+        _ => format!("${placeholder}"),
+    }
+}
+
+pub async fn insert(tx: &mut Tx, _permit: &Permit, property: &Property) -> Result<(), ApiError> {
+    let mut columns = vec![
+        "tenant_id",
+        "id",
+        "owner_id",
+        "currency",
+        "created_at",
+        "updated_at",
+    ];
+    columns.extend(LISTING_COLUMNS);
+    let values: Vec<String> = (1..=6)
+        .map(|n| format!("${n}"))
+        .chain(
+            LISTING_COLUMNS
+                .iter()
+                .enumerate()
+                .map(|(i, column)| value_expression(column, i + 7)),
+        )
+        .collect();
+    let sql = format!(
+        "INSERT INTO properties ({}) VALUES ({})",
+        columns.join(", "),
+        values.join(", ")
+    );
+    let mut binds = vec![
+        Bind::Uuid(property.tenant_id.0),
+        Bind::Uuid(property.id.0),
+        Bind::Uuid(property.owner_id.0),
+        Bind::Text(property.currency.clone()),
+    ];
+    binds.extend(listing_binds(&property.listing));
+    on_tx!(tx, |conn| {
+        let query = sqlx::query(&sql);
+        let query = bind_all!(query, &binds[..4]);
+        let query = query.bind(property.created_at).bind(property.updated_at);
+        bind_all!(query, &binds[4..])
+            .execute(&mut *conn)
+            .await
+            .map(drop)
+    })?;
+    write_amenities(
+        tx,
+        property.tenant_id,
+        property.id,
+        &property.listing.amenities,
+    )
+    .await
+}
+
+/// Replaces the listing; `false` when there is no such (undeleted) property.
+pub async fn update(
+    tx: &mut Tx,
+    _permit: &Permit,
+    tenant: TenantId,
+    id: PropertyId,
+    listing: &Listing,
+    now: Timestamp,
+) -> Result<bool, ApiError> {
+    let set: Vec<String> = LISTING_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, column)| format!("{column} = {}", value_expression(column, i + 4)))
+        .collect();
+    let sql = format!(
+        "UPDATE properties SET {}, updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+        set.join(", ")
+    );
+    let binds = listing_binds(listing);
+    let updated = on_tx!(tx, |conn| {
+        let query = sqlx::query(&sql).bind(tenant.0).bind(id.0).bind(now);
+        bind_all!(query, &binds)
+            .execute(&mut *conn)
+            .await
+            .map(|done| done.rows_affected())
+    })?;
+    if updated == 1 {
+        write_amenities(tx, tenant, id, &listing.amenities).await?;
+    }
+    Ok(updated == 1)
+}
+
+pub async fn soft_delete(
+    tx: &mut Tx,
+    _permit: &Permit,
+    tenant: TenantId,
+    id: PropertyId,
+    now: Timestamp,
+) -> Result<bool, ApiError> {
+    let deleted = on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE properties SET deleted_at = $3, updated_at = $3 \
+             WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+        )
+        .bind(tenant.0)
+        .bind(id.0)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
+    Ok(deleted == 1)
+}
+
+pub async fn get(db: &Db, tenant: TenantId, id: PropertyId) -> Result<Option<Property>, ApiError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM properties WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL"
+    );
+    let row: Option<PropertyRow> = on_db!(db, |pool| sqlx::query_as(&sql)
+        .bind(tenant.0)
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await)?;
+    row.map(Property::try_from).transpose()
+}
+
+/// Whether the tenant has ever had a property (deleted ones count: their bookings keep prices).
+pub async fn tenant_has_properties(tx: &mut Tx, tenant: TenantId) -> Result<bool, ApiError> {
+    let found: Option<i32> = on_tx!(tx, |conn| {
+        sqlx::query_scalar("SELECT 1 FROM properties WHERE tenant_id = $1 LIMIT 1")
+            .bind(tenant.0)
+            .fetch_optional(conn)
+            .await
+    })?;
+    Ok(found.is_some())
+}
+
+/// A search as SQL: conditions with their binds, an order and a keyset position.
+pub struct SearchQuery {
+    pub conditions: Vec<String>,
+    pub binds: Vec<Bind>,
+    pub order_by: &'static str,
+    pub limit: u32,
+}
+
+pub async fn search(db: &Db, query: &SearchQuery) -> Result<Vec<Property>, ApiError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM properties WHERE {} ORDER BY {} LIMIT {}",
+        query.conditions.join(" AND "),
+        query.order_by,
+        query.limit
+    );
+    let rows: Vec<PropertyRow> = on_db!(db, |pool| {
+        let statement = sqlx::query_as(&sql);
+        bind_all!(statement, &query.binds).fetch_all(pool).await
+    })?;
+    rows.into_iter().map(Property::try_from).collect()
+}
