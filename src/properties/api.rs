@@ -9,6 +9,7 @@ use poem_openapi::{
 use uuid::Uuid;
 
 use super::{
+    calendar::{self, Block, NightStatus},
     model::{AMENITIES, Listing, Location, Property, PropertyId, PropertyStatus},
     service::{self, PriceCurrencies, Search, Sort},
 };
@@ -320,6 +321,76 @@ fn parse_near(
     Ok(Some((lat, lng, radius)))
 }
 
+#[derive(Debug, Object)]
+pub struct NewBlock {
+    /// First blocked night, `YYYY-MM-DD`.
+    start: String,
+    /// The day after the last blocked night (exclusive).
+    end: String,
+    /// A note for the host, e.g. "renovation".
+    #[oai(validator(max_length = 200))]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "BlockedRange")]
+pub struct BlockView {
+    id: Uuid,
+    start: String,
+    /// Exclusive.
+    end: String,
+    reason: Option<String>,
+}
+
+impl From<Block> for BlockView {
+    fn from(block: Block) -> Self {
+        Self {
+            id: block.id,
+            start: calendar::format_date(block.start),
+            end: calendar::format_date(block.end),
+            reason: block.reason,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct BlockList {
+    /// Blocks from today on.
+    data: Vec<BlockView>,
+    /// Always `null`: every upcoming block is in `data`.
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case", rename = "NightStatus")]
+pub enum NightStatusDto {
+    Available,
+    Booked,
+    Blocked,
+}
+
+#[derive(Debug, Object)]
+pub struct Night {
+    date: String,
+    status: NightStatusDto,
+}
+
+#[derive(Debug, Object)]
+pub struct Availability {
+    property_id: Uuid,
+    from: String,
+    /// Exclusive.
+    to: String,
+    nights: Vec<Night>,
+}
+
+#[derive(ApiResponse)]
+pub enum BlockCreated {
+    /// The block as stored, merged with the blocks it overlaps or touches.
+    #[oai(status = 201)]
+    Created(Json<BlockView>),
+}
+
 pub struct PropertiesApi;
 
 #[OpenApi(tag = "crate::api::Tag::Properties")]
@@ -429,6 +500,11 @@ impl PropertiesApi {
         guests: Query<Option<u32>>,
         /// Comma-separated amenity codes, all required.
         amenities: Query<Option<String>>,
+        /// With `check_out`: only properties free for every night of the stay (`YYYY-MM-DD`)
+        /// whose minimum and maximum nights allow it.
+        check_in: Query<Option<String>>,
+        /// Day of departure (exclusive).
+        check_out: Query<Option<String>>,
         /// `me`: only my listings, in any status.
         owner: Query<Option<String>>,
         sort: Query<Option<SortDto>>,
@@ -441,7 +517,23 @@ impl PropertiesApi {
             Some("me") => true,
             Some(_) => return Err(ApiError::validation("owner", "must be `me`").into()),
         };
+        let stay = match (check_in.0.as_deref(), check_out.0.as_deref()) {
+            (None, None) => None,
+            (Some(check_in), Some(check_out)) => Some(calendar::parse_range(
+                "check_in",
+                check_in,
+                "check_out",
+                check_out,
+            )?),
+            (None, Some(_)) => {
+                return Err(ApiError::validation("check_in", "is required with check_out").into());
+            }
+            (Some(_), None) => {
+                return Err(ApiError::validation("check_out", "is required with check_in").into());
+            }
+        };
         let search = Search {
+            stay,
             city: city.0,
             country: country.0,
             near: parse_near(near.0.as_deref(), radius_km.0)?,
@@ -566,6 +658,110 @@ impl PropertiesApi {
         )
         .await?;
         Ok(Json(property.into()))
+    }
+
+    /// Each night of `[from, to)` (at most 366): available, booked or blocked.
+    #[oai(
+        path = "/t/:tenant/properties/:id/availability",
+        method = "get",
+        operation_id = "get_availability"
+    )]
+    async fn availability(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+        /// First night, `YYYY-MM-DD`.
+        from: Query<String>,
+        /// The day after the last night (exclusive).
+        to: Query<String>,
+    ) -> ApiResult<Json<Availability>, ReadErrors> {
+        let range = calendar::parse_range("from", &from.0, "to", &to.0)?;
+        let nights =
+            calendar::availability(&state, &tenant.0, &caller.0, PropertyId(id.0), range).await?;
+        Ok(Json(Availability {
+            property_id: id.0,
+            from: calendar::format_date(range.0),
+            to: calendar::format_date(range.1),
+            nights: nights
+                .into_iter()
+                .map(|(date, status)| Night {
+                    date: calendar::format_date(date),
+                    status: match status {
+                        NightStatus::Available => NightStatusDto::Available,
+                        NightStatus::Blocked => NightStatusDto::Blocked,
+                    },
+                })
+                .collect(),
+        }))
+    }
+
+    /// Block nights (the property's owner, or tenant admins). Blocks that overlap or touch
+    /// merge into one.
+    #[oai(
+        path = "/t/:tenant/properties/:id/blocked-dates",
+        method = "post",
+        operation_id = "block_dates"
+    )]
+    async fn block(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+        body: JsonBody<NewBlock>,
+    ) -> ApiResult<BlockCreated, WriteErrors> {
+        let body = body.0;
+        let range = calendar::parse_range("start", &body.start, "end", &body.end)?;
+        let block = calendar::block(
+            &state,
+            &tenant.0,
+            &caller.0,
+            PropertyId(id.0),
+            range,
+            body.reason,
+        )
+        .await?;
+        Ok(BlockCreated::Created(Json(block.into())))
+    }
+
+    /// The upcoming blocked ranges (the property's owner, or tenant admins).
+    #[oai(
+        path = "/t/:tenant/properties/:id/blocked-dates",
+        method = "get",
+        operation_id = "list_blocked_dates"
+    )]
+    async fn blocks(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<BlockList>, ReadErrors> {
+        let blocks = calendar::blocks(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
+        Ok(Json(BlockList {
+            data: blocks.into_iter().map(BlockView::from).collect(),
+            next_cursor: None,
+        }))
+    }
+
+    /// Unblock a range (the property's owner, or tenant admins).
+    #[oai(
+        path = "/t/:tenant/properties/:id/blocked-dates/:block_id",
+        method = "delete",
+        operation_id = "unblock_dates"
+    )]
+    async fn unblock(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+        block_id: Path<Uuid>,
+    ) -> ApiResult<Deleted, ReadErrors> {
+        calendar::unblock(&state, &tenant.0, &caller.0, PropertyId(id.0), block_id.0).await?;
+        Ok(Deleted::NoContent)
     }
 
     /// Remove a property (its owner, or tenant admins). Its bookings keep their history.

@@ -140,8 +140,8 @@ pub async fn get(
     }
 }
 
-/// The property and the permit to change it: its owner, or whoever may change any.
-async fn for_change(
+/// The property and the permit to act on it as `own` (its owner) or `any` (anyone else).
+pub async fn for_change(
     state: &AppState,
     tenant: &Tenant,
     principal: &Principal,
@@ -241,6 +241,8 @@ pub struct Search {
     pub max_price: Option<i64>,
     pub guests: Option<u32>,
     pub amenities: Vec<String>,
+    /// Only properties free every night of `[check_in, check_out)` whose stay limits fit.
+    pub stay: Option<(time::Date, time::Date)>,
     /// Only the caller's own listings, in any status.
     pub mine: bool,
     pub sort: Option<Sort>,
@@ -286,46 +288,50 @@ pub async fn search(
     let sort = search.sort.unwrap_or(Sort::Newest);
     let mut conditions = vec!["tenant_id = $1".to_owned(), "deleted_at IS NULL".to_owned()];
     let mut binds = vec![Bind::Uuid(tenant.id.0)];
-    let mut add = |condition: &dyn Fn(usize) -> String, value: Bind| {
-        binds.push(value);
-        conditions.push(condition(binds.len()));
-    };
+    // Adds a condition on a new bind; the condition gets the bind's placeholder number.
+    macro_rules! add {
+        ($condition:expr, $value:expr $(,)?) => {{
+            binds.push($value);
+            let n = binds.len();
+            conditions.push($condition(n));
+        }};
+    }
     if search.mine {
         let caller = principal.user()?;
-        add(
-            &|n| format!("owner_id = ${n}"),
+        add!(
+            |n: usize| format!("owner_id = ${n}"),
             Bind::Uuid(caller.user_id.0),
         );
     } else {
-        add(
-            &|n| format!("status = ${n}"),
+        add!(
+            |n: usize| format!("status = ${n}"),
             Bind::Text(PropertyStatus::Listed.as_str().into()),
         );
     }
     let mut errors = Vec::new();
     if let Some(city) = &search.city {
-        add(
-            &|n| format!("city_key = ${n}"),
+        add!(
+            |n: usize| format!("city_key = ${n}"),
             Bind::Text(city.trim().to_lowercase()),
         );
     }
     if let Some(country) = &search.country {
-        add(
-            &|n| format!("country = ${n}"),
+        add!(
+            |n: usize| format!("country = ${n}"),
             Bind::Text(country.trim().to_uppercase()),
         );
     }
     if let Some(guests) = search.guests {
-        add(
-            &|n| format!("max_guests >= ${n}"),
+        add!(
+            |n: usize| format!("max_guests >= ${n}"),
             Bind::Int(i64::from(guests)),
         );
     }
     if let Some(min) = search.min_price {
-        add(&|n| format!("nightly_price >= ${n}"), Bind::Int(min));
+        add!(|n: usize| format!("nightly_price >= ${n}"), Bind::Int(min));
     }
     if let Some(max) = search.max_price {
-        add(&|n| format!("nightly_price <= ${n}"), Bind::Int(max));
+        add!(|n: usize| format!("nightly_price <= ${n}"), Bind::Int(max));
     }
     if let (Some(min), Some(max)) = (search.min_price, search.max_price)
         && min > max
@@ -340,8 +346,8 @@ pub async fn search(
             ));
             continue;
         }
-        add(
-            &|n| {
+        add!(
+            |n: usize| {
                 format!(
                     "EXISTS (SELECT 1 FROM property_amenities a WHERE a.tenant_id = properties.tenant_id \
                      AND a.property_id = properties.id AND a.amenity = ${n})"
@@ -355,14 +361,20 @@ pub async fn search(
         // projection (accurate to well under 1 % at city scale; needs no trigonometry in SQL).
         let degrees = radius_km / KM_PER_DEGREE;
         let shrink = lat.to_radians().cos().max(0.01);
-        add(&|n| format!("lat >= ${n}"), Bind::Float(lat - degrees));
-        add(&|n| format!("lat <= ${n}"), Bind::Float(lat + degrees));
-        add(
-            &|n| format!("lng >= ${n}"),
+        add!(
+            |n: usize| format!("lat >= ${n}"),
+            Bind::Float(lat - degrees)
+        );
+        add!(
+            |n: usize| format!("lat <= ${n}"),
+            Bind::Float(lat + degrees)
+        );
+        add!(
+            |n: usize| format!("lng >= ${n}"),
             Bind::Float(lng - degrees / shrink),
         );
-        add(
-            &|n| format!("lng <= ${n}"),
+        add!(
+            |n: usize| format!("lng <= ${n}"),
             Bind::Float(lng + degrees / shrink),
         );
         binds.push(Bind::Float(lat));
@@ -376,6 +388,20 @@ pub async fn search(
             b = n - 2,
             c = n - 1,
             d = n
+        ));
+    }
+    if let Some((check_in, check_out)) = search.stay {
+        let nights = (check_out - check_in).whole_days();
+        add!(|n: usize| format!("min_nights <= ${n}"), Bind::Int(nights));
+        add!(|n: usize| format!("max_nights >= ${n}"), Bind::Int(nights));
+        binds.push(Bind::Date(check_in));
+        binds.push(Bind::Date(check_out));
+        let n = binds.len();
+        conditions.push(format!(
+            "NOT EXISTS (SELECT 1 FROM blocked_ranges b WHERE b.tenant_id = properties.tenant_id \
+             AND b.property_id = properties.id AND b.start_date < ${} AND b.end_date > ${})",
+            n,
+            n - 1
         ));
     }
     if let Some(cursor) = &search.cursor {

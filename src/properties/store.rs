@@ -107,6 +107,7 @@ pub enum Bind {
     Text(String),
     Int(i64),
     Float(f64),
+    Date(time::Date),
 }
 
 macro_rules! bind_all {
@@ -118,6 +119,7 @@ macro_rules! bind_all {
                 Bind::Text(value) => query.bind(value.clone()),
                 Bind::Int(value) => query.bind(*value),
                 Bind::Float(value) => query.bind(*value),
+                Bind::Date(value) => query.bind(*value),
             };
         }
         query

@@ -50,6 +50,10 @@ fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("create_property", HOSTS),
         ("update_property", HOSTS),
         ("delete_property", HOSTS),
+        ("get_availability", EVERYONE_HERE),
+        ("block_dates", HOSTS),
+        ("list_blocked_dates", HOSTS),
+        ("unblock_dates", HOSTS),
         ("update_settings", ADMINS),
         ("replace_password", EVERYONE_HERE),
         ("register", EVERYONE_HERE),
@@ -103,6 +107,7 @@ fn body_for(operation: &str) -> Option<Value> {
             "nightly_price": { "amount": 100, "currency": "EUR" }, "max_guests": 2
         }),
         "update_settings" => json!({ "hold_minutes": 20 }),
+        "block_dates" => json!({ "start": "2099-01-01", "end": "2099-01-05" }),
         "replace_password" => {
             json!({ "email": "nobody@example.com", "current_password": PASSWORD, "new_password": "a brand new passphrase" })
         }
@@ -232,9 +237,13 @@ async fn every_operation_allows_exactly_the_expected_callers() {
                 } else {
                     uuid::Uuid::now_v7().to_string()
                 };
-                let path = template
+                let mut path = template
                     .replace("{tenant}", "acme")
-                    .replace("{id}", &target);
+                    .replace("{id}", &target)
+                    .replace("{block_id}", &uuid::Uuid::now_v7().to_string());
+                if id == "get_availability" {
+                    path.push_str("?from=2099-01-01&to=2099-01-03");
+                }
                 let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 let mut request = app.client.request(method, app.url(&path));
                 if let Some(token) = token {

@@ -1,0 +1,277 @@
+//! Blocked dates, the availability view, and the search's date filter.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use time::{Duration, OffsetDateTime};
+
+use crate::helpers::{Account, TestApp, assert_problem, spawn_app};
+
+fn day(offset: i64) -> String {
+    (OffsetDateTime::now_utc().date() + Duration::days(offset)).to_string()
+}
+
+async fn listed_property(app: &TestApp, host: &Account, name: &str) -> String {
+    let body = json!({
+        "name": name, "description": "d",
+        "location": { "address": "a", "city": "Nice", "country": "FR", "lat": 43.7, "lng": 7.26 },
+        "nightly_price": { "amount": 10000, "currency": "EUR" }, "max_guests": 2,
+        "min_nights": 2, "max_nights": 10, "status": "listed"
+    });
+    let response = app
+        .post_json("/v1/t/acme/properties", &body, Some(&host.access_token))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn block(app: &TestApp, host: &Account, id: &str, start: i64, end: i64) -> reqwest::Response {
+    app.post_json(
+        &format!("/v1/t/acme/properties/{id}/blocked-dates"),
+        &json!({ "start": day(start), "end": day(end), "reason": "maintenance" }),
+        Some(&host.access_token),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn blocks_merge_and_show_in_availability() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let id = listed_property(&app, &host, "Villa").await;
+
+    let first = block(&app, &host, &id, 10, 12).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    // Touching at day 12 and overlapping the next: one block from day 10 to 16.
+    assert_eq!(
+        block(&app, &host, &id, 12, 14).await.status(),
+        StatusCode::CREATED
+    );
+    let merged: Value = block(&app, &host, &id, 13, 16).await.json().await.unwrap();
+    assert_eq!(merged["start"], day(10));
+    assert_eq!(merged["end"], day(16));
+    assert_eq!(
+        block(&app, &host, &id, 20, 21).await.status(),
+        StatusCode::CREATED
+    );
+
+    let list: Value = app
+        .get_with(
+            &format!("/v1/t/acme/properties/{id}/blocked-dates"),
+            &host.access_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ranges: Vec<(String, String)> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|block| {
+            (
+                block["start"].as_str().unwrap().to_owned(),
+                block["end"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(ranges, [(day(10), day(16)), (day(20), day(21))]);
+
+    let availability: Value = app
+        .get(&format!(
+            "/v1/t/acme/properties/{id}/availability?from={}&to={}",
+            day(9),
+            day(17)
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = availability["nights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "available",
+            "blocked",
+            "blocked",
+            "blocked",
+            "blocked",
+            "blocked",
+            "blocked",
+            "available"
+        ]
+    );
+    assert_eq!(availability["nights"][0]["date"], day(9));
+
+    let block_id = list["data"][1]["id"].as_str().unwrap();
+    let response = app
+        .client
+        .delete(app.url(&format!(
+            "/v1/t/acme/properties/{id}/blocked-dates/{block_id}"
+        )))
+        .bearer_auth(&host.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let list: Value = app
+        .get_with(
+            &format!("/v1/t/acme/properties/{id}/blocked-dates"),
+            &host.access_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn calendar_input_is_checked_and_owned() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let other = app.register("acme", "other@example.com", true).await;
+    let id = listed_property(&app, &host, "Villa").await;
+
+    let body = assert_problem(
+        block(&app, &host, &id, 5, 5).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "end");
+    let body = assert_problem(
+        block(&app, &host, &id, -3, 2).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "start");
+    let response = app
+        .post_json(
+            &format!("/v1/t/acme/properties/{id}/blocked-dates"),
+            &json!({ "start": "soon", "end": "later" }),
+            Some(&host.access_token),
+        )
+        .await;
+    let body = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2);
+    assert_problem(
+        block(&app, &other, &id, 3, 4).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        app.get_with(
+            &format!("/v1/t/acme/properties/{id}/blocked-dates"),
+            &other.access_token,
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+
+    for query in [
+        format!("from={}&to={}", day(1), day(400)),
+        "from=x&to=y".to_owned(),
+        format!("from={}", day(1)),
+    ] {
+        let response = app
+            .get(&format!("/v1/t/acme/properties/{id}/availability?{query}"))
+            .await;
+        assert_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn the_date_filter_skips_blocked_properties_and_respects_stay_limits() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let free = listed_property(&app, &host, "Free").await;
+    let busy = listed_property(&app, &host, "Busy").await;
+    assert_eq!(free.len(), busy.len());
+    assert_eq!(
+        block(&app, &host, &busy, 12, 13).await.status(),
+        StatusCode::CREATED
+    );
+
+    let names = |page: Value| -> Vec<String> {
+        let mut names: Vec<String> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let search = |check_in: i64, check_out: i64| {
+        let app = &app;
+        async move {
+            app.get(&format!(
+                "/v1/t/acme/properties?check_in={}&check_out={}",
+                day(check_in),
+                day(check_out)
+            ))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(
+        names(search(10, 14).await),
+        ["Free"],
+        "the 12th is blocked at Busy"
+    );
+    assert_eq!(
+        names(search(13, 16).await),
+        ["Busy", "Free"],
+        "check-out day is free to book"
+    );
+    assert_eq!(
+        names(search(10, 12).await),
+        ["Busy", "Free"],
+        "the block starts on check-out day"
+    );
+    assert!(
+        names(search(10, 11).await).is_empty(),
+        "one night is under the 2-night minimum"
+    );
+    assert!(
+        names(search(1, 20).await).is_empty(),
+        "19 nights are over the 10-night maximum"
+    );
+
+    let response = app
+        .get(&format!("/v1/t/acme/properties?check_in={}", day(3)))
+        .await;
+    assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}
