@@ -201,6 +201,15 @@ pub async fn serve(
             WorkerOptions::from_config(&state.config),
         )
     });
+    // In-process rate-limit keys of callers gone quiet are forgotten, so memory stays bounded.
+    let limiter_state = state.clone();
+    let janitor = tokio::spawn(async move {
+        let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every_minute.tick().await;
+            limiter_state.rate_limiter.forget_idle();
+        }
+    });
     let db = state.db.clone();
     // Workers stop claiming when the server stops accepting, so both share one grace period.
     let shutdown = async {
@@ -222,6 +231,7 @@ pub async fn serve(
                 .await
         }
     };
+    janitor.abort();
     if let Some(workers) = workers {
         workers.shutdown().await;
     }

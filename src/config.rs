@@ -154,6 +154,9 @@ impl Default for Config {
     }
 }
 
+/// The highest rate a plan may allow (100 000 per second).
+const MAX_PER_MINUTE: u32 = 6_000_000;
+
 /// Environment variables that are read elsewhere, not settings of `Config`.
 const NON_SETTING_VARS: &[&str] = &["config", "password"];
 
@@ -258,10 +261,11 @@ impl Config {
                 limits.read_per_minute,
                 limits.tenant_per_minute,
             ]
-            .contains(&0)
+            .iter()
+            .any(|&limit| limit == 0 || limit > MAX_PER_MINUTE)
         }) {
             return Err(ConfigError(format!(
-                "STAYBASE_RATE_LIMIT_PLANS__{}: every limit must be at least 1 per minute",
+                "STAYBASE_RATE_LIMIT_PLANS__{}: every limit must be 1 to {MAX_PER_MINUTE} per minute",
                 name.to_ascii_uppercase()
             )));
         }

@@ -212,11 +212,30 @@ impl poem::error::ResponseError for ApiError {
     }
 }
 
+/// PostgreSQL's "busy, try again" errors: serialization failure, deadlock, lock not available.
+const POSTGRES_CONTENTION: &[&str] = &["40001", "40P01", "55P03"];
+
+/// Whether a database error code means contention rather than a fault: PostgreSQL's SQLSTATEs
+/// above, or SQLite's (extended) result codes whose primary code is BUSY (5) or LOCKED (6).
+fn is_contention(code: &str) -> bool {
+    POSTGRES_CONTENTION.contains(&code)
+        || (code.len() < 5
+            && code
+                .parse::<i32>()
+                .is_ok_and(|code| matches!(code & 0xff, 5 | 6)))
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        let contended = matches!(&err, sqlx::Error::Database(db)
+            if db.code().is_some_and(|code| is_contention(&code)));
         match err {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 tracing::warn!(error = %err, "database unavailable");
+                Self::Unavailable("database")
+            }
+            other if contended => {
+                tracing::warn!(error = %other, "database contention");
                 Self::Unavailable("database")
             }
             other => Self::internal(other),
@@ -257,5 +276,20 @@ impl Problem {
             .status(status)
             .content_type(PROBLEM_CONTENT_TYPE)
             .body(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contention_codes_of_both_databases_are_recognised() {
+        for busy in ["5", "6", "261", "517", "262", "40001", "40P01", "55P03"] {
+            assert!(is_contention(busy), "{busy}");
+        }
+        for fault in ["19", "2067", "23505", "23P01", "42P01", "1"] {
+            assert!(!is_contention(fault), "{fault}");
+        }
     }
 }

@@ -36,6 +36,13 @@ pub async fn create(
             "must be 1 to 100 characters long",
         ));
     }
+    // A key cannot carry more than its creator holds.
+    if !roles.is_subset(&caller.roles) {
+        return Err(ApiError::validation(
+            "roles",
+            "must be roles you hold yourself",
+        ));
+    }
     let secret = secrets::generate(SECRET_PREFIX);
     let key = ApiKey {
         id: Uuid::now_v7(),
@@ -94,10 +101,19 @@ pub async fn authenticate(db: &Db, tenant: &Tenant, secret: &str) -> Result<Prin
     if creator.disabled {
         return Err(account_disabled());
     }
-    store::touch(db, tenant.id, key.id, Timestamp::now()).await?;
+    // The key's roles, as far as its creator still holds them: demoting the creator demotes
+    // their keys at once.
+    let roles = Roles::new(
+        key.roles
+            .iter()
+            .filter(|role| creator.roles.contains(*role)),
+    );
+    if let Err(err) = store::touch(db, tenant.id, key.id, Timestamp::now()).await {
+        tracing::warn!(error = %err, api_key = %key.id, "recording API key use failed");
+    }
     Ok(Principal::User(UserPrincipal {
         user_id: key.created_by,
-        roles: key.roles,
+        roles,
         session: None,
         api_key: Some(key.id),
     }))

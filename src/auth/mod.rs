@@ -156,6 +156,12 @@ async fn authenticate(
     if user.disabled {
         return Err(account_disabled());
     }
+    // An access token dies with its session (logout, password change, a reused refresh token).
+    if let Some(session) = claims.sid
+        && store::session_ended(&state.db, tenant.id, session).await?
+    {
+        return Err(ApiError::invalid_token());
+    }
     Ok(Principal::User(UserPrincipal {
         user_id: user.id,
         // Current roles, not the token's: a role change or removal holds at once.
@@ -222,21 +228,25 @@ impl<'a> ApiExtractor<'a> for Caller {
             .ok_or_else(|| ApiError::internal("Caller must follow the tenant parameter"))?;
 
         let principal = authenticate(state, tenant, request).await;
-        // Failed authentications are charged to the client address, so guessing is limited too.
-        let limit_key = match &principal {
-            Ok(Principal::User(user)) => match user.api_key {
+        let class = route_class(request);
+        // Sign-in routes and failed authentications are charged to the client address, so that
+        // neither fresh accounts nor bad credentials buy more guesses.
+        let limit_key = match (&principal, class) {
+            (Ok(Principal::User(user)), RouteClass::Read | RouteClass::Write) => match user.api_key
+            {
                 Some(key) => format!("key:{key}"),
                 None => format!("user:{}", user.user_id),
             },
             _ => format!(
-                "ip:{}",
+                "ip:{}:{}",
+                tenant.id,
                 client_ip(request).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
             ),
         };
         if state.config.rate_limits == crate::config::Switch::On {
             let decision = state
                 .rate_limiter
-                .check(tenant.plan(), tenant.id, route_class(request), &limit_key)
+                .check(tenant.plan(), tenant.id, class, &limit_key)
                 .await;
             let _ = facts.rate_limit.set(decision);
             if !decision.allowed {

@@ -88,7 +88,6 @@ pub async fn register(
     }
     let roles = Roles::new(roles);
     let hash = password::hash(input.password).await?;
-    state.keys.ensure_loaded().await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
     let user = match user_store::insert(
@@ -119,8 +118,9 @@ pub async fn register(
         }
     };
     send_verification(state, &mut tx, tenant, &user, now).await?;
-    let session = start_session(state, &mut tx, tenant, user, now).await?;
+    let session = start_session(&mut tx, tenant, user, now).await?;
     tx.commit().await?;
+    let session = session.sign(state).await?;
     tracing::info!(user_id = %session.user.id, "user registered");
     Ok(session)
 }
@@ -162,25 +162,43 @@ async fn send_verification(
     Ok(())
 }
 
+/// A session whose refresh token is written in the open transaction; its access token is
+/// signed once that commits (signing may read the keys, which must not wait on the write lock
+/// the transaction holds).
+struct PendingSession {
+    claims: AccessClaims,
+    refresh_token: String,
+    user: User,
+}
+
+impl PendingSession {
+    async fn sign(self, state: &AppState) -> Result<Session, ApiError> {
+        Ok(Session {
+            access_token: state.keys.sign(&self.claims).await?,
+            refresh_token: self.refresh_token,
+            expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
+            user: self.user,
+        })
+    }
+}
+
 /// Opens a session: a new refresh-token family and an access token bound to it.
 async fn start_session(
-    state: &AppState,
     tx: &mut Tx,
     tenant: &Tenant,
     user: User,
     now: Timestamp,
-) -> Result<Session, ApiError> {
-    issue(state, tx, tenant, user, Uuid::now_v7(), now).await
+) -> Result<PendingSession, ApiError> {
+    issue(tx, tenant, user, Uuid::now_v7(), now).await
 }
 
 async fn issue(
-    state: &AppState,
     tx: &mut Tx,
     tenant: &Tenant,
     user: User,
     family: Uuid,
     now: Timestamp,
-) -> Result<Session, ApiError> {
+) -> Result<PendingSession, ApiError> {
     let refresh_token = secrets::generate("rt_");
     auth_store::insert_refresh_token(
         tx,
@@ -206,10 +224,9 @@ async fn issue(
         exp: issued_at + ACCESS_TOKEN_LIFETIME.as_secs() as i64,
         jti: Uuid::now_v7(),
     };
-    Ok(Session {
-        access_token: state.keys.sign(&claims).await?,
+    Ok(PendingSession {
+        claims,
         refresh_token,
-        expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
         user,
     })
 }
@@ -254,11 +271,11 @@ pub async fn login(
                 .into(),
         });
     }
-    state.keys.ensure_loaded().await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
-    let session = start_session(state, &mut tx, tenant, user, now).await?;
+    let session = start_session(&mut tx, tenant, user, now).await?;
     tx.commit().await?;
+    let session = session.sign(state).await?;
     Ok(session)
 }
 
@@ -275,7 +292,6 @@ pub async fn refresh(
         .authorizer
         .check(&state.db, tenant, principal, "auth", "refresh")
         .await?;
-    state.keys.ensure_loaded().await?;
     let now = Timestamp::now();
     let hash = secrets::digest(refresh_token);
     let mut tx = state.db.begin().await?;
@@ -295,14 +311,15 @@ pub async fn refresh(
     if row.revoked_at.is_some() || row.expires_at <= now {
         return Err(invalid_refresh_token());
     }
-    let user = user_store::get(&state.db, tenant.id, UserId(row.user_id))
+    let user = user_store::get_in(&mut tx, tenant.id, UserId(row.user_id))
         .await?
         .ok_or_else(invalid_refresh_token)?;
     if user.disabled {
         return Err(account_disabled());
     }
-    let session = issue(state, &mut tx, tenant, user, row.family_id, now).await?;
+    let session = issue(&mut tx, tenant, user, row.family_id, now).await?;
     tx.commit().await?;
+    let session = session.sign(state).await?;
     Ok(session)
 }
 
@@ -400,6 +417,14 @@ pub async fn request_password_reset(
     let token = secrets::generate("pr_");
     let expires = now + Duration::minutes(i64::from(PASSWORD_RESET_LIFETIME_MINUTES));
     let mut tx = state.db.begin().await?;
+    auth_store::spend_user_tokens(
+        &mut tx,
+        tenant.id,
+        user.id,
+        TokenPurpose::PasswordReset,
+        now,
+    )
+    .await?;
     auth_store::insert_user_token(
         &mut tx,
         tenant.id,
@@ -440,13 +465,14 @@ pub async fn confirm_password_reset(
         .authorizer
         .check(&state.db, tenant, principal, "auth", "password_reset")
         .await?;
+    let token_hash = secrets::digest(token);
     let now = Timestamp::now();
-    let mut tx = state.db.begin().await?;
-    let user_id = auth_store::consume_user_token(
-        &mut tx,
+    // Check and hash before taking the write lock; the token is spent in the transaction.
+    let user_id = auth_store::valid_user_token(
+        &state.db,
         tenant.id,
         TokenPurpose::PasswordReset,
-        &secrets::digest(token),
+        &token_hash,
         now,
     )
     .await?
@@ -457,6 +483,25 @@ pub async fn confirm_password_reset(
     password::check_policy("new_password", &new_password, &user.email)
         .map_err(|e| ApiError::Validation(vec![e]))?;
     let hash = password::hash(new_password).await?;
+    let mut tx = state.db.begin().await?;
+    auth_store::consume_user_token(
+        &mut tx,
+        tenant.id,
+        TokenPurpose::PasswordReset,
+        &token_hash,
+        now,
+    )
+    .await?
+    .filter(|consumed| *consumed == user_id)
+    .ok_or_else(invalid_email_token)?;
+    auth_store::spend_user_tokens(
+        &mut tx,
+        tenant.id,
+        user_id,
+        TokenPurpose::PasswordReset,
+        now,
+    )
+    .await?;
     user_store::update(
         &mut tx,
         &permit,
@@ -489,13 +534,23 @@ pub async fn change_password(
         .ok_or(ApiError::NotFound("user"))?;
     password::check_policy("new_password", &new_password, &user.email)
         .map_err(|e| ApiError::Validation(vec![e]))?;
-    let now = Timestamp::now();
-    let mut tx = state.db.begin().await?;
-    let stored = user_store::password_hash(&mut tx, tenant.id, user.id).await?;
+    let stored = user_store::find_by_email(&state.db, tenant.id, &user.email.to_lowercase())
+        .await?
+        .map(|(_, hash)| hash);
     if !password::verify(current_password, stored).await? {
         return Err(ApiError::validation("current_password", "is incorrect"));
     }
     let hash = password::hash(new_password).await?;
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    auth_store::spend_user_tokens(
+        &mut tx,
+        tenant.id,
+        user.id,
+        TokenPurpose::PasswordReset,
+        now,
+    )
+    .await?;
     user_store::update(
         &mut tx,
         &permit,
@@ -538,7 +593,6 @@ pub async fn replace_password(
     password::check_policy("new_password", &new_password, &user.email)
         .map_err(|e| ApiError::Validation(vec![e]))?;
     let hash = password::hash(new_password).await?;
-    state.keys.ensure_loaded().await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
     let user = user_store::update(
@@ -552,7 +606,8 @@ pub async fn replace_password(
     .await?
     .ok_or_else(invalid_credentials)?;
     auth_store::revoke_user_sessions(&mut tx, tenant.id, user.id, None, now).await?;
-    let session = start_session(state, &mut tx, tenant, user, now).await?;
+    let session = start_session(&mut tx, tenant, user, now).await?;
     tx.commit().await?;
+    let session = session.sign(state).await?;
     Ok(session)
 }

@@ -118,6 +118,50 @@ pub async fn revoke_family_of(
     Ok(revoked > 0)
 }
 
+/// Whether the session (refresh-token family) has been revoked.
+pub async fn session_ended(
+    db: &crate::db::Db,
+    tenant: TenantId,
+    family: Uuid,
+) -> Result<bool, ApiError> {
+    let revoked: Option<i32> = crate::on_db!(db, |pool| {
+        sqlx::query_scalar(
+            "SELECT 1 FROM refresh_tokens WHERE tenant_id = $1 AND family_id = $2 \
+             AND revoked_at IS NOT NULL LIMIT 1",
+        )
+        .bind(tenant.0)
+        .bind(family)
+        .fetch_optional(pool)
+        .await
+    })?;
+    Ok(revoked.is_some())
+}
+
+/// Spends every unused token of this purpose of the user (a newer one, or a new password,
+/// makes the older links worthless).
+pub async fn spend_user_tokens(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    purpose: TokenPurpose,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE user_tokens SET used_at = $4 \
+             WHERE tenant_id = $1 AND user_id = $2 AND purpose = $3 AND used_at IS NULL",
+        )
+        .bind(tenant.0)
+        .bind(user.0)
+        .bind(purpose.as_str())
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(drop)
+    })?;
+    Ok(())
+}
+
 pub async fn revoke_family(
     tx: &mut Tx,
     tenant: TenantId,
@@ -204,6 +248,29 @@ pub async fn insert_user_token(
         .map(drop)
     })?;
     Ok(())
+}
+
+/// The user of a valid (unexpired, unused) token of this purpose, without spending it.
+pub async fn valid_user_token(
+    db: &crate::db::Db,
+    tenant: TenantId,
+    purpose: TokenPurpose,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<Option<UserId>, ApiError> {
+    let user: Option<Uuid> = crate::on_db!(db, |pool| {
+        sqlx::query_scalar(
+            "SELECT user_id FROM user_tokens WHERE tenant_id = $1 AND purpose = $2 \
+             AND token_hash = $3 AND used_at IS NULL AND expires_at > $4",
+        )
+        .bind(tenant.0)
+        .bind(purpose.as_str())
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await
+    })?;
+    Ok(user.map(UserId))
 }
 
 /// Uses up a valid (unexpired, unused) token of this purpose; returns its user.

@@ -64,7 +64,7 @@ const CLAIM_POSTGRES: &str = "\
     WHERE id = (\
         SELECT id FROM jobs \
         WHERE kind = ANY($4) AND ((status IN ('queued', 'failed') AND run_at <= $3) \
-            OR (status = 'running' AND locked_until <= $3)) \
+            OR (status = 'running' AND locked_until <= $3 AND attempts < max_attempts)) \
         ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
     RETURNING id, tenant_id, kind, payload, CAST(attempts AS BIGINT) AS attempts, \
         CAST(max_attempts AS BIGINT) AS max_attempts";
@@ -76,7 +76,7 @@ const CLAIM_SQLITE: &str = "\
         SELECT id FROM jobs \
         WHERE kind IN (SELECT value FROM json_each($4)) \
             AND ((status IN ('queued', 'failed') AND run_at <= $3) \
-            OR (status = 'running' AND locked_until <= $3)) \
+            OR (status = 'running' AND locked_until <= $3 AND attempts < max_attempts)) \
         ORDER BY run_at, id LIMIT 1) \
     RETURNING id, tenant_id, kind, payload, attempts, max_attempts";
 
@@ -89,6 +89,20 @@ pub async fn claim(
     lease_until: Timestamp,
 ) -> Result<Option<ClaimedRow>, ApiError> {
     let mut tx = db.begin().await?;
+    // A job whose every attempt lost its worker (a crash, an out-of-memory kill) would otherwise
+    // be retried forever: its lease expired with no attempts left, so it is dead.
+    on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "UPDATE jobs SET status = 'dead', locked_by = NULL, locked_until = NULL, \
+             finished_at = $1, updated_at = $1, \
+             last_error = 'every attempt ended with its worker gone (lease expired)' \
+             WHERE status = 'running' AND locked_until <= $1 AND attempts >= max_attempts",
+        )
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(drop)
+    })?;
     let row = match &mut tx {
         Tx::Postgres(tx) => {
             sqlx::query_as(CLAIM_POSTGRES)

@@ -195,6 +195,7 @@ impl Worker {
         };
         let mut heartbeat = tokio::time::interval(self.options.lease / 3);
         heartbeat.tick().await;
+        let mut last_renewal = Instant::now();
         tokio::pin!(timeout, release);
         let ending = loop {
             tokio::select! {
@@ -207,8 +208,10 @@ impl Worker {
                 _ = heartbeat.tick() => {
                     let lease_until = Timestamp::now() + lease_duration(self.options.lease);
                     match store::extend_lease(&self.state.db, id, &self.id, lease_until).await {
-                        Ok(true) => {}
+                        Ok(true) => last_renewal = Instant::now(),
                         Ok(false) => break Ending::LeaseLost,
+                        // Past the lease, another worker may hold the job: stop running it.
+                        Err(_) if last_renewal.elapsed() >= self.options.lease => break Ending::LeaseLost,
                         Err(err) => span.in_scope(|| tracing::warn!(error = %err, "lease heartbeat failed")),
                     }
                 }

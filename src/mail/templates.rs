@@ -20,7 +20,7 @@ pub struct Branding {
 impl Branding {
     pub fn for_tenant(tenant: &Tenant) -> Self {
         Self {
-            display_name: tenant.name.clone(),
+            display_name: tenant.settings.display_name.clone(),
             primary_color: DEFAULT_PRIMARY_COLOR.to_owned(),
         }
     }

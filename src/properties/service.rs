@@ -87,6 +87,15 @@ pub async fn create(
         updated_at: now,
     };
     let mut tx = state.db.begin().await?;
+    // The currency as of this transaction: a concurrent settings change either waits for this
+    // listing (and then finds it) or has already committed (and is seen here).
+    let currency = crate::tenants::store::currency_for_share(&mut tx, tenant.id).await?;
+    if currency != property.currency {
+        return Err(ApiError::validation(
+            "nightly_price.currency",
+            format!("must be {currency}, the marketplace's currency"),
+        ));
+    }
     store::insert(&mut tx, &permit, &property).await?;
     events::record(
         &mut tx,
@@ -171,11 +180,15 @@ pub async fn update(
     edit: impl FnOnce(Listing) -> Listing,
     currencies: PriceCurrencies,
 ) -> Result<Property, ApiError> {
-    let (property, permit) =
-        for_change(state, tenant, principal, id, "update:own", "update:any").await?;
-    let listing = validated(tenant, edit(property.listing.clone()), &currencies)?;
+    let (_, permit) = for_change(state, tenant, principal, id, "update:own", "update:any").await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
+    // The edit applies to the listing as it is now, locked until the change commits, so two
+    // concurrent edits of different fields both survive.
+    let property = store::get_in(&mut tx, tenant.id, id)
+        .await?
+        .ok_or(ApiError::NotFound("property"))?;
+    let listing = validated(tenant, edit(property.listing.clone()), &currencies)?;
     if !store::update(&mut tx, &permit, tenant.id, id, &listing, now).await? {
         return Err(ApiError::NotFound("property"));
     }

@@ -331,6 +331,34 @@ pub async fn get(db: &Db, tenant: TenantId, id: PropertyId) -> Result<Option<Pro
     row.map(Property::try_from).transpose()
 }
 
+/// The property, read on the transaction's connection and (on PostgreSQL) locked until it ends.
+pub async fn get_in(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: PropertyId,
+) -> Result<Option<Property>, ApiError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM properties WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL"
+    );
+    let row: Option<PropertyRow> = match tx {
+        Tx::Postgres(tx) => {
+            sqlx::query_as(&format!("{sql} FOR UPDATE"))
+                .bind(tenant.0)
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        Tx::Sqlite(tx) => {
+            sqlx::query_as(&sql)
+                .bind(tenant.0)
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+    };
+    row.map(Property::try_from).transpose()
+}
+
 /// Whether the tenant has ever had a property (deleted ones count: their bookings keep prices).
 pub async fn tenant_has_properties(tx: &mut Tx, tenant: TenantId) -> Result<bool, ApiError> {
     let found: Option<i32> = on_tx!(tx, |conn| {

@@ -108,10 +108,10 @@ pub struct RateLimiter {
 
 const GCRA_SCRIPT: &str = r"
 -- GCRA over every key: all must allow, then all are charged. ARGV: per key, the emission
--- interval and the burst, in milliseconds and requests. Returns, for the tightest key:
--- allowed (0/1), limit, remaining, reset ms, retry-after ms.
+-- interval in microseconds and the burst in requests. Returns, for the tightest key:
+-- allowed (0/1), limit, remaining, reset us, retry-after us.
 local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local now = t[1] * 1000000 + t[2]
 local result = {1, 0, 2147483647, 0, 0}
 local new_tats = {}
 for i, key in ipairs(KEYS) do
@@ -132,7 +132,7 @@ for i, key in ipairs(KEYS) do
   end
 end
 for i, key in ipairs(KEYS) do
-  redis.call('SET', key, new_tats[i], 'PX', math.max(1, new_tats[i] - now))
+  redis.call('SET', key, new_tats[i], 'PX', math.max(1, math.ceil((new_tats[i] - now) / 1000)))
 end
 return result
 ";
@@ -272,7 +272,7 @@ async fn check_redis(
         let per_minute = u64::from(bucket.per_minute.max(1));
         invocation
             .key(format!("{prefix}:rl:{}", bucket.key))
-            .arg(60_000 / per_minute)
+            .arg(60_000_000 / per_minute)
             .arg(per_minute);
     }
     let reply: Vec<i64> = tokio::time::timeout(
@@ -282,19 +282,19 @@ async fn check_redis(
     .await
     .map_err(|_| "timed out".to_owned())?
     .map_err(|err| err.to_string())?;
-    let [allowed, limit, remaining, reset_ms, retry_ms] = reply[..] else {
+    let [allowed, limit, remaining, reset_us, retry_us] = reply[..] else {
         return Err(format!("unexpected script reply {reply:?}"));
     };
-    let seconds = |ms: i64| (ms.max(0) as u64).div_ceil(1000);
+    let seconds = |us: i64| (us.max(0) as u64).div_ceil(1_000_000);
     Ok(Decision {
         allowed: allowed == 1,
         limit: limit as u32,
         remaining: remaining.clamp(0, i64::from(u32::MAX)) as u32,
-        reset_secs: seconds(reset_ms),
+        reset_secs: seconds(reset_us),
         retry_after_secs: if allowed == 1 {
             0
         } else {
-            seconds(retry_ms).max(1)
+            seconds(retry_us).max(1)
         },
     })
 }

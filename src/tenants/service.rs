@@ -204,7 +204,9 @@ pub async fn update_settings(
         .map(String::as_str)
         .collect();
     let mut tx = state.db.begin().await?;
-    // Re-read inside the write transaction, so concurrent changes apply one after the other.
+    // Lock, then re-read inside the write transaction, so concurrent changes apply one after
+    // the other.
+    store::lock_settings(&mut tx, tenant.id).await?;
     let current = store::find_by_slug_in(&mut tx, &tenant.slug)
         .await?
         .ok_or(ApiError::TenantNotFound)?;

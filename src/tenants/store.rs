@@ -173,6 +173,38 @@ pub async fn update_settings(
     write_settings(tx, tenant, settings, now, false).await
 }
 
+/// The tenant's currency, read on the transaction's connection; on PostgreSQL the settings row
+/// is share-locked until the transaction ends, so the currency cannot change under it.
+pub async fn currency_for_share(tx: &mut Tx, tenant: TenantId) -> Result<String, ApiError> {
+    let sql = "SELECT currency FROM tenant_settings WHERE tenant_id = $1";
+    let currency: String = match tx {
+        Tx::Postgres(tx) => {
+            sqlx::query_scalar(&format!("{sql} FOR SHARE"))
+                .bind(tenant.0)
+                .fetch_one(&mut **tx)
+                .await?
+        }
+        Tx::Sqlite(tx) => {
+            sqlx::query_scalar(sql)
+                .bind(tenant.0)
+                .fetch_one(&mut **tx)
+                .await?
+        }
+    };
+    Ok(currency)
+}
+
+/// Locks the settings row for an update (PostgreSQL; SQLite's write transaction is exclusive).
+pub async fn lock_settings(tx: &mut Tx, tenant: TenantId) -> Result<(), ApiError> {
+    if let Tx::Postgres(tx) = tx {
+        sqlx::query("SELECT 1 FROM tenant_settings WHERE tenant_id = $1 FOR UPDATE")
+            .bind(tenant.0)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn find_by_slug(db: &Db, slug: &TenantSlug) -> Result<Option<Tenant>, ApiError> {
     let sql = format!("{SELECT} WHERE t.slug = $1");
     let row: Option<TenantRow> = on_db!(db, |pool| {

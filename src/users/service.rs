@@ -73,7 +73,7 @@ pub async fn update_me(
     }
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
-    let current = store::get(&state.db, tenant.id, caller.user_id)
+    let current = store::get_in(&mut tx, tenant.id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     let first_name = first_name.flatten().unwrap_or(current.first_name);
@@ -131,7 +131,7 @@ pub async fn set_picture(
     state.storage.put(&key, Bytes::from(bytes)).await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
-    let previous = store::get(&state.db, tenant.id, caller.user_id)
+    let previous = store::get_in(&mut tx, tenant.id, caller.user_id)
         .await?
         .and_then(|user| user.picture_key);
     let user = store::update(
@@ -163,7 +163,7 @@ pub async fn delete_picture(
         .await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
-    let previous = store::get(&state.db, tenant.id, caller.user_id)
+    let previous = store::get_in(&mut tx, tenant.id, caller.user_id)
         .await?
         .and_then(|user| user.picture_key);
     store::update(

@@ -117,6 +117,29 @@ pub async fn get(db: &Db, tenant: TenantId, id: UserId) -> Result<Option<User>, 
     row.map(User::try_from).transpose()
 }
 
+/// The user, read on the transaction's connection and (on PostgreSQL) locked until it ends,
+/// for read-modify-write changes.
+pub async fn get_in(tx: &mut Tx, tenant: TenantId, id: UserId) -> Result<Option<User>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
+    let row: Option<UserRow> = match tx {
+        Tx::Postgres(tx) => {
+            sqlx::query_as(&format!("{sql} FOR UPDATE"))
+                .bind(tenant.0)
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        Tx::Sqlite(tx) => {
+            sqlx::query_as(&sql)
+                .bind(tenant.0)
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+    };
+    row.map(User::try_from).transpose()
+}
+
 /// The user with this (lowercased) email and their password hash.
 pub async fn find_by_email(
     db: &Db,
@@ -141,20 +164,6 @@ pub async fn find_by_email(
     })?;
     row.map(|row| Ok((User::try_from(row.user)?, row.password_hash)))
         .transpose()
-}
-
-pub async fn password_hash(
-    tx: &mut Tx,
-    tenant: TenantId,
-    id: UserId,
-) -> Result<Option<String>, ApiError> {
-    Ok(on_tx!(tx, |conn| {
-        sqlx::query_scalar("SELECT password_hash FROM users WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.0)
-            .bind(id.0)
-            .fetch_optional(conn)
-            .await
-    })?)
 }
 
 /// One change to a user row, applied by `update`.

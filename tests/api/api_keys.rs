@@ -114,3 +114,49 @@ async fn api_keys_are_shown_once_act_with_their_roles_and_stop_when_revoked() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_key_never_holds_more_than_its_creator() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let admin = app.tenant_admin("acme").await;
+    let response = app
+        .post_json(
+            "/v1/t/acme/api-keys",
+            &json!({ "name": "too much", "roles": ["host"] }),
+            Some(&admin.access_token),
+        )
+        .await;
+    let body = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "roles");
+
+    let created: Value = app
+        .post_json(
+            "/v1/t/acme/api-keys",
+            &json!({ "name": "admin key", "roles": ["tenant_admin"] }),
+            Some(&admin.access_token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get_with("/v1/t/acme/users", &secret).await.status(),
+        StatusCode::OK
+    );
+
+    // Demoting the creator demotes the key at once.
+    app.set_roles(&admin, "guest").await;
+    assert_problem(
+        app.get_with("/v1/t/acme/users", &secret).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+}

@@ -552,3 +552,117 @@ async fn a_disabled_account_can_neither_sign_in_nor_use_its_tokens() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn an_access_token_ends_with_its_session() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let first = app.register("acme", "ana@example.com", false).await;
+    let second = app.sign_in("acme", "ana@example.com").await;
+
+    let response = app
+        .post_json(
+            "/v1/t/acme/auth/logout",
+            &json!({ "refresh_token": first.refresh_token }),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        me(&app, "acme", &first.access_token).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    assert_eq!(
+        me(&app, "acme", &second.access_token).await.status(),
+        StatusCode::OK,
+        "other sessions go on"
+    );
+
+    let third = app.sign_in("acme", "ana@example.com").await;
+    let response = app
+        .post_json(
+            "/v1/t/acme/users/me/password",
+            &json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" }),
+            Some(&third.access_token),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        me(&app, "acme", &third.access_token).await.status(),
+        StatusCode::OK
+    );
+    assert_problem(
+        me(&app, "acme", &second.access_token).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_newer_reset_link_or_a_new_password_voids_older_links() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let account = app.register("acme", "ana@example.com", false).await;
+    let reset = |email: &'static str| {
+        let app = &app;
+        async move {
+            app.post_json(
+                "/v1/t/acme/auth/password-reset",
+                &json!({ "email": email }),
+                None,
+            )
+            .await
+        }
+    };
+    let confirm = |token: String| {
+        let app = &app;
+        async move {
+            app.post_json(
+                "/v1/t/acme/auth/password-reset/confirm",
+                &json!({ "token": token, "new_password": "a brand new passphrase" }),
+                None,
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        reset("ana@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let first = token_in_email(&app.email_to("ana@example.com", "Subject: Reset your").await);
+    assert_eq!(
+        reset("ana@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let second = loop {
+        let token = token_in_email(&app.email_to("ana@example.com", "Subject: Reset your").await);
+        if token != first {
+            break token;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_problem(
+        confirm(first).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+
+    let response = app
+        .post_json(
+            "/v1/t/acme/users/me/password",
+            &json!({ "current_password": PASSWORD, "new_password": "my changed passphrase" }),
+            Some(&account.access_token),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        confirm(second).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}

@@ -386,3 +386,51 @@ async fn shutdown_releases_a_job_that_outlives_the_grace_period() {
     assert_eq!(queued.len(), 1, "handed back for another worker");
     assert_eq!(queued[0].attempts, 0, "a released attempt does not count");
 }
+
+#[derive(Debug, Serialize, Deserialize)]
+struct OneShot;
+
+impl Job for OneShot {
+    const KIND: &'static str = "test.one_shot";
+    const MAX_ATTEMPTS: u32 = 1;
+}
+
+#[tokio::test]
+async fn a_job_whose_every_attempt_lost_its_worker_is_dead_lettered() {
+    let app = spawn_app_with(|config| config.workers = 0).await;
+    enqueue(&app.state, &OneShot).await;
+    let now = Timestamp::now();
+    let claimed = store::claim(
+        &app.state.db,
+        "crashed-worker",
+        &[OneShot::KIND],
+        now,
+        now + time::Duration::milliseconds(100),
+    )
+    .await
+    .unwrap();
+    assert!(claimed.is_some());
+
+    let runs = Arc::new(Mutex::new(0u32));
+    let mut registry = JobRegistry::new();
+    let counter = runs.clone();
+    registry.register(move |_context, _job: OneShot| {
+        let counter = counter.clone();
+        async move {
+            *counter.lock().unwrap() += 1;
+            Ok(())
+        }
+    });
+    let pool = WorkerPool::start(app.state.clone(), registry, fast_options(1));
+    eventually(|| async { jobs_in(&app.state, "dead").await.len() == 1 }).await;
+    pool.shutdown().await;
+    assert_eq!(*runs.lock().unwrap(), 0, "not run past its attempts");
+    let dead = jobs_in(&app.state, "dead").await;
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("lease expired")
+    );
+}

@@ -109,3 +109,40 @@ async fn with_redis_two_instances_share_one_limit() {
     );
     assert_eq!(limited, 6);
 }
+
+#[tokio::test]
+async fn signed_in_callers_do_not_get_more_sign_in_attempts() {
+    let app = spawn_app_with(login_limit(3)).await;
+    app.create_tenant("acme").await;
+    // Registering is a sign-in route too: two accounts use two of the address's three.
+    let first = app.register("acme", "first@example.com", false).await;
+    let second = app.register("acme", "second@example.com", false).await;
+    let attempt = |token: String| {
+        let app = &app;
+        async move {
+            app.post_json(
+                "/v1/t/acme/auth/login",
+                &serde_json::json!({ "email": "victim@example.com", "password": PASSWORD }),
+                Some(&token),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        attempt(first.access_token.clone()).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_problem(
+        attempt(second.access_token.clone()).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
+    // Other routes are limited per account, not per address.
+    assert_eq!(
+        app.get_with("/v1/t/acme/users/me", &first.access_token)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
