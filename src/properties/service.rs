@@ -15,7 +15,8 @@ use crate::{
     db::Timestamp,
     error::{ApiError, FieldError},
     events,
-    tenants::Tenant,
+    tenants::{Tenant, TenantId},
+    users::UserId,
 };
 
 /// The currencies a request gave its prices in, by field, checked against the tenant's.
@@ -298,9 +299,39 @@ pub async fn search(
         .authorizer
         .check(&state.db, tenant, principal, "properties", "read")
         .await?;
+    let owner = if search.mine {
+        Some(principal.user()?.user_id)
+    } else {
+        None
+    };
+    let (query, sort) = search_query(tenant.id, owner, &search)?;
+    let mut properties = store::search(&state.db, &query).await?;
+    let next_cursor = (properties.len() > search.limit as usize).then(|| {
+        properties.truncate(search.limit as usize);
+        let last = properties.last().expect("a full page has a last row");
+        let cursor = Cursor {
+            sort,
+            key: sort_key(sort, last),
+            id: last.id.0,
+        };
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+    });
+    Ok(Page {
+        properties,
+        next_cursor,
+    })
+}
+
+/// The SQL of a search (one more row than a page, to tell whether another page follows):
+/// listed properties, or `owner`'s in any status.
+pub fn search_query(
+    tenant: TenantId,
+    owner: Option<UserId>,
+    search: &Search,
+) -> Result<(SearchQuery, Sort), ApiError> {
     let sort = search.sort.unwrap_or(Sort::Newest);
     let mut conditions = vec!["tenant_id = $1".to_owned(), "deleted_at IS NULL".to_owned()];
-    let mut binds = vec![Bind::Uuid(tenant.id.0)];
+    let mut binds = vec![Bind::Uuid(tenant.0)];
     // Adds a condition on a new bind; the condition gets the bind's placeholder number.
     macro_rules! add {
         ($condition:expr, $value:expr $(,)?) => {{
@@ -309,12 +340,8 @@ pub async fn search(
             conditions.push($condition(n));
         }};
     }
-    if search.mine {
-        let caller = principal.user()?;
-        add!(
-            |n: usize| format!("owner_id = ${n}"),
-            Bind::Uuid(caller.user_id.0),
-        );
+    if let Some(owner) = owner {
+        add!(|n: usize| format!("owner_id = ${n}"), Bind::Uuid(owner.0));
     } else {
         add!(
             |n: usize| format!("status = ${n}"),
@@ -449,28 +476,13 @@ pub async fn search(
         Sort::PriceDesc => "nightly_price DESC, id DESC",
         Sort::Rating => "rating_x100 DESC, id DESC",
     };
-    let mut properties = store::search(
-        &state.db,
-        &SearchQuery {
+    Ok((
+        SearchQuery {
             conditions,
             binds,
             order_by,
             limit: search.limit + 1,
         },
-    )
-    .await?;
-    let next_cursor = (properties.len() > search.limit as usize).then(|| {
-        properties.truncate(search.limit as usize);
-        let last = properties.last().expect("a full page has a last row");
-        let cursor = Cursor {
-            sort,
-            key: sort_key(sort, last),
-            id: last.id.0,
-        };
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
-    });
-    Ok(Page {
-        properties,
-        next_cursor,
-    })
+        sort,
+    ))
 }

@@ -378,6 +378,25 @@ pub struct SearchQuery {
     pub limit: u32,
 }
 
+/// PostgreSQL's plan for a search, as `EXPLAIN (FORMAT JSON)` gives it (`None` on SQLite).
+pub async fn explain_search(
+    db: &Db,
+    query: &SearchQuery,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    let Db::Postgres(pool) = db else {
+        return Ok(None);
+    };
+    let sql = format!(
+        "EXPLAIN (FORMAT JSON) SELECT {COLUMNS} FROM properties WHERE {} ORDER BY {} LIMIT {}",
+        query.conditions.join(" AND "),
+        query.order_by,
+        query.limit
+    );
+    let statement = sqlx::query_scalar::<_, sqlx::types::Json<serde_json::Value>>(&sql);
+    let plan = bind_all!(statement, &query.binds).fetch_one(pool).await?;
+    Ok(Some(plan.0))
+}
+
 pub async fn search(db: &Db, query: &SearchQuery) -> Result<Vec<Property>, ApiError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM properties WHERE {} ORDER BY {} LIMIT {}",

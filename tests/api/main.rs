@@ -16,6 +16,7 @@ mod openapi;
 mod policies;
 mod properties;
 mod ratelimit;
+mod search_plans;
 mod settings;
 mod tenancy;
 mod users;

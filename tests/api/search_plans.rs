@@ -1,0 +1,224 @@
+//! On PostgreSQL with 100 000 properties in one tenant (and 10 000 in each of ten others),
+//! every kind of search is answered from indexes: no sequential scan of the big tables.
+
+use serde_json::Value;
+use staybase::{
+    db::Db,
+    properties::{
+        service::{Search, Sort, search_query},
+        store::explain_search,
+    },
+    tenants::TenantId,
+    users::UserId,
+};
+use time::{Duration, OffsetDateTime};
+
+use crate::helpers::spawn_app;
+
+async fn fill(db: &Db, tenant: TenantId, count: i64) -> UserId {
+    let Db::Postgres(pool) = db else {
+        unreachable!()
+    };
+    let owner = UserId(uuid::Uuid::now_v7());
+    sqlx::query(
+        "INSERT INTO users (tenant_id, id, email, email_normalized, first_name, last_name, \
+         password_hash, roles, created_at, updated_at) \
+         VALUES ($1, $2, 'host@example.com', 'host@example.com', 'H', 'X', 'x', 'host', now(), now())",
+    )
+    .bind(tenant.0)
+    .bind(owner.0)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO properties (tenant_id, id, owner_id, name, description, address, city, \
+         city_key, country, lat, lng, currency, nightly_price, max_guests, amenities, status, \
+         rating_x100, created_at, updated_at) \
+         SELECT $1, gen_random_uuid(), $2, 'Home ' || g, 'd', 'a', 'City ' || (g % 500), \
+           'city ' || (g % 500), (ARRAY['FR','DE','ES','IT','PT'])[1 + g % 5], \
+           35 + (g % 1500) / 100.0, -5 + (g % 2500) / 100.0, 'EUR', 5000 + (g * 37) % 50000, \
+           1 + g % 10, 'wifi', CASE WHEN g % 10 = 0 THEN 'draft' ELSE 'listed' END, \
+           (g * 7) % 500, now(), now() \
+         FROM generate_series(1, $3) AS g",
+    )
+    .bind(tenant.0)
+    .bind(owner.0)
+    .bind(count)
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO property_amenities (tenant_id, property_id, amenity) \
+         SELECT tenant_id, id, a FROM properties, unnest(ARRAY['wifi', 'pool']) AS a \
+         WHERE tenant_id = $1 AND (a = 'wifi' OR nightly_price % 10 = 0)",
+    )
+    .bind(tenant.0)
+    .execute(pool)
+    .await
+    .unwrap();
+    // A block of a few nights on every fifth property, spread over the coming year.
+    sqlx::query(
+        "INSERT INTO blocked_ranges (tenant_id, id, property_id, start_date, end_date, created_at) \
+         SELECT tenant_id, gen_random_uuid(), id, current_date + CAST(nightly_price % 365 AS INTEGER), \
+           current_date + CAST(nightly_price % 365 AS INTEGER) + 3, now() \
+         FROM properties WHERE tenant_id = $1 AND nightly_price % 5 = 0",
+    )
+    .bind(tenant.0)
+    .execute(pool)
+    .await
+    .unwrap();
+    owner
+}
+
+/// Every scan node of the plan, as "Node Type on Relation".
+fn scans(plan: &Value, found: &mut Vec<String>) {
+    if let Some(node) = plan.get("Node Type").and_then(Value::as_str)
+        && let Some(relation) = plan.get("Relation Name").and_then(Value::as_str)
+    {
+        found.push(format!("{node} on {relation}"));
+    }
+    for child in plan
+        .get("Plans")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        scans(child, found);
+    }
+}
+
+#[tokio::test]
+async fn searches_use_indexes_at_100k_properties() {
+    let app = spawn_app().await;
+    if !matches!(app.state.db, Db::Postgres(_)) {
+        // Query plans are PostgreSQL's; the SQLite run checks the same searches' results.
+        return;
+    }
+    let big = app.create_tenant("big").await;
+    let owner = fill(&app.state.db, big.id, 100_000).await;
+    for n in 0..10 {
+        let other = app.create_tenant(&format!("other{n}")).await;
+        fill(&app.state.db, other.id, 10_000).await;
+    }
+    let Db::Postgres(pool) = &app.state.db else {
+        unreachable!()
+    };
+    sqlx::query("ANALYZE").execute(pool).await.unwrap();
+
+    let today = OffsetDateTime::now_utc().date();
+    let searches = [
+        ("newest", Search::default()),
+        (
+            "city",
+            Search {
+                city: Some("City 42".into()),
+                ..Search::default()
+            },
+        ),
+        (
+            "country and guests",
+            Search {
+                country: Some("FR".into()),
+                guests: Some(4),
+                ..Search::default()
+            },
+        ),
+        (
+            "price range by price",
+            Search {
+                min_price: Some(10_000),
+                max_price: Some(12_000),
+                sort: Some(Sort::PriceAsc),
+                ..Search::default()
+            },
+        ),
+        (
+            "cheapest",
+            Search {
+                sort: Some(Sort::PriceAsc),
+                ..Search::default()
+            },
+        ),
+        (
+            "dearest",
+            Search {
+                sort: Some(Sort::PriceDesc),
+                ..Search::default()
+            },
+        ),
+        (
+            "best rated",
+            Search {
+                sort: Some(Sort::Rating),
+                ..Search::default()
+            },
+        ),
+        (
+            "amenities",
+            Search {
+                amenities: vec!["wifi".into(), "pool".into()],
+                ..Search::default()
+            },
+        ),
+        (
+            "radius",
+            Search {
+                near: Some((40.0, 5.0, 20.0)),
+                ..Search::default()
+            },
+        ),
+        (
+            "dates",
+            Search {
+                stay: Some((today + Duration::days(10), today + Duration::days(13))),
+                ..Search::default()
+            },
+        ),
+        (
+            "city, dates and price",
+            Search {
+                city: Some("City 7".into()),
+                stay: Some((today + Duration::days(10), today + Duration::days(13))),
+                max_price: Some(30_000),
+                sort: Some(Sort::PriceAsc),
+                ..Search::default()
+            },
+        ),
+    ];
+    let mut sequential = Vec::new();
+    for (name, mut search) in searches {
+        search.limit = 20;
+        let (query, _) = search_query(big.id, None, &search).unwrap();
+        let plan = explain_search(&app.state.db, &query)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut found = Vec::new();
+        scans(&plan[0]["Plan"], &mut found);
+        if found.iter().any(|scan| scan.starts_with("Seq Scan")) {
+            sequential.push(format!("{name}: {found:?}"));
+            if std::env::var_os("SHOW_PLANS").is_some() {
+                eprintln!("{name}: {}", serde_json::to_string_pretty(&plan).unwrap());
+            }
+        }
+    }
+    let mine = Search {
+        limit: 20,
+        ..Search::default()
+    };
+    let (query, _) = search_query(big.id, Some(owner), &mine).unwrap();
+    let plan = explain_search(&app.state.db, &query)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut found = Vec::new();
+    scans(&plan[0]["Plan"], &mut found);
+    if found.iter().any(|scan| scan.starts_with("Seq Scan")) {
+        sequential.push(format!("owner: {found:?}"));
+    }
+    assert!(
+        sequential.is_empty(),
+        "sequential scans:\n{}",
+        sequential.join("\n")
+    );
+}
