@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{
     calendar::{self, Block, NightStatus},
+    ical,
     model::{AMENITIES, Listing, Location, Property, PropertyId, PropertyStatus},
     service::{self, PriceCurrencies, Search, Sort},
 };
@@ -19,6 +20,7 @@ use crate::{
     error::ApiError,
     error_statuses,
     http::{ApiResult, JsonBody, tenancy},
+    tenants::Tenant,
     users::api::page_limit,
 };
 
@@ -188,8 +190,26 @@ pub struct PropertyView {
     /// 1 to 5; `null` until the first review.
     average_rating: Option<f64>,
     review_count: i64,
+    /// The iCalendar feed of the property's unavailable nights, for other platforms; shown to
+    /// its owner and tenant admins only.
+    ical_export_url: Option<String>,
     created_at: time::OffsetDateTime,
     updated_at: time::OffsetDateTime,
+}
+
+impl PropertyView {
+    /// The view of `property` for a caller who manages it (`private`) or not.
+    fn new(tenant: &Tenant, property: Property, private: bool) -> Self {
+        let ical_export_url = property
+            .ical_token
+            .as_deref()
+            .filter(|_| private)
+            .map(|token| ical::export_url(tenant, token));
+        Self {
+            ical_export_url,
+            ..Self::from(property)
+        }
+    }
 }
 
 impl From<Property> for PropertyView {
@@ -225,6 +245,7 @@ impl From<Property> for PropertyView {
             status: listing.status.into(),
             average_rating,
             review_count: property.review_count,
+            ical_export_url: None,
             created_at: property.created_at.get(),
             updated_at: property.updated_at.get(),
         }
@@ -384,6 +405,44 @@ pub struct Availability {
     nights: Vec<Night>,
 }
 
+#[derive(Debug, Object)]
+pub struct CalendarExport {
+    /// The new feed URL; the previous one no longer works.
+    ical_export_url: String,
+}
+
+/// An iCalendar document.
+pub struct Calendar(String);
+
+impl poem::IntoResponse for Calendar {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type("text/calendar; charset=utf-8")
+            .header("cache-control", "private, max-age=300")
+            .body(self.0)
+    }
+}
+
+impl ApiResponse for Calendar {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses};
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The feed (RFC 5545): one all-day event per unavailable range",
+                status: Some(200),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: "text/calendar",
+                    schema: <poem_openapi::payload::PlainText<String> as poem_openapi::payload::Payload>::schema_ref(),
+                }],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut poem_openapi::registry::Registry) {}
+}
+
 #[derive(ApiResponse)]
 pub enum BlockCreated {
     /// The block as stored, merged with the blocks it overlaps or touches.
@@ -466,7 +525,9 @@ impl PropertiesApi {
                 .map_or(PropertyStatus::Draft, PropertyStatus::from),
         };
         let property = service::create(&state, &tenant.0, &caller.0, listing, currencies).await?;
-        Ok(Created::Created(Json(property.into())))
+        Ok(Created::Created(Json(PropertyView::new(
+            &tenant.0, property, true,
+        ))))
     }
 
     /// Search listed properties, or your own (`owner=me`) in any status.
@@ -564,7 +625,10 @@ impl PropertiesApi {
             data: page
                 .properties
                 .into_iter()
-                .map(PropertyView::from)
+                .map(|property| {
+                    let private = service::manages(&caller.0, &property);
+                    PropertyView::new(&tenant.0, property, private)
+                })
                 .collect(),
             next_cursor: page.next_cursor,
         }))
@@ -585,7 +649,8 @@ impl PropertiesApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<PropertyView>, ReadErrors> {
         let property = service::get(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
-        Ok(Json(property.into()))
+        let private = service::manages(&caller.0, &property);
+        Ok(Json(PropertyView::new(&tenant.0, property, private)))
     }
 
     /// Change a property (its owner, or tenant admins).
@@ -657,7 +722,7 @@ impl PropertiesApi {
             currencies,
         )
         .await?;
-        Ok(Json(property.into()))
+        Ok(Json(PropertyView::new(&tenant.0, property, true)))
     }
 
     /// Each night of `[from, to)` (at most 366): available, booked or blocked.
@@ -762,6 +827,44 @@ impl PropertiesApi {
     ) -> ApiResult<Deleted, ReadErrors> {
         calendar::unblock(&state, &tenant.0, &caller.0, PropertyId(id.0), block_id.0).await?;
         Ok(Deleted::NoContent)
+    }
+
+    /// A property's iCalendar feed (`.ics`) of unavailable nights, for other platforms. The
+    /// secret in the URL is the credential: hosts rotate it when it leaks.
+    #[oai(
+        path = "/t/:tenant/ical/:feed",
+        method = "get",
+        operation_id = "export_calendar"
+    )]
+    async fn export_calendar(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        /// The feed's file name, `<secret>.ics`.
+        feed: Path<String>,
+    ) -> ApiResult<Calendar, ReadErrors> {
+        let token = feed.0.strip_suffix(".ics").unwrap_or(&feed.0);
+        Ok(Calendar(
+            ical::export(&state, &tenant.0, &caller.0, token).await?,
+        ))
+    }
+
+    /// Issue a new calendar export URL (the property's owner, or tenant admins).
+    #[oai(
+        path = "/t/:tenant/properties/:id/ical-export/rotate",
+        method = "post",
+        operation_id = "rotate_calendar_export"
+    )]
+    async fn rotate_export(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<CalendarExport>, ReadErrors> {
+        let ical_export_url = ical::rotate(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
+        Ok(Json(CalendarExport { ical_export_url }))
     }
 
     /// Remove a property (its owner, or tenant admins). Its bookings keep their history.

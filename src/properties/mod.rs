@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod calendar;
+pub mod ical;
 pub mod model;
 pub mod service;
 pub mod store;

@@ -118,6 +118,8 @@ pub struct Property {
     pub listing: Listing,
     pub rating_sum: i64,
     pub review_count: i64,
+    /// The secret of the iCalendar export feed.
+    pub ical_token: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

@@ -84,6 +84,7 @@ pub async fn create(
         listing,
         rating_sum: 0,
         review_count: 0,
+        ical_token: Some(super::ical::new_token()),
         created_at: now,
         updated_at: now,
     };
@@ -109,6 +110,13 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok(property)
+}
+
+/// Whether the caller manages the property (its owner or a tenant admin) and so sees its
+/// private parts, such as the calendar export URL.
+pub fn manages(principal: &Principal, property: &Property) -> bool {
+    is_owner(principal, property)
+        || matches!(principal, Principal::User(user) if user.roles.contains(crate::authz::Role::TenantAdmin))
 }
 
 fn is_owner(principal: &Principal, property: &Property) -> bool {

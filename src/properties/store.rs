@@ -39,6 +39,7 @@ struct PropertyRow {
     status: String,
     rating_sum: i64,
     review_count: i64,
+    ical_token: Option<String>,
     created_at: Timestamp,
     updated_at: Timestamp,
 }
@@ -85,6 +86,7 @@ impl TryFrom<PropertyRow> for Property {
             },
             rating_sum: row.rating_sum,
             review_count: row.review_count,
+            ical_token: row.ical_token,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -98,7 +100,7 @@ const COLUMNS: &str = "tenant_id, id, owner_id, name, description, address, city
     CAST(max_guests AS BIGINT) AS max_guests, CAST(bedrooms AS BIGINT) AS bedrooms, \
     CAST(bathrooms AS BIGINT) AS bathrooms, CAST(min_nights AS BIGINT) AS min_nights, \
     CAST(max_nights AS BIGINT) AS max_nights, amenities, status, rating_sum, review_count, \
-    created_at, updated_at";
+    ical_token, created_at, updated_at";
 
 /// A value bound to a dynamically built query.
 #[derive(Debug, Clone)]
@@ -256,6 +258,17 @@ pub async fn insert(tx: &mut Tx, _permit: &Permit, property: &Property) -> Resul
             .await
             .map(drop)
     })?;
+    if let Some(token) = &property.ical_token {
+        on_tx!(&mut *tx, |conn| {
+            sqlx::query("UPDATE properties SET ical_token = $3 WHERE tenant_id = $1 AND id = $2")
+                .bind(property.tenant_id.0)
+                .bind(property.id.0)
+                .bind(token)
+                .execute(conn)
+                .await
+                .map(drop)
+        })?;
+    }
     write_amenities(
         tx,
         property.tenant_id,

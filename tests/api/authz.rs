@@ -54,6 +54,8 @@ fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("block_dates", HOSTS),
         ("list_blocked_dates", HOSTS),
         ("unblock_dates", HOSTS),
+        ("export_calendar", EVERYONE_HERE),
+        ("rotate_calendar_export", HOSTS),
         ("update_settings", ADMINS),
         ("replace_password", EVERYONE_HERE),
         ("register", EVERYONE_HERE),

@@ -275,3 +275,88 @@ async fn the_date_filter_skips_blocked_properties_and_respects_stay_limits() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_ics_export_lists_blocked_nights_and_its_url_rotates() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let id = listed_property(&app, &host, "Villa, by the sea").await;
+    assert_eq!(
+        block(&app, &host, &id, 10, 12).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        block(&app, &host, &id, 20, 25).await.status(),
+        StatusCode::CREATED
+    );
+
+    let path = format!("/v1/t/acme/properties/{id}");
+    let public: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(
+        public["ical_export_url"],
+        Value::Null,
+        "only the owner sees the feed URL"
+    );
+    let owned: Value = app
+        .get_with(&path, &host.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = owned["ical_export_url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with("/v1/t/acme/ical/cal_") && url.ends_with(".ics"),
+        "{url}"
+    );
+
+    let response = app.get(&url).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let body = response.text().await.unwrap();
+    let calendar = ical::IcalParser::new(body.as_bytes())
+        .next()
+        .expect("one calendar")
+        .expect("parses");
+    let mut events: Vec<(String, String)> = calendar
+        .events
+        .iter()
+        .map(|event| {
+            let value = |name: &str| {
+                event
+                    .properties
+                    .iter()
+                    .find(|p| p.name == name)
+                    .and_then(|p| p.value.clone())
+                    .unwrap()
+            };
+            (value("DTSTART"), value("DTEND"))
+        })
+        .collect();
+    events.sort();
+    let compact = |offset: i64| day(offset).replace('-', "");
+    assert_eq!(
+        events,
+        [(compact(10), compact(12)), (compact(20), compact(25))]
+    );
+
+    let rotated: Value = app
+        .post_json(
+            &format!("{path}/ical-export/rotate"),
+            &json!({}),
+            Some(&host.access_token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let new_url = rotated["ical_export_url"].as_str().unwrap();
+    assert_ne!(new_url, url);
+    assert_problem(app.get(&url).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(app.get(new_url).await.status(), StatusCode::OK);
+}
