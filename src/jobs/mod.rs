@@ -204,5 +204,6 @@ pub fn application_registry(retention_hours: u32) -> JobRegistry {
         PruneFinishedJobs { retention_hours },
     );
     crate::mail::register_jobs(&mut registry);
+    crate::properties::images::register_jobs(&mut registry);
     registry
 }

@@ -2,15 +2,17 @@
 
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Enum, Object, OpenApi,
+    ApiResponse, Enum, Multipart, Object, OpenApi,
     param::{Path, Query},
     payload::Json,
+    types::multipart::Upload,
 };
 use uuid::Uuid;
 
 use super::{
     calendar::{self, Block, NightStatus},
     ical,
+    images::{self, ImageStatus, PropertyImage, Rendition},
     model::{AMENITIES, Listing, Location, Property, PropertyId, PropertyStatus},
     service::{self, PriceCurrencies, Search, Sort},
 };
@@ -193,23 +195,142 @@ pub struct PropertyView {
     /// The iCalendar feed of the property's unavailable nights, for other platforms; shown to
     /// its owner and tenant admins only.
     ical_export_url: Option<String>,
+    /// Photos in display order.
+    images: Vec<ImageView>,
     created_at: time::OffsetDateTime,
     updated_at: time::OffsetDateTime,
 }
 
 impl PropertyView {
     /// The view of `property` for a caller who manages it (`private`) or not.
-    fn new(tenant: &Tenant, property: Property, private: bool) -> Self {
+    fn new(tenant: &Tenant, property: Property, private: bool, images: Vec<PropertyImage>) -> Self {
         let ical_export_url = property
             .ical_token
             .as_deref()
             .filter(|_| private)
             .map(|token| ical::export_url(tenant, token));
+        let images = images
+            .iter()
+            .map(|image| ImageView::new(tenant, image))
+            .collect();
         Self {
             ical_export_url,
+            images,
             ..Self::from(property)
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case", rename = "ImageStatus")]
+pub enum ImageStatusDto {
+    /// The renditions are being made.
+    Processing,
+    Ready,
+    /// The file could not be decoded as an image.
+    Failed,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "PropertyImage")]
+pub struct ImageView {
+    id: Uuid,
+    position: i64,
+    status: ImageStatusDto,
+    /// At most 400 pixels on its longest side; set once ready.
+    thumbnail_url: Option<String>,
+    /// At most 1600 pixels on its longest side; set once ready.
+    large_url: Option<String>,
+}
+
+impl ImageView {
+    fn new(tenant: &Tenant, image: &PropertyImage) -> Self {
+        let ready = image.status() == ImageStatus::Ready;
+        let url = |size: &str| {
+            ready.then(|| {
+                format!(
+                    "/v1/t/{}/properties/{}/images/{}/{size}",
+                    tenant.slug, image.property_id, image.id
+                )
+            })
+        };
+        Self {
+            id: image.id,
+            position: image.position,
+            status: match image.status() {
+                ImageStatus::Processing => ImageStatusDto::Processing,
+                ImageStatus::Ready => ImageStatusDto::Ready,
+                ImageStatus::Failed => ImageStatusDto::Failed,
+            },
+            thumbnail_url: url("thumbnail"),
+            large_url: url("large"),
+        }
+    }
+}
+
+#[derive(Debug, Multipart)]
+pub struct ImageUpload {
+    /// A JPEG, PNG or WebP photo of at most 10 MiB (recognised by content).
+    file: Upload,
+}
+
+#[derive(Debug, Object)]
+pub struct ImageOrder {
+    /// Every image of the property, in the new order.
+    image_ids: Vec<Uuid>,
+}
+
+#[derive(Debug, Object)]
+pub struct ImageList {
+    data: Vec<ImageView>,
+    /// Always `null`: every image is in `data`.
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case", rename = "ImageSize")]
+pub enum SizeDto {
+    Thumbnail,
+    Large,
+}
+
+#[derive(ApiResponse)]
+pub enum ImageAccepted {
+    /// Stored; the renditions follow shortly (`status` becomes `ready`).
+    #[oai(status = 202)]
+    Accepted(Json<ImageView>),
+}
+
+/// A JPEG rendition.
+pub struct Jpeg(bytes::Bytes);
+
+impl poem::IntoResponse for Jpeg {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type("image/jpeg")
+            .header("cache-control", "public, max-age=86400, immutable")
+            .body(self.0)
+    }
+}
+
+impl ApiResponse for Jpeg {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses};
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The rendition",
+                status: Some(200),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: "image/jpeg",
+                    schema: <poem_openapi::payload::Binary<Vec<u8>> as poem_openapi::payload::Payload>::schema_ref(),
+                }],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut poem_openapi::registry::Registry) {}
 }
 
 impl From<Property> for PropertyView {
@@ -246,6 +367,7 @@ impl From<Property> for PropertyView {
             average_rating,
             review_count: property.review_count,
             ical_export_url: None,
+            images: Vec::new(),
             created_at: property.created_at.get(),
             updated_at: property.updated_at.get(),
         }
@@ -295,6 +417,7 @@ pub enum Deleted {
 
 error_statuses!(ReadErrors => [401, 403, 404, 422, 429]);
 error_statuses!(WriteErrors => [400, 401, 403, 404, 413, 415, 422, 429]);
+error_statuses!(ImageErrors => [400, 401, 403, 404, 409, 413, 415, 422, 429]);
 
 fn price(
     field: &'static str,
@@ -526,7 +649,10 @@ impl PropertiesApi {
         };
         let property = service::create(&state, &tenant.0, &caller.0, listing, currencies).await?;
         Ok(Created::Created(Json(PropertyView::new(
-            &tenant.0, property, true,
+            &tenant.0,
+            property,
+            true,
+            Vec::new(),
         ))))
     }
 
@@ -621,13 +747,16 @@ impl PropertiesApi {
             limit: page_limit(limit.0)?,
         };
         let page = service::search(&state, &tenant.0, &caller.0, search).await?;
+        let ids: Vec<PropertyId> = page.properties.iter().map(|property| property.id).collect();
+        let mut photos = images::of_properties(&state.db, tenant.0.id, &ids).await?;
         Ok(Json(PropertyPage {
             data: page
                 .properties
                 .into_iter()
                 .map(|property| {
                     let private = service::manages(&caller.0, &property);
-                    PropertyView::new(&tenant.0, property, private)
+                    let photos = photos.remove(&property.id.0).unwrap_or_default();
+                    PropertyView::new(&tenant.0, property, private, photos)
                 })
                 .collect(),
             next_cursor: page.next_cursor,
@@ -650,7 +779,13 @@ impl PropertiesApi {
     ) -> ApiResult<Json<PropertyView>, ReadErrors> {
         let property = service::get(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
         let private = service::manages(&caller.0, &property);
-        Ok(Json(PropertyView::new(&tenant.0, property, private)))
+        let photos = images::of_properties(&state.db, tenant.0.id, &[property.id])
+            .await?
+            .remove(&property.id.0)
+            .unwrap_or_default();
+        Ok(Json(PropertyView::new(
+            &tenant.0, property, private, photos,
+        )))
     }
 
     /// Change a property (its owner, or tenant admins).
@@ -722,7 +857,11 @@ impl PropertiesApi {
             currencies,
         )
         .await?;
-        Ok(Json(PropertyView::new(&tenant.0, property, true)))
+        let photos = images::of_properties(&state.db, tenant.0.id, &[property.id])
+            .await?
+            .remove(&property.id.0)
+            .unwrap_or_default();
+        Ok(Json(PropertyView::new(&tenant.0, property, true, photos)))
     }
 
     /// Each night of `[from, to)` (at most 366): available, booked or blocked.
@@ -865,6 +1004,112 @@ impl PropertiesApi {
     ) -> ApiResult<Json<CalendarExport>, ReadErrors> {
         let ical_export_url = ical::rotate(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
         Ok(Json(CalendarExport { ical_export_url }))
+    }
+
+    /// Add a photo (multipart field `file`; the property's owner, or tenant admins).
+    ///
+    /// JPEG, PNG or WebP by content (415 otherwise), at most 10 MiB and 20 photos per property.
+    /// Thumbnail and large renditions, stripped of metadata, follow shortly.
+    #[oai(
+        path = "/t/:tenant/properties/:id/images",
+        method = "post",
+        operation_id = "upload_property_image"
+    )]
+    async fn upload_image(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+        upload: ImageUpload,
+    ) -> ApiResult<ImageAccepted, ImageErrors> {
+        let bytes = upload.file.into_vec().await.map_err(|err| {
+            ApiError::MalformedRequest(format!("The upload could not be read: {err}."))
+        })?;
+        let image = images::upload(&state, &tenant.0, &caller.0, PropertyId(id.0), bytes).await?;
+        Ok(ImageAccepted::Accepted(Json(ImageView::new(
+            &tenant.0, &image,
+        ))))
+    }
+
+    /// Reorder a property's photos (its owner, or tenant admins).
+    #[oai(
+        path = "/t/:tenant/properties/:id/images/order",
+        method = "put",
+        operation_id = "order_property_images"
+    )]
+    async fn order_images(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+        body: JsonBody<ImageOrder>,
+    ) -> ApiResult<Json<ImageList>, WriteErrors> {
+        let ordered = images::reorder(
+            &state,
+            &tenant.0,
+            &caller.0,
+            PropertyId(id.0),
+            &body.image_ids,
+        )
+        .await?;
+        Ok(Json(ImageList {
+            data: ordered
+                .iter()
+                .map(|image| ImageView::new(&tenant.0, image))
+                .collect(),
+            next_cursor: None,
+        }))
+    }
+
+    /// Remove a photo (the property's owner, or tenant admins).
+    #[oai(
+        path = "/t/:tenant/properties/:id/images/:image_id",
+        method = "delete",
+        operation_id = "delete_property_image"
+    )]
+    async fn delete_image(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+        image_id: Path<Uuid>,
+    ) -> ApiResult<Deleted, ReadErrors> {
+        images::delete(&state, &tenant.0, &caller.0, PropertyId(id.0), image_id.0).await?;
+        Ok(Deleted::NoContent)
+    }
+
+    /// A photo rendition (anyone who may see the property).
+    #[oai(
+        path = "/t/:tenant/properties/:id/images/:image_id/:size",
+        method = "get",
+        operation_id = "get_property_image"
+    )]
+    async fn get_image(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+        image_id: Path<Uuid>,
+        size: Path<SizeDto>,
+    ) -> ApiResult<Jpeg, ReadErrors> {
+        let which = match size.0 {
+            SizeDto::Thumbnail => Rendition::Thumbnail,
+            SizeDto::Large => Rendition::Large,
+        };
+        let bytes = images::rendition(
+            &state,
+            &tenant.0,
+            &caller.0,
+            PropertyId(id.0),
+            image_id.0,
+            which,
+        )
+        .await?;
+        Ok(Jpeg(bytes))
     }
 
     /// Remove a property (its owner, or tenant admins). Its bookings keep their history.

@@ -56,6 +56,10 @@ fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("unblock_dates", HOSTS),
         ("export_calendar", EVERYONE_HERE),
         ("rotate_calendar_export", HOSTS),
+        ("upload_property_image", HOSTS),
+        ("order_property_images", HOSTS),
+        ("delete_property_image", HOSTS),
+        ("get_property_image", EVERYONE_HERE),
         ("update_settings", ADMINS),
         ("replace_password", EVERYONE_HERE),
         ("register", EVERYONE_HERE),
@@ -109,6 +113,7 @@ fn body_for(operation: &str) -> Option<Value> {
             "nightly_price": { "amount": 100, "currency": "EUR" }, "max_guests": 2
         }),
         "update_settings" => json!({ "hold_minutes": 20 }),
+        "order_property_images" => json!({ "image_ids": [] }),
         "block_dates" => json!({ "start": "2099-01-01", "end": "2099-01-05" }),
         "replace_password" => {
             json!({ "email": "nobody@example.com", "current_password": PASSWORD, "new_password": "a brand new passphrase" })
@@ -242,7 +247,9 @@ async fn every_operation_allows_exactly_the_expected_callers() {
                 let mut path = template
                     .replace("{tenant}", "acme")
                     .replace("{id}", &target)
-                    .replace("{block_id}", &uuid::Uuid::now_v7().to_string());
+                    .replace("{block_id}", &uuid::Uuid::now_v7().to_string())
+                    .replace("{image_id}", &uuid::Uuid::now_v7().to_string())
+                    .replace("{size}", "thumbnail");
                 if id == "get_availability" {
                     path.push_str("?from=2099-01-01&to=2099-01-03");
                 }
@@ -251,7 +258,7 @@ async fn every_operation_allows_exactly_the_expected_callers() {
                 if let Some(token) = token {
                     request = request.bearer_auth(token);
                 }
-                if id == "upload_my_picture" {
+                if id == "upload_my_picture" || id == "upload_property_image" {
                     let part = reqwest::multipart::Part::bytes(PNG.to_vec()).file_name("me.png");
                     request = request.multipart(reqwest::multipart::Form::new().part("file", part));
                 } else if let Some(body) = body_for(id) {

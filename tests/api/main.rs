@@ -9,6 +9,7 @@ mod cli;
 mod errors;
 mod health;
 mod helpers;
+mod images;
 mod jobs;
 mod mail;
 mod metrics;
