@@ -52,6 +52,9 @@ pub enum Command {
     /// Manage the JWT signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Demo data for trying the product and benchmarking.
+    #[command(subcommand)]
+    Demo(DemoCommand),
     /// Print the OpenAPI document.
     Openapi,
     /// Exit 0 when the local server's /healthz answers (for container health checks).
@@ -105,6 +108,18 @@ pub enum UserCommand {
         email: String,
         #[arg(long, value_delimiter = ',', required = true)]
         set: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Seed hosts, guests and listings across European cities into a tenant (created if
+    /// needed). Accounts get the password from STAYBASE_PASSWORD, else one printed at the end.
+    Seed {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        properties: u32,
     },
 }
 
@@ -198,6 +213,24 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
                 user.email,
                 user.roles.to_column()
             );
+            Ok(())
+        }
+        Command::Demo(DemoCommand::Seed { tenant, properties }) => {
+            let (password, generated) = match std::env::var("STAYBASE_PASSWORD") {
+                Ok(password) => (password, false),
+                Err(_) => (crate::auth::password::one_time(), true),
+            };
+            let state = AppState::start(config).await?;
+            let seeded =
+                crate::demo::seed(&state.db, &tenant, properties as usize, &password).await?;
+            state.db.close().await;
+            println!(
+                "seeded {}: {} hosts, {} guests, {} properties",
+                seeded.tenant.slug, seeded.hosts, seeded.guests, seeded.properties
+            );
+            if generated {
+                println!("password of every demo account: {password}");
+            }
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate) => {

@@ -223,3 +223,60 @@ async fn worker_serves_probes_and_metrics_only_and_stops_on_sigterm() {
     .await;
     assert!(terminate(child).await.success());
 }
+
+#[tokio::test]
+async fn demo_seed_makes_a_browsable_marketplace() {
+    let app = spawn_app().await;
+    let output = AsyncCommand::new(env!("CARGO_BIN_EXE_staybase"))
+        .args(["demo", "seed", "--tenant", "demo", "--properties", "45"])
+        .env("STAYBASE_DATABASE_URL", &app.database_url)
+        .env("STAYBASE_PASSWORD", crate::helpers::PASSWORD)
+        .env("STAYBASE_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("3 hosts, 10 guests, 45 properties"));
+
+    let page: Value = app
+        .get("/v1/t/demo/properties?limit=100")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed = page["data"].as_array().unwrap().len();
+    assert!(
+        (35..=45).contains(&listed),
+        "most demo listings are listed: {listed}"
+    );
+    let paris: Value = app
+        .get("/v1/t/demo/properties?country=FR&sort=price_asc")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        paris["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["location"]["country"] == "FR")
+    );
+    let host: String = staybase::on_db!(&app.state.db, |pool| {
+        sqlx::query_scalar("SELECT email FROM users WHERE roles LIKE '%host%' ORDER BY id LIMIT 1")
+            .fetch_one(pool)
+            .await
+    })
+    .unwrap();
+    assert_eq!(
+        app.login("demo", &host, crate::helpers::PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK,
+        "seeded accounts sign in"
+    );
+}

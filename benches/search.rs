@@ -1,0 +1,143 @@
+//! Search throughput and latency as the catalogue grows: 1 000, 10 000 and 100 000 listings
+//! (seeded with `staybase demo seed`'s generator), a mix of the searches guests make.
+//!
+//! Run: `cargo bench --bench search` (SQLite; `STAYBASE_BENCH_DATABASE_URL=postgres://...`
+//! for PostgreSQL, which must be an empty database). `STAYBASE_BENCH_SECONDS` per size
+//! (default 10).
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use staybase::{
+    AppState, Config,
+    app::{self, Role},
+    config::{Secret, Switch},
+};
+
+const SEARCHES: &[&str] = &[
+    "",
+    "city=Paris",
+    "city=Lisbon&sort=price_asc",
+    "country=IT&guests=4",
+    "min_price=8000&max_price=15000&sort=price_asc",
+    "amenities=wifi,kitchen",
+    "near=41.39,2.17&radius_km=5",
+    "sort=price_desc&guests=2",
+];
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Measured {
+    size: usize,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+async fn measure(size: usize, phase: Duration) -> Measured {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = std::env::var("STAYBASE_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let config = Config {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: Some(Secret::new(database_url)),
+        data_dir: dir.path().to_owned(),
+        workers: 0,
+        rate_limits: Switch::Off,
+        log: "warn".into(),
+        ..Config::default()
+    };
+    let acceptor = app::bind(&config).await.expect("bind");
+    let addr = poem::listener::Acceptor::local_addr(&acceptor)[0]
+        .as_socket_addr()
+        .copied()
+        .expect("address");
+    let state = AppState::start(config).await.expect("start");
+    let slug = format!("bench{size}");
+    let seeding = Instant::now();
+    staybase::demo::seed(&state.db, &slug, size, "correct horse battery")
+        .await
+        .expect("seed");
+    eprintln!("seeded {size} listings in {:.1?}", seeding.elapsed());
+    tokio::spawn(app::serve(
+        acceptor,
+        state,
+        Role::Api,
+        std::future::pending(),
+    ));
+
+    let client = reqwest::Client::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let (client, stop) = (client.clone(), stop.clone());
+        let base = format!("http://{addr}/v1/t/{slug}/properties?");
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = worker;
+            while !stop.load(Ordering::Relaxed) {
+                let url = format!("{base}{}", SEARCHES[n % SEARCHES.len()]);
+                n += 1;
+                let started = Instant::now();
+                let response = client.get(&url).send().await.expect("search");
+                assert!(
+                    response.status().is_success(),
+                    "{url}: {}",
+                    response.status()
+                );
+                response.bytes().await.expect("body");
+                latencies.push(started.elapsed());
+            }
+            latencies
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(phase).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for worker in workers {
+        latencies.extend(worker.await.expect("worker"));
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Measured {
+        size,
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds: u64 = std::env::var("STAYBASE_BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let mut results = Vec::new();
+    for size in [1_000, 10_000, 100_000] {
+        let measured = measure(size, Duration::from_secs(seconds)).await;
+        println!(
+            "{:>7} listings: {:>8.1} searches/s  p50={:>8.2?}  p99={:>8.2?}",
+            measured.size, measured.per_second, measured.p50, measured.p99
+        );
+        results.push(measured);
+    }
+    let (first, last) = (&results[0], &results[results.len() - 1]);
+    println!(
+        "data grew {}x; p99 latency grew {:.1}x",
+        last.size / first.size,
+        last.p99.as_secs_f64() / first.p99.as_secs_f64().max(1e-9)
+    );
+}
