@@ -18,6 +18,7 @@ use crate::{
     mail::Mailer,
     metrics::Metrics,
     ops,
+    outbound::Outbound,
     ratelimit::RateLimiter,
     storage::ObjectStorage,
 };
@@ -36,6 +37,7 @@ pub struct AppInner {
     pub authorizer: Authorizer,
     pub rate_limiter: RateLimiter,
     pub storage: ObjectStorage,
+    pub outbound: Outbound,
 }
 
 impl std::ops::Deref for AppState {
@@ -103,6 +105,9 @@ impl AppState {
                 .clone()
                 .map(|pool| (pool, config.redis_key_prefix.clone())),
         );
+        let outbound = Outbound::new(
+            crate::outbound::parse_allow(&config.outbound_allow).map_err(StartError::Storage)?,
+        );
         Ok(Self(Arc::new(AppInner {
             config,
             db,
@@ -113,6 +118,7 @@ impl AppState {
             authorizer: Authorizer::default(),
             rate_limiter,
             storage,
+            outbound,
         })))
     }
 }

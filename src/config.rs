@@ -89,6 +89,9 @@ pub struct Config {
     pub object_store_url: Option<String>,
     /// Largest multipart (file upload) body, in bytes.
     pub max_upload_bytes: usize,
+    /// Comma-separated CIDR ranges that outbound fetches (calendar imports, webhooks) may reach
+    /// despite the private-address guard, e.g. `127.0.0.0/8` for tests.
+    pub outbound_allow: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -150,6 +153,7 @@ impl Default for Config {
             public_app_url: "http://localhost:3000".to_owned(),
             object_store_url: None,
             max_upload_bytes: 10 * 1024 * 1024,
+            outbound_allow: String::new(),
         }
     }
 }
@@ -288,6 +292,8 @@ impl Config {
                 "STAYBASE_MAX_UPLOAD_BYTES must be at least STAYBASE_MAX_BODY_BYTES".into(),
             ));
         }
+        crate::outbound::parse_allow(&self.outbound_allow)
+            .map_err(|err| ConfigError(format!("STAYBASE_OUTBOUND_ALLOW: {err}")))?;
         tracing_subscriber::EnvFilter::from_str(&self.log)
             .map_err(|err| ConfigError(format!("STAYBASE_LOG is not a valid filter: {err}")))?;
         Ok(())

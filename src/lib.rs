@@ -18,6 +18,7 @@ pub mod mail;
 pub mod metrics;
 pub mod money;
 pub mod ops;
+pub mod outbound;
 pub mod properties;
 pub mod ratelimit;
 pub mod storage;

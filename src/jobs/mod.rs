@@ -205,5 +205,6 @@ pub fn application_registry(retention_hours: u32) -> JobRegistry {
     );
     crate::mail::register_jobs(&mut registry);
     crate::properties::images::register_jobs(&mut registry);
+    crate::properties::imports::register_jobs(&mut registry);
     registry
 }

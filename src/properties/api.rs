@@ -13,6 +13,7 @@ use super::{
     calendar::{self, Block, NightStatus},
     ical,
     images::{self, ImageStatus, PropertyImage, Rendition},
+    imports::{self, CalendarImport},
     model::{AMENITIES, Listing, Location, Property, PropertyId, PropertyStatus},
     service::{self, PriceCurrencies, Search, Sort},
 };
@@ -526,6 +527,51 @@ pub struct Availability {
     /// Exclusive.
     to: String,
     nights: Vec<Night>,
+}
+
+#[derive(Debug, Object)]
+pub struct NewCalendarImport {
+    /// The other platform's iCalendar export URL (http or https).
+    #[oai(validator(max_length = 2000))]
+    url: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "CalendarImport")]
+pub struct CalendarImportView {
+    id: Uuid,
+    url: String,
+    /// When the calendar was last fetched and applied; `null` until the first success.
+    last_synced_at: Option<time::OffsetDateTime>,
+    /// Why the last fetch failed, if it did.
+    last_error: Option<String>,
+    created_at: time::OffsetDateTime,
+}
+
+impl From<CalendarImport> for CalendarImportView {
+    fn from(import: CalendarImport) -> Self {
+        Self {
+            id: import.id,
+            url: import.url,
+            last_synced_at: import.last_synced_at.map(|at| at.get()),
+            last_error: import.last_error,
+            created_at: import.created_at.get(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct CalendarImportList {
+    data: Vec<CalendarImportView>,
+    /// Always `null`: every import is in `data`.
+    next_cursor: Option<String>,
+}
+
+#[derive(ApiResponse)]
+pub enum ImportCreated {
+    /// Added; the first fetch follows shortly, then every 15 minutes.
+    #[oai(status = 201)]
+    Created(Json<CalendarImportView>),
 }
 
 #[derive(Debug, Object)]
@@ -1110,6 +1156,65 @@ impl PropertiesApi {
         )
         .await?;
         Ok(Jpeg(bytes))
+    }
+
+    /// Import a calendar from another platform (the property's owner, or tenant admins): its
+    /// events block nights here, refreshed every 15 minutes. Private and loopback addresses are
+    /// refused (422 naming `url`).
+    #[oai(
+        path = "/t/:tenant/properties/:id/calendar-imports",
+        method = "post",
+        operation_id = "add_calendar_import"
+    )]
+    async fn add_import(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+        body: JsonBody<NewCalendarImport>,
+    ) -> ApiResult<ImportCreated, ImageErrors> {
+        let import =
+            imports::add(&state, &tenant.0, &caller.0, PropertyId(id.0), &body.url).await?;
+        Ok(ImportCreated::Created(Json(import.into())))
+    }
+
+    /// The calendars a property imports, with their last sync (owner, or tenant admins).
+    #[oai(
+        path = "/t/:tenant/properties/:id/calendar-imports",
+        method = "get",
+        operation_id = "list_calendar_imports"
+    )]
+    async fn list_imports(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<CalendarImportList>, ReadErrors> {
+        let list = imports::list(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
+        Ok(Json(CalendarImportList {
+            data: list.into_iter().map(CalendarImportView::from).collect(),
+            next_cursor: None,
+        }))
+    }
+
+    /// Stop importing a calendar; the nights it blocked are free again.
+    #[oai(
+        path = "/t/:tenant/properties/:id/calendar-imports/:import_id",
+        method = "delete",
+        operation_id = "remove_calendar_import"
+    )]
+    async fn remove_import(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+        import_id: Path<Uuid>,
+    ) -> ApiResult<Deleted, ReadErrors> {
+        imports::remove(&state, &tenant.0, &caller.0, PropertyId(id.0), import_id.0).await?;
+        Ok(Deleted::NoContent)
     }
 
     /// Remove a property (its owner, or tenant admins). Its bookings keep their history.

@@ -128,23 +128,36 @@ async fn touching(
     })?)
 }
 
+/// Which blocked ranges a reader wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sources {
+    /// Every range, imported ones included: what makes a night unavailable.
+    All,
+    /// The host's own ranges: what the host manages here and exports to other platforms
+    /// (exporting imported ranges back out would echo calendars between platforms).
+    Host,
+}
+
 pub async fn blocks_between(
     db: &Db,
     tenant: TenantId,
     property: PropertyId,
-    from: Date,
-    to: Date,
+    (from, to): (Date, Date),
+    sources: Sources,
 ) -> Result<Vec<Block>, ApiError> {
+    let host_only = sources == Sources::Host;
     Ok(on_db!(db, |pool| {
         sqlx::query_as(
             "SELECT id, start_date, end_date, reason FROM blocked_ranges \
              WHERE tenant_id = $1 AND property_id = $2 AND start_date < $4 AND end_date > $3 \
+               AND ($5 = FALSE OR source = 'host') \
              ORDER BY start_date, id",
         )
         .bind(tenant.0)
         .bind(property.0)
         .bind(from)
         .bind(to)
+        .bind(host_only)
         .fetch_all(pool)
         .await
     })?)
@@ -258,12 +271,13 @@ pub async fn blocks(
 ) -> Result<Vec<Block>, ApiError> {
     properties::for_change(state, tenant, principal, property, "read:own", "read:any").await?;
     let today = tenant.settings.today();
+    let until = today + Duration::days(2 * MAX_NIGHTS);
     blocks_between(
         &state.db,
         tenant.id,
         property,
-        today,
-        today + Duration::days(2 * MAX_NIGHTS),
+        (today, until),
+        Sources::Host,
     )
     .await
 }
@@ -311,7 +325,7 @@ pub async fn availability(
     (from, to): (Date, Date),
 ) -> Result<Vec<(Date, NightStatus)>, ApiError> {
     properties::get(state, tenant, principal, property).await?;
-    let blocks = blocks_between(&state.db, tenant.id, property, from, to).await?;
+    let blocks = blocks_between(&state.db, tenant.id, property, (from, to), Sources::All).await?;
     let mut nights = Vec::new();
     let mut night = from;
     while night < to {

@@ -90,7 +90,14 @@ pub async fn export(
         .ok_or(ApiError::NotFound("calendar"))?;
     let today = tenant.settings.today();
     let until = today + time::Duration::days(MAX_NIGHTS);
-    let blocks = calendar::blocks_between(&state.db, tenant.id, property, today, until).await?;
+    let blocks = calendar::blocks_between(
+        &state.db,
+        tenant.id,
+        property,
+        (today, until),
+        calendar::Sources::Host,
+    )
+    .await?;
     let stamp = Timestamp::now().get();
     let stamp = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",

@@ -60,6 +60,9 @@ fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("order_property_images", HOSTS),
         ("delete_property_image", HOSTS),
         ("get_property_image", EVERYONE_HERE),
+        ("add_calendar_import", HOSTS),
+        ("list_calendar_imports", HOSTS),
+        ("remove_calendar_import", HOSTS),
         ("update_settings", ADMINS),
         ("replace_password", EVERYONE_HERE),
         ("register", EVERYONE_HERE),
@@ -114,6 +117,8 @@ fn body_for(operation: &str) -> Option<Value> {
         }),
         "update_settings" => json!({ "hold_minutes": 20 }),
         "order_property_images" => json!({ "image_ids": [] }),
+        // Refused as a private address once authorised (422), so nothing is fetched.
+        "add_calendar_import" => json!({ "url": "http://127.0.0.1:9/cal.ics" }),
         "block_dates" => json!({ "start": "2099-01-01", "end": "2099-01-05" }),
         "replace_password" => {
             json!({ "email": "nobody@example.com", "current_password": PASSWORD, "new_password": "a brand new passphrase" })
@@ -249,7 +254,8 @@ async fn every_operation_allows_exactly_the_expected_callers() {
                     .replace("{id}", &target)
                     .replace("{block_id}", &uuid::Uuid::now_v7().to_string())
                     .replace("{image_id}", &uuid::Uuid::now_v7().to_string())
-                    .replace("{size}", "thumbnail");
+                    .replace("{size}", "thumbnail")
+                    .replace("{import_id}", &uuid::Uuid::now_v7().to_string());
                 if id == "get_availability" {
                     path.push_str("?from=2099-01-01&to=2099-01-03");
                 }

@@ -360,3 +360,143 @@ async fn the_ics_export_lists_blocked_nights_and_its_url_rotates() {
     assert_problem(app.get(&url).await, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(app.get(new_url).await.status(), StatusCode::OK);
 }
+
+/// Serves `body` as an .ics feed on a loopback port; returns the feed's URL.
+async fn serve_feed(body: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}/calendar.ics")
+}
+
+fn ics_day(offset: i64) -> String {
+    day(offset).replace('-', "")
+}
+
+#[tokio::test]
+async fn an_imported_calendar_blocks_its_nights() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.outbound_allow = "127.0.0.0/8".into();
+        config.workers = 1;
+        config.job_poll_interval_ms = 20;
+    })
+    .await;
+    app.create_tenant("acme").await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let id = listed_property(&app, &host, "Villa").await;
+    let feed = serve_feed(format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Other//EN\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART;VALUE=DATE:{}\r\nDTEND;VALUE=DATE:{}\r\nSUMMARY:Booked elsewhere\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        ics_day(5),
+        ics_day(8)
+    ))
+    .await;
+
+    let response = app
+        .post_json(
+            &format!("/v1/t/acme/properties/{id}/calendar-imports"),
+            &json!({ "url": feed }),
+            Some(&host.access_token),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let import: Value = response.json().await.unwrap();
+
+    let availability_path = format!(
+        "/v1/t/acme/properties/{id}/availability?from={}&to={}",
+        day(4),
+        day(9)
+    );
+    let statuses = || async {
+        let availability: Value = app.get(&availability_path).await.json().await.unwrap();
+        availability["nights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["status"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    crate::helpers::eventually(|| async { statuses().await[1] == "blocked" }).await;
+    assert_eq!(
+        statuses().await,
+        ["available", "blocked", "blocked", "blocked", "available"]
+    );
+
+    let list: Value = app
+        .get_with(
+            &format!("/v1/t/acme/properties/{id}/calendar-imports"),
+            &host.access_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(list["data"][0]["last_synced_at"].is_string(), "{list}");
+    assert_eq!(list["data"][0]["last_error"], Value::Null);
+    // Imported nights are not the host's blocks, and are not exported back out.
+    let blocks: Value = app
+        .get_with(
+            &format!("/v1/t/acme/properties/{id}/blocked-dates"),
+            &host.access_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(blocks["data"].as_array().unwrap().is_empty());
+
+    let response = app
+        .client
+        .delete(app.url(&format!(
+            "/v1/t/acme/properties/{id}/calendar-imports/{}",
+            import["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&host.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(statuses().await.iter().all(|status| status == "available"));
+}
+
+#[tokio::test]
+async fn imports_from_private_addresses_are_refused() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let id = listed_property(&app, &host, "Villa").await;
+    for url in [
+        "http://127.0.0.1:9/cal.ics",
+        "http://169.254.169.254/latest/meta-data",
+        "ftp://example.com/cal.ics",
+        "not a url",
+    ] {
+        let response = app
+            .post_json(
+                &format!("/v1/t/acme/properties/{id}/calendar-imports"),
+                &json!({ "url": url }),
+                Some(&host.access_token),
+            )
+            .await;
+        let body = assert_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], "url", "{url}");
+    }
+}
