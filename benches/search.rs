@@ -1,5 +1,6 @@
 //! Search throughput and latency as the catalogue grows: 1 000, 10 000 and 100 000 listings
-//! (seeded with `staybase demo seed`'s generator), a mix of the searches guests make.
+//! (seeded with `staybase demo seed`'s generator), a mix of the searches guests make, by a
+//! signed-in guest so that every answer comes from the database, not the public read cache.
 //!
 //! Run: `cargo bench --bench search` (SQLite; `STAYBASE_BENCH_DATABASE_URL=postgres://...`
 //! for PostgreSQL, which must be an empty database). `STAYBASE_BENCH_SECONDS` per size
@@ -78,10 +79,26 @@ async fn measure(size: usize, phase: Duration) -> Measured {
     ));
 
     let client = reqwest::Client::new();
+    let session: serde_json::Value = client
+        .post(format!("http://{addr}/v1/t/{slug}/auth/register"))
+        .json(&serde_json::json!({
+            "email": "bench@example.com", "password": "correct horse battery",
+            "first_name": "Bench", "last_name": "Guest"
+        }))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("token response");
+    let token = session["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
     for worker in 0..8 {
-        let (client, stop) = (client.clone(), stop.clone());
+        let (client, stop, token) = (client.clone(), stop.clone(), token.clone());
         let base = format!("http://{addr}/v1/t/{slug}/properties?");
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -90,7 +107,12 @@ async fn measure(size: usize, phase: Duration) -> Measured {
                 let url = format!("{base}{}", SEARCHES[n % SEARCHES.len()]);
                 n += 1;
                 let started = Instant::now();
-                let response = client.get(&url).send().await.expect("search");
+                let response = client
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("search");
                 assert!(
                     response.status().is_success(),
                     "{url}: {}",

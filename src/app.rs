@@ -11,6 +11,7 @@ use crate::{
     api,
     auth::keys::SigningKeys,
     authz::Authorizer,
+    cache::ReadCache,
     config::{Config, Switch},
     db::{Db, DbSetupError},
     http::{AllowedMethods, BodyLimits, Edge},
@@ -38,6 +39,7 @@ pub struct AppInner {
     pub rate_limiter: RateLimiter,
     pub storage: ObjectStorage,
     pub outbound: Outbound,
+    pub cache: ReadCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -108,17 +110,25 @@ impl AppState {
         let outbound = Outbound::new(
             crate::outbound::parse_allow(&config.outbound_allow).map_err(StartError::Storage)?,
         );
+        let metrics = Arc::new(Metrics::default());
+        let cache = ReadCache::new(
+            redis
+                .clone()
+                .map(|pool| (pool, config.redis_key_prefix.clone())),
+            Arc::clone(&metrics),
+        );
         Ok(Self(Arc::new(AppInner {
             config,
             db,
             redis,
             mailer,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             keys,
             authorizer: Authorizer::default(),
             rate_limiter,
             storage,
             outbound,
+            cache,
         })))
     }
 }

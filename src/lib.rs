@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod app;
 pub mod auth;
 pub mod authz;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -52,6 +52,12 @@ pub struct Metrics {
     pool: Family<PoolLabels, Gauge>,
     jobs: Family<JobLabels, Gauge>,
     rate_limited: Family<PlanLabels, Counter>,
+    cache: Family<CacheLabels, Counter>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    result: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -106,6 +112,12 @@ impl Default for Metrics {
             "Requests refused with 429 by tenant plan",
             rate_limited.clone(),
         );
+        let cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "cache_lookups",
+            "Read-cache lookups by result (hit, miss)",
+            cache.clone(),
+        );
         Self {
             registry,
             requests,
@@ -113,6 +125,7 @@ impl Default for Metrics {
             pool,
             jobs,
             rate_limited,
+            cache,
         }
     }
 }
@@ -133,6 +146,11 @@ impl Metrics {
                 route: request.route.to_owned(),
             })
             .observe(request.elapsed.as_secs_f64());
+    }
+
+    pub fn record_cache(&self, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.cache.get_or_create(&CacheLabels { result }).inc();
     }
 
     pub fn record_rate_limited(&self, tenant_plan: &str) {

@@ -20,6 +20,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::Caller,
+    cache::{JsonBytes, ReadCache},
     error::ApiError,
     error_statuses,
     http::{ApiResult, JsonBody, tenancy},
@@ -715,6 +716,7 @@ impl PropertiesApi {
     async fn search(
         &self,
         state: Data<&AppState>,
+        request: &poem::Request,
         tenant: tenancy::Path,
         caller: Caller,
         /// City name, case-insensitive.
@@ -744,7 +746,7 @@ impl PropertiesApi {
         /// Page size, 1 to 100 (default 20).
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<PropertyPage>, ReadErrors> {
+    ) -> ApiResult<JsonBytes<PropertyPage>, ReadErrors> {
         let mine = match owner.0.as_deref() {
             None => false,
             Some("me") => true,
@@ -792,10 +794,28 @@ impl PropertiesApi {
             cursor: cursor.0,
             limit: page_limit(limit.0)?,
         };
+        // Anonymous answers are the same for everyone: cache them.
+        let cacheable = caller.0.is_anonymous();
+        let key = ReadCache::key(
+            &tenant.0,
+            &format!(
+                "search?{}",
+                request.original_uri().query().unwrap_or_default()
+            ),
+        );
+        if cacheable {
+            state
+                .authorizer
+                .check(&state.db, &tenant.0, &caller.0, "properties", "read")
+                .await?;
+            if let Some(bytes) = state.cache.get(&key).await {
+                return Ok(JsonBytes::cached(bytes));
+            }
+        }
         let page = service::search(&state, &tenant.0, &caller.0, search).await?;
         let ids: Vec<PropertyId> = page.properties.iter().map(|property| property.id).collect();
         let mut photos = images::of_properties(&state.db, tenant.0.id, &ids).await?;
-        Ok(Json(PropertyPage {
+        let answer = JsonBytes::fresh(&PropertyPage {
             data: page
                 .properties
                 .into_iter()
@@ -806,7 +826,11 @@ impl PropertiesApi {
                 })
                 .collect(),
             next_cursor: page.next_cursor,
-        }))
+        });
+        if cacheable {
+            state.cache.put(key, answer.bytes()).await;
+        }
+        Ok(answer)
     }
 
     /// Get a property. Drafts and unlisted ones are visible to their owner and tenant admins
@@ -822,16 +846,28 @@ impl PropertiesApi {
         tenant: tenancy::Path,
         caller: Caller,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<PropertyView>, ReadErrors> {
+    ) -> ApiResult<JsonBytes<PropertyView>, ReadErrors> {
+        let cacheable = caller.0.is_anonymous();
+        let key = ReadCache::key(&tenant.0, &format!("property/{}", id.0));
+        if cacheable && let Some(bytes) = state.cache.get(&key).await {
+            // Only listed properties are cached (others answer 404 to anonymous callers).
+            state
+                .authorizer
+                .check(&state.db, &tenant.0, &caller.0, "properties", "read")
+                .await?;
+            return Ok(JsonBytes::cached(bytes));
+        }
         let property = service::get(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
         let private = service::manages(&caller.0, &property);
         let photos = images::of_properties(&state.db, tenant.0.id, &[property.id])
             .await?
             .remove(&property.id.0)
             .unwrap_or_default();
-        Ok(Json(PropertyView::new(
-            &tenant.0, property, private, photos,
-        )))
+        let answer = JsonBytes::fresh(&PropertyView::new(&tenant.0, property, private, photos));
+        if cacheable {
+            state.cache.put(key, answer.bytes()).await;
+        }
+        Ok(answer)
     }
 
     /// Change a property (its owner, or tenant admins).

@@ -259,6 +259,7 @@ pub async fn block(
     let ids: Vec<Uuid> = merged_with.iter().map(|block| block.id).collect();
     delete_blocks(&mut tx, tenant.id, &ids).await?;
     insert_block(&mut tx, &permit, tenant.id, property, &merged, now).await?;
+    crate::tenants::store::bump_listings(&mut tx, tenant.id).await?;
     tx.commit().await?;
     Ok(merged)
 }
@@ -313,6 +314,7 @@ pub async fn unblock(
     if deleted == 0 {
         return Err(ApiError::NotFound("blocked range"));
     }
+    crate::tenants::store::bump_listings(&mut tx, tenant.id).await?;
     tx.commit().await
 }
 

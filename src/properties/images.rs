@@ -197,6 +197,7 @@ pub async fn upload(
         },
     )
     .await?;
+    crate::tenants::store::bump_listings(&mut tx, tenant.id).await?;
     tx.commit().await?;
     Ok(PropertyImage {
         id,
@@ -242,6 +243,7 @@ pub async fn delete(
             .await
             .map(drop)
     })?;
+    crate::tenants::store::bump_listings(&mut tx, tenant.id).await?;
     tx.commit().await?;
     for key in [found.original_key, found.thumbnail_key, found.large_key]
         .into_iter()
@@ -293,6 +295,7 @@ pub async fn reorder(
         })?;
     }
     let ordered = images_in(&mut tx, tenant.id, property).await?;
+    crate::tenants::store::bump_listings(&mut tx, tenant.id).await?;
     tx.commit().await?;
     Ok(ordered)
 }
@@ -423,6 +426,7 @@ async fn set_status(
         .await
         .map(drop)
     })?;
+    crate::tenants::store::bump_listings(&mut tx, tenant).await?;
     tx.commit().await
 }
 

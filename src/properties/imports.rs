@@ -185,6 +185,7 @@ pub async fn remove(
         .await
         .map(drop)
     })?;
+    crate::tenants::store::bump_listings(&mut tx, tenant.id).await?;
     tx.commit().await
 }
 
@@ -361,6 +362,7 @@ async fn sync_import(context: JobContext, job: SyncCalendarImport) -> Result<(),
         .map(drop)
     })
     .map_err(ApiError::from)?;
+    crate::tenants::store::bump_listings(&mut tx, tenant).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -108,6 +108,7 @@ pub async fn create(
         now,
     )
     .await?;
+    crate::tenants::store::bump_listings(&mut tx, tenant.id).await?;
     tx.commit().await?;
     Ok(property)
 }
@@ -215,6 +216,7 @@ pub async fn update(
         now,
     )
     .await?;
+    crate::tenants::store::bump_listings(&mut tx, tenant.id).await?;
     tx.commit().await?;
     Ok(updated)
 }
@@ -241,6 +243,7 @@ pub async fn delete(
         now,
     )
     .await?;
+    crate::tenants::store::bump_listings(&mut tx, tenant.id).await?;
     tx.commit().await
 }
 

@@ -96,6 +96,8 @@ pub struct Tenant {
     pub status: TenantStatus,
     /// Bumped whenever the tenant's own authorization rules change.
     pub policy_version: i64,
+    /// Bumped by every change to the tenant's listings; read caches key on it.
+    pub listings_version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     #[serde(skip)]

@@ -82,6 +82,7 @@ pub async fn create_with_admin(
         name,
         status: TenantStatus::Active,
         policy_version: 0,
+        listings_version: 0,
         created_at: now,
         updated_at: now,
     };

@@ -21,6 +21,7 @@ struct TenantRow {
     name: String,
     status: String,
     policy_version: i64,
+    listings_version: i64,
     created_at: Timestamp,
     updated_at: Timestamp,
     display_name: String,
@@ -71,6 +72,7 @@ impl TryFrom<TenantRow> for Tenant {
             status: TenantStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
             name: row.name,
             policy_version: row.policy_version,
+            listings_version: row.listings_version,
             created_at: row.created_at,
             updated_at: row.updated_at,
             settings,
@@ -78,7 +80,8 @@ impl TryFrom<TenantRow> for Tenant {
     }
 }
 
-const SELECT: &str = "SELECT t.id, t.slug, t.name, t.status, t.policy_version, t.created_at, \
+const SELECT: &str = "SELECT t.id, t.slug, t.name, t.status, t.policy_version, \
+    t.listings_version, t.created_at, \
     t.updated_at, s.display_name, s.currency, s.timezone, s.booking_mode, s.payment_collection, \
     CAST(s.hold_minutes AS BIGINT) AS hold_minutes, \
     CAST(s.request_expiry_hours AS BIGINT) AS request_expiry_hours, \
@@ -192,6 +195,18 @@ pub async fn currency_for_share(tx: &mut Tx, tenant: TenantId) -> Result<String,
         }
     };
     Ok(currency)
+}
+
+/// Marks a change to the tenant's listings, in the transaction of the change.
+pub async fn bump_listings(tx: &mut Tx, tenant: TenantId) -> Result<(), ApiError> {
+    on_tx!(tx, |conn| {
+        sqlx::query("UPDATE tenants SET listings_version = listings_version + 1 WHERE id = $1")
+            .bind(tenant.0)
+            .execute(conn)
+            .await
+            .map(drop)
+    })?;
+    Ok(())
 }
 
 /// Locks the settings row for an update (PostgreSQL; SQLite's write transaction is exclusive).

@@ -526,3 +526,59 @@ async fn the_amenity_catalogue_is_public() {
         .collect();
     assert!(codes.contains(&"wifi") && codes.contains(&"pool"));
 }
+
+#[tokio::test]
+async fn public_answers_are_cached_and_a_change_shows_at_once() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let property = created(&app, &host, &listing("Loft", "Paris", 12_500)).await;
+    let id = property["id"].as_str().unwrap().to_owned();
+    let detail = format!("/v1/t/acme/properties/{id}");
+    let hits = || async {
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(r#"staybase_cache_lookups_total{result="hit"} "#))
+            .map_or(0, |count| count.trim().parse::<u64>().unwrap())
+    };
+
+    for _ in 0..2 {
+        let page = search(&app, "city=Paris").await;
+        assert_eq!(page["data"][0]["nightly_price"]["amount"], 12500);
+        let view: Value = app.get(&detail).await.json().await.unwrap();
+        assert_eq!(view["nightly_price"]["amount"], 12500);
+    }
+    assert_eq!(
+        hits().await,
+        2,
+        "the second search and the second read came from the cache"
+    );
+
+    let response = patch(
+        &app,
+        &host.access_token,
+        &id,
+        json!({ "nightly_price": { "amount": 9900, "currency": "EUR" } }),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let view: Value = app.get(&detail).await.json().await.unwrap();
+    assert_eq!(
+        view["nightly_price"]["amount"], 9900,
+        "the change shows at once"
+    );
+    assert_eq!(
+        search(&app, "city=Paris").await["data"][0]["nightly_price"]["amount"],
+        9900
+    );
+
+    // Signed-in owners get their private view, never a cached public one.
+    let owned: Value = app
+        .get_with(&detail, &host.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(owned["ical_export_url"].is_string());
+}

@@ -1,0 +1,151 @@
+//! A read cache for public listing answers: in process (moka) by default, Redis when configured
+//! (shared by the replicas). Keys carry the tenant's listings version, which every listing
+//! change bumps in its transaction, so a change is never served stale; the short time-to-live
+//! only bounds memory.
+
+use std::{marker::PhantomData, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use poem_openapi::{
+    ApiResponse,
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::ToJSON,
+};
+
+use crate::{metrics::Metrics, tenants::Tenant};
+
+const TIME_TO_LIVE: Duration = Duration::from_secs(60);
+
+pub struct ReadCache {
+    local: moka::future::Cache<String, Bytes>,
+    redis: Option<(deadpool_redis::Pool, String)>,
+    metrics: Arc<Metrics>,
+}
+
+impl ReadCache {
+    pub fn new(redis: Option<(deadpool_redis::Pool, String)>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            local: moka::future::Cache::builder()
+                .max_capacity(64 * 1024 * 1024)
+                .weigher(|key: &String, value: &Bytes| {
+                    (key.len() + value.len()).try_into().unwrap_or(u32::MAX)
+                })
+                .time_to_live(TIME_TO_LIVE)
+                .build(),
+            redis,
+            metrics,
+        }
+    }
+
+    /// The key of a listing answer: tenant, listings version, and what was asked.
+    pub fn key(tenant: &Tenant, question: &str) -> String {
+        format!(
+            "listings:{}:{}:{question}",
+            tenant.id, tenant.listings_version
+        )
+    }
+
+    pub async fn get(&self, key: &str) -> Option<Bytes> {
+        let found = match &self.redis {
+            Some((pool, prefix)) => match redis_get(pool, &format!("{prefix}:cache:{key}")).await {
+                Ok(found) => found,
+                Err(err) => {
+                    tracing::debug!(error = %err, "Redis cache unavailable; using the local one");
+                    self.local.get(key).await
+                }
+            },
+            None => self.local.get(key).await,
+        };
+        self.metrics.record_cache(found.is_some());
+        found
+    }
+
+    pub async fn put(&self, key: String, value: Bytes) {
+        if let Some((pool, prefix)) = &self.redis
+            && redis_set(pool, &format!("{prefix}:cache:{key}"), &value)
+                .await
+                .is_ok()
+        {
+            return;
+        }
+        self.local.insert(key, value).await;
+    }
+}
+
+async fn redis_get(pool: &deadpool_redis::Pool, key: &str) -> Result<Option<Bytes>, String> {
+    let mut conn = tokio::time::timeout(Duration::from_millis(100), pool.get())
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .map_err(|err| err.to_string())?;
+    let value: Option<Vec<u8>> = deadpool_redis::redis::cmd("GET")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .map_err(|err| err.to_string())?;
+    Ok(value.map(Bytes::from))
+}
+
+async fn redis_set(pool: &deadpool_redis::Pool, key: &str, value: &[u8]) -> Result<(), String> {
+    let mut conn = tokio::time::timeout(Duration::from_millis(100), pool.get())
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .map_err(|err| err.to_string())?;
+    deadpool_redis::redis::cmd("SET")
+        .arg(key)
+        .arg(value)
+        .arg("EX")
+        .arg(TIME_TO_LIVE.as_secs())
+        .query_async::<()>(&mut conn)
+        .await
+        .map_err(|err| err.to_string())
+}
+
+/// A JSON answer as bytes (fresh or from the cache), documented as `T`.
+pub struct JsonBytes<T>(Bytes, PhantomData<T>);
+
+impl<T: ToJSON> JsonBytes<T> {
+    pub fn cached(bytes: Bytes) -> Self {
+        Self(bytes, PhantomData)
+    }
+
+    pub fn fresh(value: &T) -> Self {
+        let json = value.to_json().unwrap_or(serde_json::Value::Null);
+        Self(
+            Bytes::from(serde_json::to_vec(&json).unwrap_or_default()),
+            PhantomData,
+        )
+    }
+
+    pub fn bytes(&self) -> Bytes {
+        self.0.clone()
+    }
+}
+
+impl<T: Send> poem::IntoResponse for JsonBytes<T> {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(self.0)
+    }
+}
+
+impl<T: ToJSON + Send> ApiResponse for JsonBytes<T> {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "",
+                status: Some(200),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: "application/json; charset=utf-8",
+                    schema: T::schema_ref(),
+                }],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
