@@ -4,7 +4,9 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber; a second call (tests start several apps) keeps the first.
+/// Installs the global subscriber, writing to standard error (standard output stays for what
+/// commands print, such as `tenant create`'s JSON); a second call (tests start several apps)
+/// keeps the first.
 pub fn init(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
@@ -17,6 +19,8 @@ pub fn init(filter: &str, format: LogFormat) {
                     .with_current_span(true),
             )
             .try_init(),
-        LogFormat::Text => registry.with(fmt::layer().with_target(false)).try_init(),
+        LogFormat::Text => registry
+            .with(fmt::layer().with_target(false).with_writer(std::io::stderr))
+            .try_init(),
     };
 }
