@@ -132,32 +132,67 @@ async fn send_verification(
     user: &User,
     now: Timestamp,
 ) -> Result<(), ApiError> {
-    let token = secrets::generate("ve_");
-    let expires = now + Duration::hours(i64::from(VERIFY_EMAIL_LIFETIME_HOURS));
+    let lifetime = Duration::hours(i64::from(VERIFY_EMAIL_LIFETIME_HOURS));
+    let link = emailed_token(
+        state,
+        tx,
+        tenant,
+        user,
+        TokenPurpose::VerifyEmail,
+        lifetime,
+        now,
+    )
+    .await?;
+    let template = Template::VerifyEmail {
+        first_name: user.first_name.clone(),
+        link,
+        expires_hours: VERIFY_EMAIL_LIFETIME_HOURS,
+    };
+    send(tx, tenant, user, &template).await
+}
+
+/// Stores a new single-use token for the user and returns the link to the tenant's site that
+/// carries it.
+async fn emailed_token(
+    state: &AppState,
+    tx: &mut Tx,
+    tenant: &Tenant,
+    user: &User,
+    purpose: TokenPurpose,
+    lifetime: Duration,
+    now: Timestamp,
+) -> Result<String, ApiError> {
+    let (prefix, page) = match purpose {
+        TokenPurpose::VerifyEmail => ("ve_", "verify-email"),
+        TokenPurpose::PasswordReset => ("pr_", "reset-password"),
+    };
+    let token = secrets::generate(prefix);
     auth_store::insert_user_token(
         tx,
         tenant.id,
         user.id,
-        TokenPurpose::VerifyEmail,
+        purpose,
         &secrets::digest(&token),
-        expires,
+        now + lifetime,
         now,
     )
     .await?;
-    let link = format!(
-        "{}/verify-email?tenant={}&token={token}",
+    Ok(format!(
+        "{}/{page}?tenant={}&token={token}",
         state.config.public_app_url.trim_end_matches('/'),
         tenant.slug
-    );
-    let email = OutgoingEmail::compose(
-        user.email.clone(),
-        &Template::VerifyEmail {
-            first_name: user.first_name.clone(),
-            link,
-            expires_hours: VERIFY_EMAIL_LIFETIME_HOURS,
-        },
-        &Branding::for_tenant(tenant),
-    )?;
+    ))
+}
+
+/// Queues `template` for the user, in the tenant's branding.
+async fn send(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    user: &User,
+    template: &Template,
+) -> Result<(), ApiError> {
+    let email =
+        OutgoingEmail::compose(user.email.clone(), template, &Branding::for_tenant(tenant))?;
     mail::enqueue(tx, Some(tenant.id), email).await?;
     Ok(())
 }
@@ -414,8 +449,7 @@ pub async fn request_password_reset(
         return Ok(());
     }
     let now = Timestamp::now();
-    let token = secrets::generate("pr_");
-    let expires = now + Duration::minutes(i64::from(PASSWORD_RESET_LIFETIME_MINUTES));
+    let lifetime = Duration::minutes(i64::from(PASSWORD_RESET_LIFETIME_MINUTES));
     let mut tx = state.db.begin().await?;
     auth_store::spend_user_tokens(
         &mut tx,
@@ -425,31 +459,22 @@ pub async fn request_password_reset(
         now,
     )
     .await?;
-    auth_store::insert_user_token(
+    let link = emailed_token(
+        state,
         &mut tx,
-        tenant.id,
-        user.id,
+        tenant,
+        &user,
         TokenPurpose::PasswordReset,
-        &secrets::digest(&token),
-        expires,
+        lifetime,
         now,
     )
     .await?;
-    let link = format!(
-        "{}/reset-password?tenant={}&token={token}",
-        state.config.public_app_url.trim_end_matches('/'),
-        tenant.slug
-    );
-    let message = OutgoingEmail::compose(
-        user.email.clone(),
-        &Template::PasswordReset {
-            first_name: user.first_name.clone(),
-            link,
-            expires_minutes: PASSWORD_RESET_LIFETIME_MINUTES,
-        },
-        &Branding::for_tenant(tenant),
-    )?;
-    mail::enqueue(&mut tx, Some(tenant.id), message).await?;
+    let template = Template::PasswordReset {
+        first_name: user.first_name.clone(),
+        link,
+        expires_minutes: PASSWORD_RESET_LIFETIME_MINUTES,
+    };
+    send(&mut tx, tenant, &user, &template).await?;
     tx.commit().await
 }
 
