@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod money;
 pub mod ops;
 pub mod outbound;
+pub mod pricing;
 pub mod properties;
 pub mod ratelimit;
 pub mod storage;

@@ -1,0 +1,393 @@
+//! The pricing engine: a pure function from a listing, a stay and the tenant's fees to ordered
+//! line items. Every amount is in minor units; each computed line is rounded half to even, and
+//! the total is the sum of the lines. A tenant's pricing plugin will take these lines and
+//! return adjusted ones before the total is summed (see `Quote::from_lines`).
+
+use time::{Date, Weekday};
+
+use crate::properties::model::Listing;
+
+/// Basis points in a whole.
+const BPS: i128 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineItem {
+    /// Stable machine code: `nights`, `weekend_nights`, `weekly_discount`, `monthly_discount`,
+    /// `cleaning_fee`, `platform_fee`, `taxes`.
+    pub code: &'static str,
+    pub label: String,
+    /// Minor units; discounts are negative.
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    pub nights: u32,
+    pub line_items: Vec<LineItem>,
+    pub total: i64,
+}
+
+/// The tenant's share and the taxes, in basis points of the stay subtotal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fees {
+    pub platform_fee_bps: u32,
+    pub tax_bps: u32,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PricingError {
+    #[error("the stay has no nights")]
+    NoNights,
+    #[error("the amounts overflow")]
+    Overflow,
+}
+
+/// `amount × bps / 10 000`, rounded half to even (banker's rounding), for amount ≥ 0.
+pub fn basis_points(amount: i64, bps: u32) -> Result<i64, PricingError> {
+    let product = i128::from(amount) * i128::from(bps);
+    let (quotient, remainder) = (product / BPS, product % BPS);
+    let rounded = match (2 * remainder).cmp(&BPS) {
+        std::cmp::Ordering::Greater => quotient + 1,
+        std::cmp::Ordering::Equal => quotient + (quotient & 1),
+        std::cmp::Ordering::Less => quotient,
+    };
+    i64::try_from(rounded).map_err(|_| PricingError::Overflow)
+}
+
+fn is_weekend_night(night: Date) -> bool {
+    matches!(night.weekday(), Weekday::Friday | Weekday::Saturday)
+}
+
+impl Quote {
+    /// Totals the lines (after any adjustment of them).
+    pub fn from_lines(nights: u32, line_items: Vec<LineItem>) -> Result<Self, PricingError> {
+        let total = line_items
+            .iter()
+            .try_fold(0i64, |sum, line| sum.checked_add(line.amount))
+            .ok_or(PricingError::Overflow)?;
+        Ok(Self {
+            nights,
+            line_items,
+            total,
+        })
+    }
+}
+
+/// Prices the nights of `[check_in, check_out)` at `listing`.
+pub fn quote(
+    listing: &Listing,
+    check_in: Date,
+    check_out: Date,
+    fees: Fees,
+) -> Result<Quote, PricingError> {
+    let nights =
+        u32::try_from((check_out - check_in).whole_days()).map_err(|_| PricingError::NoNights)?;
+    if nights == 0 {
+        return Err(PricingError::NoNights);
+    }
+    let weekend_price = listing
+        .weekend_price
+        .filter(|price| *price != listing.nightly_price);
+    let mut weeknights: i64 = 0;
+    let mut weekend_nights: i64 = 0;
+    let mut night = check_in;
+    while night < check_out {
+        if weekend_price.is_some() && is_weekend_night(night) {
+            weekend_nights += 1;
+        } else {
+            weeknights += 1;
+        }
+        night = night.next_day().ok_or(PricingError::Overflow)?;
+    }
+    let mut lines = Vec::new();
+    let mut push = |code, label: String, amount: i64| {
+        lines.push(LineItem {
+            code,
+            label,
+            amount,
+        })
+    };
+    let times = |count: i64, price: i64| count.checked_mul(price).ok_or(PricingError::Overflow);
+    let nightly_total = times(weeknights, listing.nightly_price)?;
+    if weeknights > 0 {
+        let noun = if weekend_nights > 0 {
+            "weeknight"
+        } else {
+            "night"
+        };
+        push(
+            "nights",
+            format!(
+                "{weeknights} {noun}{} × {}",
+                plural(weeknights),
+                listing.nightly_price
+            ),
+            nightly_total,
+        );
+    }
+    let weekend_total = match weekend_price {
+        Some(price) if weekend_nights > 0 => {
+            let total = times(weekend_nights, price)?;
+            push(
+                "weekend_nights",
+                format!(
+                    "{weekend_nights} weekend night{} × {price}",
+                    plural(weekend_nights)
+                ),
+                total,
+            );
+            total
+        }
+        _ => 0,
+    };
+    let stay = nightly_total
+        .checked_add(weekend_total)
+        .ok_or(PricingError::Overflow)?;
+    let discount = if nights >= 28 && listing.monthly_discount_bps > 0 {
+        Some((
+            "monthly_discount",
+            "Monthly stay discount",
+            listing.monthly_discount_bps,
+        ))
+    } else if nights >= 7 && listing.weekly_discount_bps > 0 {
+        Some((
+            "weekly_discount",
+            "Weekly stay discount",
+            listing.weekly_discount_bps,
+        ))
+    } else {
+        None
+    };
+    let mut subtotal = stay;
+    if let Some((code, label, bps)) = discount {
+        let amount = basis_points(stay, bps)?;
+        push(code, label.to_owned(), -amount);
+        subtotal -= amount;
+    }
+    if listing.cleaning_fee > 0 {
+        push(
+            "cleaning_fee",
+            "Cleaning fee".to_owned(),
+            listing.cleaning_fee,
+        );
+        subtotal = subtotal
+            .checked_add(listing.cleaning_fee)
+            .ok_or(PricingError::Overflow)?;
+    }
+    if fees.platform_fee_bps > 0 {
+        push(
+            "platform_fee",
+            "Service fee".to_owned(),
+            basis_points(subtotal, fees.platform_fee_bps)?,
+        );
+    }
+    if fees.tax_bps > 0 {
+        push(
+            "taxes",
+            "Taxes".to_owned(),
+            basis_points(subtotal, fees.tax_bps)?,
+        );
+    }
+    Quote::from_lines(nights, lines)
+}
+
+fn plural(count: i64) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    use super::*;
+    use crate::properties::model::{Location, PropertyStatus};
+
+    fn listing() -> Listing {
+        Listing {
+            name: "Loft".into(),
+            description: "d".into(),
+            location: Location {
+                address: "a".into(),
+                city: "Paris".into(),
+                country: "FR".into(),
+                lat: 0.0,
+                lng: 0.0,
+            },
+            nightly_price: 10_000,
+            cleaning_fee: 2_500,
+            weekend_price: None,
+            weekly_discount_bps: 1_000,
+            monthly_discount_bps: 2_500,
+            max_guests: 4,
+            bedrooms: None,
+            bathrooms: None,
+            min_nights: 1,
+            max_nights: 60,
+            amenities: vec![],
+            status: PropertyStatus::Listed,
+        }
+    }
+
+    const NO_FEES: Fees = Fees {
+        platform_fee_bps: 0,
+        tax_bps: 0,
+    };
+
+    fn codes(quote: &Quote) -> Vec<(&'static str, i64)> {
+        quote
+            .line_items
+            .iter()
+            .map(|line| (line.code, line.amount))
+            .collect()
+    }
+
+    #[test]
+    fn half_even_rounding() {
+        assert_eq!(basis_points(5, 1_000).unwrap(), 0, "0.5 rounds to even 0");
+        assert_eq!(basis_points(15, 1_000).unwrap(), 2, "1.5 rounds to even 2");
+        assert_eq!(basis_points(25, 1_000).unwrap(), 2, "2.5 rounds to even 2");
+        assert_eq!(basis_points(26, 1_000).unwrap(), 3);
+        assert_eq!(basis_points(24, 1_000).unwrap(), 2);
+        assert_eq!(basis_points(12_345, 0).unwrap(), 0);
+        assert_eq!(basis_points(i64::MAX, 10_000).unwrap(), i64::MAX);
+    }
+
+    #[test]
+    fn a_short_stay_is_nights_and_cleaning() {
+        // Monday to Wednesday: two weeknights.
+        let quote = quote(
+            &listing(),
+            date!(2027 - 07 - 05),
+            date!(2027 - 07 - 07),
+            NO_FEES,
+        )
+        .unwrap();
+        assert_eq!(quote.nights, 2);
+        assert_eq!(codes(&quote), [("nights", 20_000), ("cleaning_fee", 2_500)]);
+        assert_eq!(quote.total, 22_500);
+        assert_eq!(quote.line_items[0].label, "2 nights × 10000");
+    }
+
+    #[test]
+    fn friday_and_saturday_nights_take_the_weekend_price() {
+        let mut listing = listing();
+        listing.weekend_price = Some(15_000);
+        // Thursday to Sunday: Thursday, Friday, Saturday nights.
+        let quote = quote(
+            &listing,
+            date!(2027 - 07 - 08),
+            date!(2027 - 07 - 11),
+            NO_FEES,
+        )
+        .unwrap();
+        assert_eq!(
+            codes(&quote),
+            [
+                ("nights", 10_000),
+                ("weekend_nights", 30_000),
+                ("cleaning_fee", 2_500)
+            ]
+        );
+        assert_eq!(quote.total, 42_500);
+    }
+
+    #[test]
+    fn seven_nights_get_the_weekly_discount_and_28_the_monthly_one() {
+        let weekly = quote(
+            &listing(),
+            date!(2027 - 07 - 05),
+            date!(2027 - 07 - 12),
+            NO_FEES,
+        )
+        .unwrap();
+        assert_eq!(
+            codes(&weekly),
+            [
+                ("nights", 70_000),
+                ("weekly_discount", -7_000),
+                ("cleaning_fee", 2_500)
+            ]
+        );
+        let monthly = quote(
+            &listing(),
+            date!(2027 - 07 - 01),
+            date!(2027 - 07 - 29),
+            NO_FEES,
+        )
+        .unwrap();
+        assert_eq!(
+            codes(&monthly),
+            [
+                ("nights", 280_000),
+                ("monthly_discount", -70_000),
+                ("cleaning_fee", 2_500)
+            ]
+        );
+        let six = quote(
+            &listing(),
+            date!(2027 - 07 - 05),
+            date!(2027 - 07 - 11),
+            NO_FEES,
+        )
+        .unwrap();
+        assert!(
+            six.line_items
+                .iter()
+                .all(|line| !line.code.ends_with("discount"))
+        );
+    }
+
+    #[test]
+    fn fees_and_taxes_apply_to_the_stay_subtotal_and_the_total_is_the_sum_of_lines() {
+        let mut listing = listing();
+        listing.nightly_price = 3_333;
+        listing.cleaning_fee = 1_001;
+        let fees = Fees {
+            platform_fee_bps: 1_250,
+            tax_bps: 550,
+        };
+        let quote = quote(&listing, date!(2027 - 07 - 05), date!(2027 - 07 - 08), fees).unwrap();
+        // Subtotal 3 × 3333 + 1001 = 11000; 12.5 % = 1375; 5.5 % = 605.
+        assert_eq!(
+            codes(&quote),
+            [
+                ("nights", 9_999),
+                ("cleaning_fee", 1_001),
+                ("platform_fee", 1_375),
+                ("taxes", 605)
+            ]
+        );
+        assert_eq!(
+            quote.total,
+            quote.line_items.iter().map(|line| line.amount).sum::<i64>()
+        );
+    }
+
+    #[test]
+    fn impossible_stays_are_errors_not_panics() {
+        assert_eq!(
+            quote(
+                &listing(),
+                date!(2027 - 07 - 05),
+                date!(2027 - 07 - 05),
+                NO_FEES
+            ),
+            Err(PricingError::NoNights)
+        );
+        assert_eq!(
+            quote(
+                &listing(),
+                date!(2027 - 07 - 05),
+                date!(2027 - 07 - 01),
+                NO_FEES
+            ),
+            Err(PricingError::NoNights)
+        );
+        let mut huge = listing();
+        huge.nightly_price = i64::MAX / 2;
+        assert_eq!(
+            quote(&huge, date!(2027 - 07 - 05), date!(2027 - 07 - 08), NO_FEES),
+            Err(PricingError::Overflow)
+        );
+    }
+}

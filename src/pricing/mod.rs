@@ -1,0 +1,3 @@
+//! Prices of stays.
+
+pub mod engine;
