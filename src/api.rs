@@ -4,7 +4,8 @@ use poem_openapi::{OpenApiService, Tags};
 
 use crate::{
     admin::api::AdminApi, api_keys::api::ApiKeysApi, auth::api::AuthApi, authz::api::PoliciesApi,
-    properties::api::PropertiesApi, tenants::api::TenantsApi, users::api::UsersApi,
+    pricing::api::PricingApi, properties::api::PropertiesApi, tenants::api::TenantsApi,
+    users::api::UsersApi,
 };
 
 #[derive(Tags)]
@@ -31,6 +32,7 @@ pub type Apis = (
     AuthApi,
     UsersApi,
     PropertiesApi,
+    PricingApi,
     ApiKeysApi,
     PoliciesApi,
     AdminApi,
@@ -44,6 +46,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
         AuthApi,
         UsersApi,
         PropertiesApi,
+        PricingApi,
         ApiKeysApi,
         PoliciesApi,
         AdminApi,

@@ -1,3 +1,5 @@
 //! Prices of stays.
 
+pub mod api;
 pub mod engine;
+pub mod service;

@@ -40,7 +40,7 @@ pub struct MoneyDto {
 }
 
 impl MoneyDto {
-    fn new(amount: i64, currency: &str) -> Self {
+    pub fn new(amount: i64, currency: &str) -> Self {
         Self {
             amount,
             currency: currency.to_owned(),

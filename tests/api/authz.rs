@@ -60,6 +60,7 @@ fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("order_property_images", HOSTS),
         ("delete_property_image", HOSTS),
         ("get_property_image", EVERYONE_HERE),
+        ("quote_stay", EVERYONE_HERE),
         ("add_calendar_import", HOSTS),
         ("list_calendar_imports", HOSTS),
         ("remove_calendar_import", HOSTS),
@@ -117,6 +118,7 @@ fn body_for(operation: &str) -> Option<Value> {
         }),
         "update_settings" => json!({ "hold_minutes": 20 }),
         "order_property_images" => json!({ "image_ids": [] }),
+        "quote_stay" => json!({ "check_in": "2099-01-05", "check_out": "2099-01-08", "guests": 2 }),
         // Refused as a private address once authorised (422), so nothing is fetched.
         "add_calendar_import" => json!({ "url": "http://127.0.0.1:9/cal.ics" }),
         "block_dates" => json!({ "start": "2099-01-01", "end": "2099-01-05" }),

@@ -15,6 +15,7 @@ mod mail;
 mod metrics;
 mod openapi;
 mod policies;
+mod pricing;
 mod properties;
 mod ratelimit;
 mod search_plans;

@@ -1,0 +1,83 @@
+//! Quotes: the price of a stay at a property, with the rules a booking will have to meet.
+
+use super::engine::{self, Fees, PricingError, Quote};
+use crate::{
+    app::AppState,
+    auth::Principal,
+    error::{ApiError, FieldError},
+    properties::{
+        calendar::{self, Sources},
+        model::PropertyId,
+        service as properties,
+    },
+    tenants::Tenant,
+};
+
+pub struct StayRequest<'a> {
+    pub check_in: &'a str,
+    pub check_out: &'a str,
+    pub guests: u32,
+}
+
+/// Prices a stay: dates from the tenant's today, within the listing's stay limits and party
+/// size, and free every night (409 `dates_unavailable` otherwise).
+pub async fn quote(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    property: PropertyId,
+    stay: StayRequest<'_>,
+) -> Result<(Quote, String), ApiError> {
+    let found = properties::get(state, tenant, principal, property).await?;
+    let (check_in, check_out) =
+        calendar::parse_range("check_in", stay.check_in, "check_out", stay.check_out)?;
+    let listing = &found.listing;
+    let nights = (check_out - check_in).whole_days();
+    let mut errors = Vec::new();
+    if check_in < tenant.settings.today() {
+        errors.push(FieldError::new("check_in", "must not be in the past"));
+    }
+    if nights < i64::from(listing.min_nights) || nights > i64::from(listing.max_nights) {
+        errors.push(FieldError::new(
+            "check_out",
+            format!(
+                "the stay must be {} to {} nights",
+                listing.min_nights, listing.max_nights
+            ),
+        ));
+    }
+    if stay.guests == 0 || stay.guests > listing.max_guests {
+        errors.push(FieldError::new(
+            "guests",
+            format!("must be 1 to {}", listing.max_guests),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let blocked = calendar::blocks_between(
+        &state.db,
+        tenant.id,
+        property,
+        (check_in, check_out),
+        Sources::All,
+    )
+    .await?;
+    if !blocked.is_empty() {
+        return Err(ApiError::Conflict {
+            code: "dates_unavailable",
+            detail: "Some nights of this stay are not available.".into(),
+        });
+    }
+    let fees = Fees {
+        platform_fee_bps: tenant.settings.platform_fee_bps,
+        tax_bps: tenant.settings.tax_bps,
+    };
+    let quote = engine::quote(listing, check_in, check_out, fees).map_err(|err| match err {
+        PricingError::NoNights => ApiError::validation("check_out", "must be after check_in"),
+        PricingError::Overflow => {
+            ApiError::validation("check_out", "the stay is too long to price")
+        }
+    })?;
+    Ok((quote, found.currency))
+}
