@@ -6,14 +6,14 @@ use time::Date;
 use super::{
     calendar::{self, MAX_NIGHTS},
     model::PropertyId,
-    service as properties,
+    service as properties, store,
 };
 use crate::{
     app::AppState,
     auth::{Principal, secrets},
     db::{Db, Timestamp},
     error::ApiError,
-    on_db, on_tx,
+    on_db,
     tenants::{Tenant, TenantId},
 };
 
@@ -32,7 +32,7 @@ pub async fn rotate(
     principal: &Principal,
     property: PropertyId,
 ) -> Result<String, ApiError> {
-    let (_, _permit) = properties::for_change(
+    let (_, permit) = properties::for_change(
         state,
         tenant,
         principal,
@@ -43,16 +43,7 @@ pub async fn rotate(
     .await?;
     let token = new_token();
     let mut tx = state.db.begin().await?;
-    let updated = on_tx!(&mut tx, |conn| {
-        sqlx::query("UPDATE properties SET ical_token = $3 WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL")
-            .bind(tenant.id.0)
-            .bind(property.0)
-            .bind(&token)
-            .execute(conn)
-            .await
-            .map(|done| done.rows_affected())
-    })?;
-    if updated == 0 {
+    if !store::set_ical_token(&mut tx, &permit, tenant.id, property, &token).await? {
         return Err(ApiError::NotFound("property"));
     }
     tx.commit().await?;

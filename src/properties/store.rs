@@ -218,7 +218,7 @@ fn value_expression(column: &str, placeholder: usize) -> String {
     }
 }
 
-pub async fn insert(tx: &mut Tx, _permit: &Permit, property: &Property) -> Result<(), ApiError> {
+pub async fn insert(tx: &mut Tx, permit: &Permit, property: &Property) -> Result<(), ApiError> {
     let mut columns = vec![
         "tenant_id",
         "id",
@@ -259,15 +259,7 @@ pub async fn insert(tx: &mut Tx, _permit: &Permit, property: &Property) -> Resul
             .map(drop)
     })?;
     if let Some(token) = &property.ical_token {
-        on_tx!(&mut *tx, |conn| {
-            sqlx::query("UPDATE properties SET ical_token = $3 WHERE tenant_id = $1 AND id = $2")
-                .bind(property.tenant_id.0)
-                .bind(property.id.0)
-                .bind(token)
-                .execute(conn)
-                .await
-                .map(drop)
-        })?;
+        set_ical_token(tx, permit, property.tenant_id, property.id, token).await?;
     }
     write_amenities(
         tx,
@@ -276,6 +268,30 @@ pub async fn insert(tx: &mut Tx, _permit: &Permit, property: &Property) -> Resul
         &property.listing.amenities,
     )
     .await
+}
+
+/// Sets the secret of the calendar export feed; `false` when there is no such (undeleted)
+/// property.
+pub async fn set_ical_token(
+    tx: &mut Tx,
+    _permit: &Permit,
+    tenant: TenantId,
+    id: PropertyId,
+    token: &str,
+) -> Result<bool, ApiError> {
+    let updated = on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE properties SET ical_token = $3 \
+             WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL",
+        )
+        .bind(tenant.0)
+        .bind(id.0)
+        .bind(token)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
+    Ok(updated == 1)
 }
 
 /// Replaces the listing; `false` when there is no such (undeleted) property.

@@ -209,9 +209,8 @@ async fn the_date_filter_skips_blocked_properties_and_respects_stay_limits() {
     let app = spawn_app().await;
     app.create_tenant("acme").await;
     let host = app.register("acme", "host@example.com", true).await;
-    let free = listed_property(&app, &host, "Free").await;
+    listed_property(&app, &host, "Free").await;
     let busy = listed_property(&app, &host, "Busy").await;
-    assert_eq!(free.len(), busy.len());
     assert_eq!(
         block(&app, &host, &busy, 12, 13).await.status(),
         StatusCode::CREATED
