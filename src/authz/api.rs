@@ -4,18 +4,12 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json};
 use uuid::Uuid;
 
-use super::{
-    ANONYMOUS, Role, Rule,
-    store::{self, TenantRule},
-};
+use super::{Rule, service, store::TenantRule};
 use crate::{
     app::AppState,
-    auth::{Caller, Principal},
-    db::Timestamp,
-    error::ApiError,
+    auth::Caller,
     error_statuses,
     http::{ApiResult, JsonBody, tenancy},
-    tenants::Tenant,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -82,57 +76,6 @@ fn tenant_rule_view(rule: TenantRule) -> PolicyRule {
     }
 }
 
-async fn add(
-    state: &AppState,
-    tenant: &Tenant,
-    principal: &Principal,
-    rule: Rule,
-) -> Result<TenantRule, ApiError> {
-    let permit = state
-        .authorizer
-        .check(&state.db, tenant, principal, "policies", "create")
-        .await?;
-    let mut errors = Vec::new();
-    if rule.role != ANONYMOUS && Role::parse(&rule.role).is_none() {
-        errors.push(crate::error::FieldError::new(
-            "role",
-            "must be one of: anonymous, guest, host, tenant_admin",
-        ));
-    }
-    if !state
-        .authorizer
-        .is_known_permission(&rule.object, &rule.action)
-    {
-        errors.push(crate::error::FieldError::new(
-            "action",
-            format!(
-                "{}:{} is not a permission the default rules define",
-                rule.object, rule.action
-            ),
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    let rule = TenantRule {
-        id: Uuid::now_v7(),
-        rule,
-        created_at: Timestamp::now(),
-    };
-    let mut tx = state.db.begin().await?;
-    if store::insert(&mut tx, &permit, tenant.id, &rule)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::Conflict {
-            code: "rule_exists",
-            detail: "The tenant already has this rule.".into(),
-        });
-    }
-    tx.commit().await?;
-    Ok(rule)
-}
-
 pub struct PoliciesApi;
 
 #[OpenApi(tag = "crate::api::Tag::Policies")]
@@ -149,11 +92,7 @@ impl PoliciesApi {
         tenant: tenancy::Path,
         caller: Caller,
     ) -> ApiResult<Json<PolicyList>, ReadErrors> {
-        state
-            .authorizer
-            .check(&state.db, &tenant.0, &caller.0, "policies", "list")
-            .await?;
-        let own = store::list(&state.db, tenant.0.id).await?;
+        let own = service::list(&state, &tenant.0, &caller.0).await?;
         let defaults = state.authorizer.defaults().iter().map(|rule| PolicyRule {
             id: None,
             source: RuleSource::Default,
@@ -189,7 +128,7 @@ impl PoliciesApi {
             object: body.object,
             action: body.action,
         };
-        let rule = add(&state, &tenant.0, &caller.0, rule).await?;
+        let rule = service::add(&state, &tenant.0, &caller.0, rule).await?;
         Ok(Created::Created(Json(tenant_rule_view(rule))))
     }
 
@@ -206,15 +145,7 @@ impl PoliciesApi {
         caller: Caller,
         id: Path<Uuid>,
     ) -> ApiResult<Removed, ReadErrors> {
-        let permit = state
-            .authorizer
-            .check(&state.db, &tenant.0, &caller.0, "policies", "delete")
-            .await?;
-        let mut tx = state.db.begin().await?;
-        if !store::delete(&mut tx, &permit, tenant.0.id, id.0, Timestamp::now()).await? {
-            return Err(ApiError::NotFound("rule").into());
-        }
-        tx.commit().await?;
+        service::remove(&state, &tenant.0, &caller.0, id.0).await?;
         Ok(Removed::NoContent)
     }
 }

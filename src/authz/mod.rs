@@ -5,6 +5,7 @@
 //! whose check was skipped does not compile.
 
 pub mod api;
+pub mod service;
 pub mod store;
 
 use std::{

@@ -1,0 +1,97 @@
+//! The rules of a tenant's own authorization rules.
+
+use uuid::Uuid;
+
+use super::{
+    ANONYMOUS, Role, Rule,
+    store::{self, TenantRule},
+};
+use crate::{
+    app::AppState,
+    auth::Principal,
+    db::Timestamp,
+    error::{ApiError, FieldError},
+    tenants::Tenant,
+};
+
+/// The tenant's own rules (the defaults come from the authorizer).
+pub async fn list(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+) -> Result<Vec<TenantRule>, ApiError> {
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, "policies", "list")
+        .await?;
+    store::list(&state.db, tenant.id).await
+}
+
+/// Adds an allow rule: a known role, and a permission the default rules define.
+pub async fn add(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    rule: Rule,
+) -> Result<TenantRule, ApiError> {
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "policies", "create")
+        .await?;
+    let mut errors = Vec::new();
+    if rule.role != ANONYMOUS && Role::parse(&rule.role).is_none() {
+        errors.push(FieldError::new(
+            "role",
+            "must be one of: anonymous, guest, host, tenant_admin",
+        ));
+    }
+    if !state
+        .authorizer
+        .is_known_permission(&rule.object, &rule.action)
+    {
+        errors.push(FieldError::new(
+            "action",
+            format!(
+                "{}:{} is not a permission the default rules define",
+                rule.object, rule.action
+            ),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let rule = TenantRule {
+        id: Uuid::now_v7(),
+        rule,
+        created_at: Timestamp::now(),
+    };
+    let mut tx = state.db.begin().await?;
+    if store::insert(&mut tx, &permit, tenant.id, &rule)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::Conflict {
+            code: "rule_exists",
+            detail: "The tenant already has this rule.".into(),
+        });
+    }
+    tx.commit().await?;
+    Ok(rule)
+}
+
+pub async fn remove(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "policies", "delete")
+        .await?;
+    let mut tx = state.db.begin().await?;
+    if !store::delete(&mut tx, &permit, tenant.id, id, Timestamp::now()).await? {
+        return Err(ApiError::NotFound("rule"));
+    }
+    tx.commit().await
+}
