@@ -4,8 +4,8 @@ use poem_openapi::{OpenApiService, Tags};
 
 use crate::{
     admin::api::AdminApi, api_keys::api::ApiKeysApi, auth::api::AuthApi, authz::api::PoliciesApi,
-    pricing::api::PricingApi, properties::api::PropertiesApi, tenants::api::TenantsApi,
-    users::api::UsersApi,
+    bookings::api::BookingsApi, pricing::api::PricingApi, properties::api::PropertiesApi,
+    tenants::api::TenantsApi, users::api::UsersApi,
 };
 
 #[derive(Tags)]
@@ -18,6 +18,8 @@ pub enum Tag {
     Users,
     /// Listings, their search and the amenity catalogue.
     Properties,
+    /// Bookings: create, list, cancel, and the host's answer to requests.
+    Bookings,
     /// Integrator API keys.
     #[oai(rename = "API keys")]
     ApiKeys,
@@ -33,6 +35,7 @@ pub type Apis = (
     UsersApi,
     PropertiesApi,
     PricingApi,
+    BookingsApi,
     ApiKeysApi,
     PoliciesApi,
     AdminApi,
@@ -47,6 +50,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
         UsersApi,
         PropertiesApi,
         PricingApi,
+        BookingsApi,
         ApiKeysApi,
         PoliciesApi,
         AdminApi,

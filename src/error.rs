@@ -27,6 +27,13 @@ pub enum ApiError {
     MalformedRequest(String),
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
+    /// 400 with a specific code (`idempotency_key_required`, ...).
+    #[error("bad request: {detail}")]
+    BadRequest { code: &'static str, detail: String },
+    /// 422 with a specific code, for a request that is well-formed but cannot be processed
+    /// (`idempotency_key_reused`).
+    #[error("unprocessable: {detail}")]
+    Unprocessable { code: &'static str, detail: String },
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("{0} not found")]
@@ -57,6 +64,12 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("conflict: {detail}")]
     Conflict { code: &'static str, detail: String },
+    /// 409 `invalid_transition`: the resource's current status does not allow the action.
+    #[error("cannot {attempted} in status {current}")]
+    InvalidTransition {
+        current: &'static str,
+        attempted: &'static str,
+    },
     #[error("{0} unavailable")]
     Unavailable(&'static str),
     /// A client error the framework raised that no other variant describes.
@@ -74,6 +87,14 @@ impl ApiError {
         }
     }
 
+    /// 409: a night of the stay is booked or blocked.
+    pub fn dates_unavailable() -> Self {
+        Self::Conflict {
+            code: "dates_unavailable",
+            detail: "Some nights of this stay are not available.".into(),
+        }
+    }
+
     pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(err.into())
     }
@@ -84,8 +105,10 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedRequest(_) | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::MalformedRequest(_) | Self::MalformedJson(_) | Self::BadRequest { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) | Self::RouteNotFound | Self::TenantNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::AuthenticationRequired | Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
@@ -94,7 +117,7 @@ impl ApiError {
             Self::TenantSuspended => StatusCode::FORBIDDEN,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::InvalidTransition { .. } => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Rejected { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -111,7 +134,11 @@ impl ApiError {
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::AuthenticationRequired => "authentication_required",
-            Self::Unauthenticated { code, .. } | Self::Refused { code, .. } => code,
+            Self::Unauthenticated { code, .. }
+            | Self::Refused { code, .. }
+            | Self::BadRequest { code, .. }
+            | Self::Unprocessable { code, .. } => code,
+            Self::InvalidTransition { .. } => "invalid_transition",
             Self::Forbidden(_) => "forbidden",
             Self::RateLimited { .. } => "rate_limited",
             Self::TenantNotFound => "tenant_not_found",
@@ -127,7 +154,9 @@ impl ApiError {
 
     fn title(&self) -> &'static str {
         match self {
-            Self::MalformedRequest(_) => "Malformed request",
+            Self::MalformedRequest(_) | Self::BadRequest { .. } => "Malformed request",
+            Self::Unprocessable { .. } => "Unprocessable request",
+            Self::InvalidTransition { .. } => "Invalid transition",
             Self::MalformedJson(_) => "Malformed JSON body",
             Self::Validation(_) => "Validation failed",
             Self::NotFound(_) => "Not found",
@@ -154,6 +183,8 @@ impl ApiError {
             | Self::MalformedJson(detail)
             | Self::UnsupportedMediaType(detail)
             | Self::Conflict { detail, .. }
+            | Self::BadRequest { detail, .. }
+            | Self::Unprocessable { detail, .. }
             | Self::Rejected { detail, .. }
             | Self::Unauthenticated { detail, .. }
             | Self::Refused { detail, .. }
@@ -169,6 +200,9 @@ impl ApiError {
                 _ => format!("{} fields are invalid", errors.len()),
             },
             Self::NotFound(what) => format!("The {what} does not exist."),
+            Self::InvalidTransition { current, attempted } => {
+                format!("The status is {current}: it does not allow {attempted}.")
+            }
             Self::RouteNotFound => "No API route matches this path.".into(),
             Self::MethodNotAllowed => "This path does not support the request method.".into(),
             Self::TenantNotFound => "No marketplace has this identifier.".into(),
@@ -196,6 +230,10 @@ impl ApiError {
             errors: match self {
                 Self::Validation(errors) => errors.clone(),
                 _ => Vec::new(),
+            },
+            current_status: match self {
+                Self::InvalidTransition { current, .. } => Some((*current).to_owned()),
+                _ => None,
             },
             request_id: request_id.map(str::to_owned),
         }
@@ -261,6 +299,10 @@ pub struct Problem {
     pub code: String,
     /// Field-level problems, for `validation_failed`.
     pub errors: Vec<FieldError>,
+    /// For `invalid_transition`: the resource's current status.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_status: Option<String>,
     /// The request id, also sent as `X-Request-Id`.
     #[oai(skip_serializing_if_is_none)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -193,7 +193,7 @@ async fn send(
 ) -> Result<(), ApiError> {
     let email =
         OutgoingEmail::compose(user.email.clone(), template, &Branding::for_tenant(tenant))?;
-    mail::enqueue(tx, Some(tenant.id), email).await?;
+    mail::enqueue(tx, Some(tenant.id), email, None).await?;
     Ok(())
 }
 

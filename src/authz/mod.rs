@@ -140,6 +140,12 @@ impl Permit {
         Self { object, action }
     }
 
+    /// A permit for work Staybase does on its own schedule (expiring holds, completing stays),
+    /// which no caller requested.
+    pub(crate) fn for_system(object: &'static str, action: &'static str) -> Self {
+        Self { object, action }
+    }
+
     pub fn object(&self) -> &'static str {
         self.object
     }

@@ -18,6 +18,35 @@ use crate::{
 };
 
 pub use timestamp::Timestamp;
+use uuid::Uuid;
+
+/// A value bound to a dynamically built query (see `bind_all!`).
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Uuid(Uuid),
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Date(time::Date),
+}
+
+/// Binds each of `$binds` to `$query`, in order.
+#[macro_export]
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut query = $query;
+        for bind in $binds {
+            query = match bind {
+                $crate::db::Bind::Uuid(value) => query.bind(*value),
+                $crate::db::Bind::Text(value) => query.bind(value.clone()),
+                $crate::db::Bind::Int(value) => query.bind(*value),
+                $crate::db::Bind::Float(value) => query.bind(*value),
+                $crate::db::Bind::Date(value) => query.bind(*value),
+            };
+        }
+        query
+    }};
+}
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -169,4 +198,9 @@ impl Tx {
 /// What a failed write means, by error kind rather than constraint name (SQLite has none).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+/// PostgreSQL's exclusion violation (SQLSTATE 23P01), which has no sqlx error kind.
+pub fn is_exclusion_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("23P01"))
 }

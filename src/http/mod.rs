@@ -1,6 +1,7 @@
 //! The HTTP edge shared by every route: request ids, the request span and summary log line,
 //! the body limit, and the one mapping from any error to problem+json.
 
+pub mod cursor;
 pub mod json;
 pub mod problems;
 pub mod tenancy;

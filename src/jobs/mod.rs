@@ -204,6 +204,8 @@ pub fn application_registry(retention_hours: u32) -> JobRegistry {
         PruneFinishedJobs { retention_hours },
     );
     crate::mail::register_jobs(&mut registry);
+    crate::idempotency::register_jobs(&mut registry);
+    crate::bookings::jobs::register_jobs(&mut registry);
     crate::properties::images::register_jobs(&mut registry);
     crate::properties::imports::register_jobs(&mut registry);
     registry

@@ -53,11 +53,13 @@ impl OutgoingEmail {
     }
 }
 
-/// Queues `email` for delivery in the caller's transaction.
+/// Queues `email` for delivery in the caller's transaction; with a `unique_key`, at most once
+/// per key (for handlers that may run again).
 pub async fn enqueue(
     tx: &mut Tx,
     tenant: Option<TenantId>,
     email: OutgoingEmail,
+    unique_key: Option<String>,
 ) -> Result<Option<JobId>, ApiError> {
     if email.to.parse::<Mailbox>().is_err() {
         return Err(ApiError::validation(
@@ -70,6 +72,7 @@ pub async fn enqueue(
         &SendEmail { email },
         EnqueueOptions {
             tenant,
+            unique_key,
             ..EnqueueOptions::default()
         },
     )

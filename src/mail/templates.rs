@@ -40,6 +40,29 @@ pub enum Template {
         link: String,
         expires_minutes: u32,
     },
+    /// A booking reached a status.
+    Booking(Box<BookingMessage>),
+}
+
+/// What a message about a booking says: it reached `status`; to its guest, or to its host when
+/// `for_host`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BookingMessage {
+    pub status: String,
+    pub for_host: bool,
+    pub first_name: String,
+    pub guest_name: String,
+    pub property_name: String,
+    pub reference: String,
+    pub check_in: String,
+    pub check_out: String,
+    pub nights: i64,
+    pub guests: u32,
+    pub total: String,
+    pub refund: Option<String>,
+    pub cancelled_by: Option<String>,
+    pub hold_minutes: u32,
+    pub request_expiry_hours: u32,
 }
 
 impl Template {
@@ -47,6 +70,7 @@ impl Template {
         match self {
             Self::VerifyEmail { .. } => "verify_email",
             Self::PasswordReset { .. } => "password_reset",
+            Self::Booking(_) => "booking",
         }
     }
 }
@@ -72,6 +96,9 @@ const SOURCES: &[(&str, &str)] = templates!(
     "password_reset.subject",
     "password_reset.txt",
     "password_reset.html",
+    "booking.subject",
+    "booking.txt",
+    "booking.html",
 );
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -145,6 +172,104 @@ mod tests {
             assert!(rendered.text.contains("https://example.com/"));
             assert!(rendered.html.contains("Sea &amp; Sun"), "HTML is escaped");
             assert!(rendered.html.contains("#ff5a5f"));
+        }
+    }
+
+    fn booking(status: &str, for_host: bool, cancelled_by: Option<&str>) -> Template {
+        Template::Booking(Box::new(BookingMessage {
+            status: status.into(),
+            for_host,
+            first_name: "Ana".into(),
+            guest_name: "Bo <b>Lund</b>".into(),
+            property_name: "Loft & Garden".into(),
+            reference: "0190".into(),
+            check_in: "2027-07-14".into(),
+            check_out: "2027-07-17".into(),
+            nights: 3,
+            guests: 2,
+            total: "EUR 330.00".into(),
+            refund: cancelled_by.map(|_| "EUR 165.00".into()),
+            cancelled_by: cancelled_by.map(str::to_owned),
+            hold_minutes: 15,
+            request_expiry_hours: 24,
+        }))
+    }
+
+    #[test]
+    fn booking_messages_say_what_happened_to_whom() {
+        let cases = [
+            (
+                booking("requested", true, None),
+                "New booking request for Loft & Garden",
+                "Bo <b>Lund</b> asks to stay",
+            ),
+            (
+                booking("requested", false, None),
+                "Your request for Loft & Garden was sent",
+                "24 hours to answer",
+            ),
+            (
+                booking("pending_payment", false, None),
+                "Complete your booking",
+                "held for you for 15 minutes",
+            ),
+            (
+                booking("confirmed", true, None),
+                "New booking for Loft & Garden",
+                "Bo <b>Lund</b> booked",
+            ),
+            (
+                booking("confirmed", false, None),
+                "is confirmed",
+                "is confirmed",
+            ),
+            (
+                booking("cancelled", false, Some("guest")),
+                "was cancelled",
+                "cancelled by you. Refund: EUR 165.00",
+            ),
+            (
+                booking("cancelled", true, Some("guest")),
+                "was cancelled",
+                "cancelled by the guest.",
+            ),
+            (
+                booking("cancelled", false, Some("host")),
+                "was cancelled",
+                "cancelled by the host.",
+            ),
+            (
+                booking("cancelled", true, Some("admin")),
+                "was cancelled",
+                "cancelled by the marketplace.",
+            ),
+            (
+                booking("declined", false, None),
+                "was declined",
+                "declined your request",
+            ),
+            (
+                booking("expired", false, None),
+                "has expired",
+                "not answered or paid in time",
+            ),
+        ];
+        for (template, subject, text) in cases {
+            let rendered = render(&template, &brand()).unwrap();
+            assert!(rendered.subject.contains(subject), "{}", rendered.subject);
+            assert!(
+                rendered.subject.ends_with("Sea & Sun"),
+                "{}",
+                rendered.subject
+            );
+            assert!(rendered.text.contains(text), "{}", rendered.text);
+            assert!(rendered.text.contains("Total: EUR 330.00"));
+            assert!(
+                rendered.html.contains("Loft &amp; Garden"),
+                "{}",
+                rendered.html
+            );
+            assert!(!rendered.html.contains("<b>Lund"), "HTML is escaped");
         }
     }
 

@@ -27,10 +27,10 @@ pub struct QuoteRequest {
 pub struct QuoteLine {
     /// `nights`, `weekend_nights`, `weekly_discount`, `monthly_discount`, `cleaning_fee`,
     /// `platform_fee` or `taxes`.
-    code: String,
-    label: String,
+    pub code: String,
+    pub label: String,
     /// Negative for discounts.
-    amount: MoneyDto,
+    pub amount: MoneyDto,
 }
 
 #[derive(Debug, Object)]

@@ -1,13 +1,16 @@
 //! Quotes: the price of a stay at a property, with the rules a booking will have to meet.
 
+use time::Date;
+
 use super::engine::{self, Fees, PricingError, Quote};
 use crate::{
     app::AppState,
     auth::Principal,
+    bookings,
     error::{ApiError, FieldError},
     properties::{
         calendar::{self, Sources},
-        model::PropertyId,
+        model::{Listing, PropertyId},
         service as properties,
     },
     tenants::Tenant,
@@ -29,9 +32,24 @@ pub async fn quote(
     stay: StayRequest<'_>,
 ) -> Result<(Quote, String), ApiError> {
     let found = properties::get(state, tenant, principal, property).await?;
-    let (check_in, check_out) =
-        calendar::parse_range("check_in", stay.check_in, "check_out", stay.check_out)?;
-    let listing = &found.listing;
+    let stay_dates = calendar::parse_range("check_in", stay.check_in, "check_out", stay.check_out)?;
+    check_stay(tenant, &found.listing, stay_dates, stay.guests)?;
+    let blocked =
+        calendar::blocks_between(&state.db, tenant.id, property, stay_dates, Sources::All).await?;
+    let booked = bookings::store::held_between(&state.db, tenant.id, property, stay_dates).await?;
+    if !blocked.is_empty() || !booked.is_empty() {
+        return Err(ApiError::dates_unavailable());
+    }
+    Ok((price(tenant, &found.listing, stay_dates)?, found.currency))
+}
+
+/// Checks a stay against the tenant's today and the listing's stay length and party size.
+pub fn check_stay(
+    tenant: &Tenant,
+    listing: &Listing,
+    (check_in, check_out): (Date, Date),
+    guests: u32,
+) -> Result<(), ApiError> {
     let nights = (check_out - check_in).whole_days();
     let mut errors = Vec::new();
     if check_in < tenant.settings.today() {
@@ -46,38 +64,34 @@ pub async fn quote(
             ),
         ));
     }
-    if stay.guests == 0 || stay.guests > listing.max_guests {
+    if guests == 0 || guests > listing.max_guests {
         errors.push(FieldError::new(
             "guests",
             format!("must be 1 to {}", listing.max_guests),
         ));
     }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
     }
-    let blocked = calendar::blocks_between(
-        &state.db,
-        tenant.id,
-        property,
-        (check_in, check_out),
-        Sources::All,
-    )
-    .await?;
-    if !blocked.is_empty() {
-        return Err(ApiError::Conflict {
-            code: "dates_unavailable",
-            detail: "Some nights of this stay are not available.".into(),
-        });
-    }
+}
+
+/// The line items of a checked stay under the tenant's fees. The tenant's pricing plugin will
+/// adjust the lines here, before `Quote::from_lines` totals them.
+pub fn price(
+    tenant: &Tenant,
+    listing: &Listing,
+    (check_in, check_out): (Date, Date),
+) -> Result<Quote, ApiError> {
     let fees = Fees {
         platform_fee_bps: tenant.settings.platform_fee_bps,
         tax_bps: tenant.settings.tax_bps,
     };
-    let quote = engine::quote(listing, check_in, check_out, fees).map_err(|err| match err {
+    engine::quote(listing, check_in, check_out, fees).map_err(|err| match err {
         PricingError::NoNights => ApiError::validation("check_out", "must be after check_in"),
         PricingError::Overflow => {
             ApiError::validation("check_out", "the stay is too long to price")
         }
-    })?;
-    Ok((quote, found.currency))
+    })
 }

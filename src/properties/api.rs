@@ -976,6 +976,7 @@ impl PropertiesApi {
                     date: calendar::format_date(date),
                     status: match status {
                         NightStatus::Available => NightStatusDto::Available,
+                        NightStatus::Booked => NightStatusDto::Booked,
                         NightStatus::Blocked => NightStatusDto::Blocked,
                     },
                 })

@@ -1,5 +1,5 @@
 //! A property's calendar: host blocks (merged when they overlap or touch) and the per-night
-//! availability view. Bookings join in as they land.
+//! availability view, where the nights of holding bookings show as booked.
 
 use time::{Date, Duration, format_description::well_known::Iso8601, macros::format_description};
 use uuid::Uuid;
@@ -9,6 +9,7 @@ use crate::{
     app::AppState,
     auth::Principal,
     authz::Permit,
+    bookings,
     db::{Db, Timestamp, Tx},
     error::{ApiError, FieldError},
     on_db, on_tx,
@@ -74,6 +75,7 @@ pub struct Block {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NightStatus {
     Available,
+    Booked,
     Blocked,
 }
 
@@ -243,6 +245,12 @@ pub async fn block(
     if !lock_property(&mut tx, tenant.id, property).await? {
         return Err(ApiError::NotFound("property"));
     }
+    if bookings::store::any_held_in(&mut tx, tenant.id, property, (start, end)).await? {
+        return Err(ApiError::Conflict {
+            code: "dates_booked",
+            detail: "Some of these nights are booked; cancel the booking to free them.".into(),
+        });
+    }
     let merged_with = touching(&mut tx, tenant.id, property, start, end).await?;
     let merged = Block {
         id: Uuid::now_v7(),
@@ -328,20 +336,24 @@ pub async fn availability(
 ) -> Result<Vec<(Date, NightStatus)>, ApiError> {
     properties::get(state, tenant, principal, property).await?;
     let blocks = blocks_between(&state.db, tenant.id, property, (from, to), Sources::All).await?;
+    let booked = bookings::store::held_between(&state.db, tenant.id, property, (from, to)).await?;
     let mut nights = Vec::new();
     let mut night = from;
     while night < to {
-        let blocked = blocks
+        let status = if booked
             .iter()
-            .any(|block| block.start <= night && night < block.end);
-        nights.push((
-            night,
-            if blocked {
-                NightStatus::Blocked
-            } else {
-                NightStatus::Available
-            },
-        ));
+            .any(|(_, check_in, check_out)| *check_in <= night && night < *check_out)
+        {
+            NightStatus::Booked
+        } else if blocks
+            .iter()
+            .any(|block| block.start <= night && night < block.end)
+        {
+            NightStatus::Blocked
+        } else {
+            NightStatus::Available
+        };
+        nights.push((night, status));
         night = night.next_day().unwrap_or(to);
     }
     Ok(nights)

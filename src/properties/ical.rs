@@ -1,5 +1,6 @@
-//! iCalendar (RFC 5545) export of a property's unavailable nights, for the other platforms a
-//! host lists on. The feed lives at an unguessable URL the host can rotate.
+//! iCalendar (RFC 5545) export of a property's unavailable nights (its host's blocks and its
+//! bookings), for the other platforms a host lists on. The feed lives at an unguessable URL
+//! the host can rotate.
 
 use time::Date;
 
@@ -11,6 +12,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::{Principal, secrets},
+    bookings,
     db::{Db, Timestamp},
     error::ApiError,
     on_db,
@@ -89,6 +91,19 @@ pub async fn export(
         calendar::Sources::Host,
     )
     .await?;
+    let booked =
+        bookings::store::held_between(&state.db, tenant.id, property, (today, until)).await?;
+    // Bookings and blocks alike, by start: other platforms need only know the nights are taken.
+    let mut taken: Vec<(uuid::Uuid, Date, Date)> = blocks
+        .into_iter()
+        .map(|block| (block.id, block.start, block.end))
+        .chain(
+            booked
+                .into_iter()
+                .map(|(id, check_in, check_out)| (id.0, check_in, check_out)),
+        )
+        .collect();
+    taken.sort_by_key(|(id, start, _)| (*start, *id));
     let stamp = Timestamp::now().get();
     let stamp = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -110,13 +125,13 @@ pub async fn export(
             escape(&format!("{name} ({})", tenant.settings.display_name))
         ),
     ];
-    for block in blocks {
+    for (id, start, end) in taken {
         lines.extend([
             "BEGIN:VEVENT".to_owned(),
-            format!("UID:{}@{}.staybase", block.id, tenant.slug),
+            format!("UID:{id}@{}.staybase", tenant.slug),
             format!("DTSTAMP:{stamp}"),
-            format!("DTSTART;VALUE=DATE:{}", ical_date(block.start)),
-            format!("DTEND;VALUE=DATE:{}", ical_date(block.end)),
+            format!("DTSTART;VALUE=DATE:{}", ical_date(start)),
+            format!("DTEND;VALUE=DATE:{}", ical_date(end)),
             "SUMMARY:Not available".to_owned(),
             "TRANSP:OPAQUE".to_owned(),
             "END:VEVENT".to_owned(),

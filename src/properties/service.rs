@@ -6,13 +6,13 @@ use uuid::Uuid;
 
 use super::{
     model::{Listing, Property, PropertyId, PropertyStatus, is_amenity},
-    store::{self, Bind, SearchQuery},
+    store::{self, SearchQuery},
 };
 use crate::{
     app::AppState,
     auth::Principal,
     authz::Permit,
-    db::Timestamp,
+    db::{Bind, Timestamp},
     error::{ApiError, FieldError},
     events,
     tenants::{Tenant, TenantId},
@@ -231,6 +231,18 @@ pub async fn delete(
         for_change(state, tenant, principal, id, "delete:own", "delete:any").await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
+    if store::get_in(&mut tx, tenant.id, id).await?.is_none() {
+        return Err(ApiError::NotFound("property"));
+    }
+    // The last date both backends store as plain `YYYY-MM-DD`.
+    let last_date = time::macros::date!(9999 - 12 - 31);
+    let upcoming = (tenant.settings.today(), last_date);
+    if crate::bookings::store::any_held_in(&mut tx, tenant.id, id, upcoming).await? {
+        return Err(ApiError::Conflict {
+            code: "property_has_bookings",
+            detail: "The property has upcoming bookings; cancel them or unlist it instead.".into(),
+        });
+    }
     if !store::soft_delete(&mut tx, &permit, tenant.id, id, now).await? {
         return Err(ApiError::NotFound("property"));
     }
@@ -454,6 +466,7 @@ pub fn search_query(
             n,
             n - 1
         ));
+        conditions.push(crate::bookings::store::free_of_bookings(n - 1, n));
     }
     if let Some(cursor) = &search.cursor {
         let cursor: Cursor = URL_SAFE_NO_PAD

@@ -5,7 +5,8 @@ use uuid::Uuid;
 use super::model::{Listing, Location, Property, PropertyId, PropertyStatus};
 use crate::{
     authz::Permit,
-    db::{Db, Timestamp, Tx},
+    bind_all,
+    db::{Bind, Db, Timestamp, Tx},
     error::ApiError,
     on_db, on_tx,
     tenants::TenantId,
@@ -101,32 +102,6 @@ const COLUMNS: &str = "tenant_id, id, owner_id, name, description, address, city
     CAST(bathrooms AS BIGINT) AS bathrooms, CAST(min_nights AS BIGINT) AS min_nights, \
     CAST(max_nights AS BIGINT) AS max_nights, amenities, status, rating_sum, review_count, \
     ical_token, created_at, updated_at";
-
-/// A value bound to a dynamically built query.
-#[derive(Debug, Clone)]
-pub enum Bind {
-    Uuid(Uuid),
-    Text(String),
-    Int(i64),
-    Float(f64),
-    Date(time::Date),
-}
-
-macro_rules! bind_all {
-    ($query:expr, $binds:expr) => {{
-        let mut query = $query;
-        for bind in $binds {
-            query = match bind {
-                Bind::Uuid(value) => query.bind(*value),
-                Bind::Text(value) => query.bind(value.clone()),
-                Bind::Int(value) => query.bind(*value),
-                Bind::Float(value) => query.bind(*value),
-                Bind::Date(value) => query.bind(*value),
-            };
-        }
-        query
-    }};
-}
 
 async fn write_amenities(
     tx: &mut Tx,

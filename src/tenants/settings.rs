@@ -102,15 +102,20 @@ impl TenantSettings {
 
     /// Today's date in the tenant's time zone: "today" for every date rule of the tenant.
     pub fn today(&self) -> time::Date {
-        let zone = jiff::tz::TimeZone::get(&self.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-        let date = zone.to_datetime(jiff::Timestamp::now()).date();
-        time::Month::try_from(date.month() as u8)
-            .ok()
-            .and_then(|month| {
-                time::Date::from_calendar_date(i32::from(date.year()), month, date.day() as u8).ok()
-            })
-            .unwrap_or_else(|| time::OffsetDateTime::now_utc().date())
+        today_in(&self.timezone)
     }
+}
+
+/// Today's date in an IANA time zone (UTC when the zone is unknown).
+pub fn today_in(timezone: &str) -> time::Date {
+    let zone = jiff::tz::TimeZone::get(timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let date = zone.to_datetime(jiff::Timestamp::now()).date();
+    time::Month::try_from(date.month() as u8)
+        .ok()
+        .and_then(|month| {
+            time::Date::from_calendar_date(i32::from(date.year()), month, date.day() as u8).ok()
+        })
+        .unwrap_or_else(|| time::OffsetDateTime::now_utc().date())
 }
 
 /// A requested change; `None` leaves a setting as it is.

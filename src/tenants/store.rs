@@ -231,6 +231,14 @@ pub async fn find_by_slug(db: &Db, slug: &TenantSlug) -> Result<Option<Tenant>, 
     row.map(Tenant::try_from).transpose()
 }
 
+pub async fn find_by_id(db: &Db, id: TenantId) -> Result<Option<Tenant>, ApiError> {
+    let sql = format!("{SELECT} WHERE t.id = $1");
+    let row: Option<TenantRow> = on_db!(db, |pool| {
+        sqlx::query_as(&sql).bind(id.0).fetch_optional(pool).await
+    })?;
+    row.map(Tenant::try_from).transpose()
+}
+
 pub async fn find_by_slug_in(tx: &mut Tx, slug: &TenantSlug) -> Result<Option<Tenant>, ApiError> {
     let sql = format!("{SELECT} WHERE t.slug = $1");
     let row: Option<TenantRow> = on_tx!(tx, |conn| {

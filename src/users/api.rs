@@ -1,7 +1,6 @@
 //! `/v1/t/{tenant}/users`: the caller's own profile, public profiles, and the tenant admin's
 //! user directory.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Multipart, Object, OpenApi,
@@ -23,7 +22,7 @@ use crate::{
     db::Timestamp,
     error::ApiError,
     error_statuses,
-    http::{ApiResult, JsonBody, tenancy},
+    http::{ApiResult, JsonBody, cursor, tenancy},
     storage::ImageFormat,
     tenants::Tenant,
 };
@@ -203,21 +202,6 @@ error_statuses!(PublicErrors => [401, 403, 404, 429]);
 error_statuses!(AdminReadErrors => [401, 403, 404, 422, 429]);
 error_statuses!(AdminWriteErrors => [400, 401, 403, 404, 409, 413, 415, 422, 429]);
 
-fn parse_cursor(cursor: Option<&str>) -> Result<Option<UserId>, ApiError> {
-    cursor
-        .map(|cursor| {
-            URL_SAFE_NO_PAD
-                .decode(cursor)
-                .ok()
-                .and_then(|bytes| Uuid::from_slice(&bytes).ok())
-                .map(UserId)
-                .ok_or_else(|| {
-                    ApiError::validation("cursor", "is not a cursor from a previous page")
-                })
-        })
-        .transpose()
-}
-
 pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit {
         None => Ok(20),
@@ -390,11 +374,11 @@ impl UsersApi {
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<UserPage>, AdminReadErrors> {
         let limit = page_limit(limit.0)?;
-        let after = parse_cursor(cursor.0.as_deref())?;
+        let after = cursor::decode(cursor.0.as_deref())?.map(UserId);
         let page = service::list(&state, &tenant.0, &caller.0, after, limit).await?;
         Ok(Json(UserPage {
             data: page.users.iter().map(UserAccount::from).collect(),
-            next_cursor: page.next.map(|id| URL_SAFE_NO_PAD.encode(id.0.as_bytes())),
+            next_cursor: page.next.map(|id| cursor::encode(id.0)),
         }))
     }
 

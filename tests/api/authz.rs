@@ -28,6 +28,8 @@ const EVERYONE_HERE: &[Who] = &[Anonymous, Guest, Host, TenantAdmin, AdminApiKey
 const SIGNED_IN: &[Who] = &[Guest, Host, TenantAdmin, AdminApiKey];
 const ADMINS: &[Who] = &[TenantAdmin, AdminApiKey];
 const HOSTS: &[Who] = &[Host, TenantAdmin, AdminApiKey];
+/// Accounts with the guest role (every registered account; not the admin API key).
+const GUESTS: &[Who] = &[Guest, Host, TenantAdmin];
 /// Platform routes that take no credentials.
 const PLATFORM_PUBLIC: &[Who] = &[
     Anonymous,
@@ -65,6 +67,13 @@ fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("list_calendar_imports", HOSTS),
         ("remove_calendar_import", HOSTS),
         ("update_settings", ADMINS),
+        ("create_booking", GUESTS),
+        ("list_bookings", GUESTS),
+        // Another's booking is not found rather than refused, so as not to reveal it.
+        ("get_booking", SIGNED_IN),
+        ("cancel_booking", SIGNED_IN),
+        ("accept_booking", SIGNED_IN),
+        ("decline_booking", SIGNED_IN),
         ("replace_password", EVERYONE_HERE),
         ("register", EVERYONE_HERE),
         ("login", EVERYONE_HERE),
@@ -119,6 +128,9 @@ fn body_for(operation: &str) -> Option<Value> {
         "update_settings" => json!({ "hold_minutes": 20 }),
         "order_property_images" => json!({ "image_ids": [] }),
         "quote_stay" => json!({ "check_in": "2099-01-05", "check_out": "2099-01-08", "guests": 2 }),
+        "create_booking" => json!({
+            "property_id": uuid::Uuid::now_v7(), "check_in": "2099-01-05", "check_out": "2099-01-08", "guests": 2
+        }),
         // Refused as a private address once authorised (422), so nothing is fetched.
         "add_calendar_import" => json!({ "url": "http://127.0.0.1:9/cal.ics" }),
         "block_dates" => json!({ "start": "2099-01-01", "end": "2099-01-05" }),
@@ -263,6 +275,9 @@ async fn every_operation_allows_exactly_the_expected_callers() {
                 }
                 let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 let mut request = app.client.request(method, app.url(&path));
+                if id == "create_booking" {
+                    request = request.header("Idempotency-Key", uuid::Uuid::now_v7().to_string());
+                }
                 if let Some(token) = token {
                     request = request.bearer_auth(token);
                 }

@@ -2,13 +2,8 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use time::{Duration, OffsetDateTime};
 
-use crate::helpers::{Account, TestApp, assert_problem, spawn_app};
-
-fn day(offset: i64) -> String {
-    (OffsetDateTime::now_utc().date() + Duration::days(offset)).to_string()
-}
+use crate::helpers::{Account, TestApp, assert_problem, day, spawn_app};
 
 async fn listed_property(app: &TestApp, host: &Account, name: &str) -> String {
     let body = json!({

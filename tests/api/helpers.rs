@@ -4,6 +4,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, sync::Once};
 
+use mailparse::MailHeaderMap;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 use sqlx::{Connection, Executor, PgConnection};
@@ -130,6 +131,28 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Another instance of the app on the same database (and Redis), as a second replica
+    /// behind a load balancer would be; returns its base URL. It serves until the test ends.
+    pub async fn replica(&self) -> String {
+        let other = AppState::start(self.state.config.clone())
+            .await
+            .expect("start replica");
+        let acceptor = staybase::app::bind(&self.state.config)
+            .await
+            .expect("bind replica");
+        let addr = poem::listener::Acceptor::local_addr(&acceptor)[0]
+            .as_socket_addr()
+            .copied()
+            .expect("tcp address");
+        tokio::spawn(staybase::app::serve(
+            acceptor,
+            other,
+            Role::Api,
+            std::future::pending(),
+        ));
+        format!("http://{addr}")
+    }
+
     pub async fn create_tenant(&self, slug: &str) -> Tenant {
         tenants::create(
             &self.state.db,
@@ -244,8 +267,8 @@ impl TestApp {
         account
     }
 
-    /// The most recent email to `to` whose text contains `about`, waiting for the worker to
-    /// write it.
+    /// The most recent email to `to` whose subject or plain text (decoded) contains `about`,
+    /// waiting for the worker to write it. Returns the raw message.
     pub async fn email_to(&self, to: &str, about: &str) -> String {
         let outbox = self.state.config.data_dir.join("outbox");
         let latest = || {
@@ -257,8 +280,15 @@ impl TestApp {
                 .collect();
             messages.sort();
             messages.into_iter().rev().find_map(|path| {
-                let text = std::fs::read_to_string(path).ok()?;
-                (text.contains(&format!("To: {to}")) && text.contains(about)).then_some(text)
+                let raw = std::fs::read_to_string(path).ok()?;
+                let parsed = mailparse::parse_mail(raw.as_bytes()).ok()?;
+                let subject = parsed
+                    .headers
+                    .get_first_value("Subject")
+                    .unwrap_or_default();
+                let text = parsed.subparts.first()?.get_body().ok()?;
+                let readable = format!("Subject: {subject}\n{text}");
+                (raw.contains(&format!("To: {to}")) && readable.contains(about)).then_some(raw)
             })
         };
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
@@ -284,6 +314,11 @@ pub fn token_in_email(email: &str) -> String {
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
         .collect()
+}
+
+/// The date `offset` days from today (UTC, the default tenant time zone), as `YYYY-MM-DD`.
+pub fn day(offset: i64) -> String {
+    (time::OffsetDateTime::now_utc().date() + time::Duration::days(offset)).to_string()
 }
 
 /// Polls `check` until it holds; fails the test after 15 seconds.

@@ -30,7 +30,7 @@ async fn queue_verification_email(app: &TestApp, to: &str) {
     )
     .unwrap();
     let mut tx = app.state.db.begin().await.unwrap();
-    mail::enqueue(&mut tx, Some(tenant.id), email)
+    mail::enqueue(&mut tx, Some(tenant.id), email, None)
         .await
         .unwrap();
     tx.commit().await.unwrap();

@@ -4,6 +4,7 @@ mod admin;
 mod api_keys;
 mod auth;
 mod authz;
+mod bookings;
 mod calendar;
 mod cli;
 mod errors;

@@ -208,21 +208,7 @@ async fn a_change_through_one_instance_is_seen_by_another_on_its_next_request() 
     app.create_tenant("acme").await;
     let admin = app.tenant_admin("acme").await;
 
-    let other = staybase::AppState::start(app.state.config.clone())
-        .await
-        .unwrap();
-    let acceptor = staybase::app::bind(&app.state.config).await.unwrap();
-    let other_addr = poem::listener::Acceptor::local_addr(&acceptor)[0]
-        .as_socket_addr()
-        .copied()
-        .unwrap();
-    tokio::spawn(staybase::app::serve(
-        acceptor,
-        other,
-        staybase::app::Role::Api,
-        std::future::pending(),
-    ));
-    let other_base = format!("http://{other_addr}");
+    let other_base = app.replica().await;
 
     let read = |base: String| {
         let app = &app;

@@ -1,0 +1,50 @@
+-- Bookings: a guest's stay [check_in, check_out) at a property, priced when it was made.
+-- Requested, pending-payment and confirmed bookings hold their nights; SQLite's single writer
+-- (BEGIN IMMEDIATE) serializes the overlap check with the insert.
+CREATE TABLE bookings (
+    tenant_id BLOB NOT NULL,
+    id BLOB NOT NULL,
+    property_id BLOB NOT NULL,
+    guest_id BLOB NOT NULL,
+    check_in TEXT NOT NULL,
+    check_out TEXT NOT NULL,
+    guests INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    -- The quote's ordered lines as JSON: [{ "code", "label", "amount" }].
+    line_items TEXT NOT NULL,
+    cancellation_policy TEXT NOT NULL,
+    -- When an unanswered request or an unpaid hold lapses.
+    expires_at TEXT,
+    cancelled_by TEXT,
+    refund_amount INTEGER,
+    -- Every status the booking has had, as JSON: [{ "status", "at", "by", "user_id" }].
+    history TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, id),
+    FOREIGN KEY (tenant_id, property_id) REFERENCES properties (tenant_id, id),
+    FOREIGN KEY (tenant_id, guest_id) REFERENCES users (tenant_id, id),
+    CHECK (check_in < check_out),
+    CHECK (guests > 0),
+    CHECK (status IN ('requested', 'pending_payment', 'confirmed', 'completed', 'cancelled', 'declined', 'expired'))
+);
+CREATE INDEX bookings_by_guest ON bookings (tenant_id, guest_id, id);
+CREATE INDEX bookings_by_property ON bookings (tenant_id, property_id, check_in);
+CREATE INDEX bookings_by_tenant ON bookings (tenant_id, id);
+CREATE INDEX bookings_to_complete ON bookings (check_out) WHERE status = 'confirmed';
+
+-- Idempotency keys of creating requests, per tenant and user: the request's hash and the first
+-- response, replayed for 24 hours to a retry with the same key.
+CREATE TABLE idempotency_keys (
+    tenant_id BLOB NOT NULL,
+    user_id BLOB NOT NULL,
+    key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    response_status INTEGER,
+    response_body TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, key)
+);
+CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);

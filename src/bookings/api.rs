@@ -1,0 +1,400 @@
+//! `/v1/t/{tenant}/bookings`: create (with an idempotency key), list, get, and the moves a
+//! guest, host or tenant admin makes: cancel, accept, decline.
+
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Enum, Object, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+    types::{ParseFromJSON, ToJSON},
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    model::{Action, Actor, Booking, BookingId, BookingStatus},
+    service::{self, Created, ListRole, NewBooking},
+    store::ListQuery,
+};
+use crate::{
+    app::AppState,
+    auth::Caller,
+    error::ApiError,
+    error_statuses,
+    http::{ApiResult, JsonBody, cursor, tenancy},
+    pricing::api::QuoteLine,
+    properties::{api::MoneyDto, calendar, model::PropertyId},
+    users::api::page_limit,
+};
+
+#[derive(Debug, Object)]
+pub struct NewBookingRequest {
+    property_id: Uuid,
+    /// Arrival, `YYYY-MM-DD` (from the marketplace's today).
+    check_in: String,
+    /// Departure (exclusive).
+    check_out: String,
+    #[oai(validator(minimum(value = "1"), maximum(value = "50")))]
+    guests: u32,
+}
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case", rename = "BookingActor")]
+pub enum ActorDto {
+    Guest,
+    Host,
+    Admin,
+    System,
+}
+
+impl From<Actor> for ActorDto {
+    fn from(actor: Actor) -> Self {
+        match actor {
+            Actor::Guest => Self::Guest,
+            Actor::Host => Self::Host,
+            Actor::Admin => Self::Admin,
+            Actor::System => Self::System,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "BookingStatusChange")]
+pub struct HistoryView {
+    /// The status reached.
+    status: String,
+    at: OffsetDateTime,
+    by: ActorDto,
+    /// The user who made the change; absent for the system's.
+    user_id: Option<Uuid>,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "Cancellation")]
+pub struct CancellationView {
+    by: ActorDto,
+    /// What the guest gets back (or is not charged) under the policy snapshot; 0 when the
+    /// booking was never confirmed, as nothing was charged.
+    refund: MoneyDto,
+}
+
+#[derive(Debug, Object)]
+#[oai(rename = "Booking")]
+pub struct BookingView {
+    id: Uuid,
+    property_id: Uuid,
+    property_name: String,
+    guest_id: Uuid,
+    /// The property's owner.
+    host_id: Uuid,
+    check_in: String,
+    check_out: String,
+    nights: i64,
+    guests: u32,
+    /// `requested`, `pending_payment`, `confirmed`, `completed`, `cancelled`, `declined` or
+    /// `expired`.
+    status: String,
+    /// The price fixed when the booking was made.
+    line_items: Vec<QuoteLine>,
+    total: MoneyDto,
+    /// `flexible`, `moderate` or `strict`: the tenant's policy when the booking was made.
+    cancellation_policy: String,
+    /// When a request or an unpaid hold lapses, while it can.
+    expires_at: Option<OffsetDateTime>,
+    cancellation: Option<CancellationView>,
+    /// Every status the booking has had, oldest first.
+    history: Vec<HistoryView>,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl From<&Booking> for BookingView {
+    fn from(booking: &Booking) -> Self {
+        let money = |amount: i64| MoneyDto::new(amount, &booking.currency);
+        Self {
+            id: booking.id.0,
+            property_id: booking.property_id.0,
+            property_name: booking.property_name.clone(),
+            guest_id: booking.guest_id.0,
+            host_id: booking.host_id.0,
+            check_in: calendar::format_date(booking.check_in),
+            check_out: calendar::format_date(booking.check_out),
+            nights: booking.nights(),
+            guests: booking.guests,
+            status: booking.status.as_str().to_owned(),
+            line_items: booking
+                .line_items
+                .iter()
+                .map(|line| QuoteLine {
+                    code: line.code.clone(),
+                    label: line.label.clone(),
+                    amount: money(line.amount),
+                })
+                .collect(),
+            total: money(booking.total),
+            cancellation_policy: booking.cancellation_policy.as_str().to_owned(),
+            expires_at: booking.expires_at.map(|at| at.get()),
+            cancellation: booking.cancelled_by.map(|by| CancellationView {
+                by: by.into(),
+                refund: money(booking.refund_amount.unwrap_or(0)),
+            }),
+            history: booking
+                .history
+                .iter()
+                .map(|entry| HistoryView {
+                    status: entry.status.as_str().to_owned(),
+                    at: entry.at,
+                    by: entry.by.into(),
+                    user_id: entry.user_id,
+                })
+                .collect(),
+            created_at: booking.created_at.get(),
+            updated_at: booking.updated_at.get(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct BookingPage {
+    data: Vec<BookingView>,
+    /// Pass as `cursor` (with the same filters) for the next page; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case", rename = "BookingListRole")]
+pub enum ListRoleDto {
+    Guest,
+    Host,
+    Admin,
+}
+
+#[derive(ApiResponse)]
+pub enum CreatedBooking {
+    /// The booking. A retry with the same `Idempotency-Key` and body gets the first answer
+    /// again, with `Idempotent-Replayed: true`.
+    #[oai(status = 201)]
+    Created(
+        Json<BookingView>,
+        #[oai(header = "Idempotent-Replayed")] Option<bool>,
+    ),
+}
+
+error_statuses!(CreateErrors => [400, 401, 403, 404, 409, 413, 415, 422, 429]);
+error_statuses!(ReadErrors => [401, 403, 404, 422, 429]);
+error_statuses!(MoveErrors => [401, 403, 404, 409, 429]);
+
+fn parse_statuses(value: Option<&str>) -> Result<Vec<BookingStatus>, ApiError> {
+    value
+        .into_iter()
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            BookingStatus::parse(name).ok_or_else(|| {
+                ApiError::validation(
+                    "status",
+                    "must list statuses among requested, pending_payment, confirmed, completed, \
+                     cancelled, declined, expired",
+                )
+            })
+        })
+        .collect()
+}
+
+fn parse_date(field: &str, value: Option<&str>) -> Result<Option<time::Date>, ApiError> {
+    value
+        .map(|value| {
+            calendar::parse_date(field, value).map_err(|err| ApiError::Validation(vec![err]))
+        })
+        .transpose()
+}
+
+pub struct BookingsApi;
+
+#[OpenApi(tag = "crate::api::Tag::Bookings")]
+impl BookingsApi {
+    /// Book a stay (guests). The price is the quote's, fixed now. In `instant` mode the booking
+    /// is `pending_payment` (online payment) or `confirmed` (payment at the property); in
+    /// `request` mode it is `requested` until the host answers. Requires an `Idempotency-Key`
+    /// (400 `idempotency_key_required`); the same key with another body is 422
+    /// `idempotency_key_reused`. 409 `dates_unavailable` when a night is booked or blocked.
+    #[oai(
+        path = "/t/:tenant/bookings",
+        method = "post",
+        operation_id = "create_booking"
+    )]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        /// A unique value per logical request (e.g. a UUID), reused only to retry it; kept
+        /// for 24 hours.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+        body: JsonBody<NewBookingRequest>,
+    ) -> ApiResult<CreatedBooking, CreateErrors> {
+        let body = body.0;
+        let request = serde_json::json!({
+            "property_id": body.property_id,
+            "check_in": body.check_in,
+            "check_out": body.check_out,
+            "guests": body.guests,
+        });
+        let new = NewBooking {
+            property: PropertyId(body.property_id),
+            check_in: &body.check_in,
+            check_out: &body.check_out,
+            guests: body.guests,
+        };
+        let created = service::create(
+            &state,
+            &tenant.0,
+            &caller.0,
+            new,
+            (idempotency_key.0.as_deref(), &request),
+            |booking| BookingView::from(booking).to_json().unwrap_or_default(),
+        )
+        .await?;
+        Ok(match created {
+            Created::New(booking) => {
+                CreatedBooking::Created(Json(BookingView::from(booking.as_ref())), None)
+            }
+            Created::Replayed { status, body } => {
+                if status != 201 {
+                    return Err(ApiError::internal(format!(
+                        "a booking's idempotency key stored status {status}"
+                    ))
+                    .into());
+                }
+                let view = BookingView::parse_from_json(Some(body))
+                    .map_err(|err| ApiError::internal(err.into_message()))?;
+                CreatedBooking::Created(Json(view), Some(true))
+            }
+        })
+    }
+
+    /// List bookings, newest first: `role=guest` (default) my bookings, `role=host` the bookings
+    /// of my properties, `role=admin` all of the marketplace's (tenant admins).
+    #[oai(
+        path = "/t/:tenant/bookings",
+        method = "get",
+        operation_id = "list_bookings"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        role: Query<Option<ListRoleDto>>,
+        /// Comma-separated statuses, e.g. `pending_payment,confirmed`.
+        status: Query<Option<String>>,
+        /// Only stays with a night on or after this date (`YYYY-MM-DD`).
+        from: Query<Option<String>>,
+        /// Only stays with a night before this date.
+        to: Query<Option<String>>,
+        /// Page size, 1 to 100 (default 20).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<BookingPage>, ReadErrors> {
+        let role = match role.0.unwrap_or(ListRoleDto::Guest) {
+            ListRoleDto::Guest => ListRole::Guest,
+            ListRoleDto::Host => ListRole::Host,
+            ListRoleDto::Admin => ListRole::Admin,
+        };
+        let query = ListQuery {
+            statuses: parse_statuses(status.0.as_deref())?,
+            from: parse_date("from", from.0.as_deref())?,
+            to: parse_date("to", to.0.as_deref())?,
+            after: cursor::decode(cursor.0.as_deref())?.map(BookingId),
+            limit: page_limit(limit.0)?,
+        };
+        let page = service::list(&state, &tenant.0, &caller.0, role, query).await?;
+        Ok(Json(BookingPage {
+            data: page.bookings.iter().map(BookingView::from).collect(),
+            next_cursor: page.next.map(|id| cursor::encode(id.0)),
+        }))
+    }
+
+    /// Get a booking (its guest, its host, or a tenant admin).
+    #[oai(
+        path = "/t/:tenant/bookings/:id",
+        method = "get",
+        operation_id = "get_booking"
+    )]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<BookingView>, ReadErrors> {
+        let booking = service::get(&state, &tenant.0, &caller.0, BookingId(id.0)).await?;
+        Ok(Json(BookingView::from(&booking)))
+    }
+
+    /// Cancel a requested, pending or confirmed booking (its guest, its host, or a tenant
+    /// admin). The refund follows the booking's policy snapshot when the guest cancels, and is
+    /// the whole total when the host or an admin does. 409 `invalid_transition` otherwise.
+    #[oai(
+        path = "/t/:tenant/bookings/:id/cancel",
+        method = "post",
+        operation_id = "cancel_booking"
+    )]
+    async fn cancel(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<BookingView>, MoveErrors> {
+        act(&state, &tenant, &caller, id.0, Action::Cancel).await
+    }
+
+    /// Accept a booking request (its host or a tenant admin): it moves on as an instant booking
+    /// would, to `pending_payment` or `confirmed`.
+    #[oai(
+        path = "/t/:tenant/bookings/:id/accept",
+        method = "post",
+        operation_id = "accept_booking"
+    )]
+    async fn accept(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<BookingView>, MoveErrors> {
+        act(&state, &tenant, &caller, id.0, Action::Accept).await
+    }
+
+    /// Decline a booking request (its host or a tenant admin); its nights are free again.
+    #[oai(
+        path = "/t/:tenant/bookings/:id/decline",
+        method = "post",
+        operation_id = "decline_booking"
+    )]
+    async fn decline(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<BookingView>, MoveErrors> {
+        act(&state, &tenant, &caller, id.0, Action::Decline).await
+    }
+}
+
+async fn act(
+    state: &AppState,
+    tenant: &tenancy::Path,
+    caller: &Caller,
+    id: Uuid,
+    action: Action,
+) -> ApiResult<Json<BookingView>, MoveErrors> {
+    let booking = service::act(state, &tenant.0, &caller.0, BookingId(id), action).await?;
+    Ok(Json(BookingView::from(&booking)))
+}

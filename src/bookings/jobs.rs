@@ -1,0 +1,222 @@
+//! Bookings' background work: lapsing unanswered requests and unpaid holds, completing stays
+//! after check-out, and emailing guests and hosts about each move.
+
+use std::{
+    collections::{HashMap, hash_map::Entry},
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{
+    model::{Action, Actor, Booking, BookingId, BookingStatus},
+    service::move_booking,
+    store,
+};
+use crate::{
+    authz::Permit,
+    db::{Db, Timestamp},
+    error::ApiError,
+    jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
+    mail::{self, Branding, OutgoingEmail, Template, templates::BookingMessage},
+    money::Money,
+    properties::calendar::format_date,
+    tenants::{Tenant, TenantId, settings::today_in, store as tenants_store},
+    users::{User, UserId, store as users_store},
+};
+
+/// Lapses a request or hold at its deadline, if it is still unanswered or unpaid by then.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExpireBooking {
+    pub booking_id: Uuid,
+}
+
+impl Job for ExpireBooking {
+    const KIND: &'static str = "bookings.expire";
+}
+
+/// Completes confirmed stays whose check-out day has come in their marketplace's time zone.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CompleteStays {}
+
+impl Job for CompleteStays {
+    const KIND: &'static str = "bookings.complete";
+    const MAX_ATTEMPTS: u32 = 3;
+}
+
+/// Emails the guest, and the host where it concerns them, that a booking reached `status`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NotifyBooking {
+    pub booking_id: Uuid,
+    pub status: BookingStatus,
+}
+
+impl Job for NotifyBooking {
+    const KIND: &'static str = "bookings.notify";
+}
+
+/// How many stays one completion run handles; the next run takes the rest.
+const COMPLETION_BATCH: u32 = 500;
+
+pub fn register_jobs(registry: &mut JobRegistry) {
+    registry
+        .register(expire)
+        .register(notify)
+        .register(complete)
+        .every(Schedule::every(Duration::from_secs(900)), CompleteStays {});
+}
+
+async fn tenant_of(db: &Db, context: &JobContext) -> Result<Tenant, JobError> {
+    let id = context
+        .tenant
+        .ok_or_else(|| JobError::Permanent("a booking job without its tenant".into()))?;
+    tenants_store::find_by_id(db, id)
+        .await?
+        .ok_or_else(|| JobError::Permanent(format!("tenant {} does not exist", id.0)))
+}
+
+async fn expire(context: JobContext, job: ExpireBooking) -> Result<(), JobError> {
+    let db = &context.state.db;
+    let tenant = tenant_of(db, &context).await?;
+    let now = Timestamp::now();
+    let mut tx = db.begin().await?;
+    let Some(booking) = store::get_in(&mut tx, tenant.id, BookingId(job.booking_id)).await? else {
+        return Ok(());
+    };
+    // A request accepted since has a new deadline with a job of its own.
+    let lapsed = booking.expires_at.is_some_and(|deadline| deadline <= now)
+        && matches!(
+            booking.status,
+            BookingStatus::Requested | BookingStatus::PendingPayment
+        );
+    if !lapsed {
+        return Ok(());
+    }
+    move_booking(
+        &mut tx,
+        &Permit::for_system("bookings", "expire"),
+        &tenant,
+        booking,
+        (Action::Expire, Actor::System, None),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn complete(context: JobContext, _job: CompleteStays) -> Result<(), JobError> {
+    let db = &context.state.db;
+    // No time zone is more than a day ahead of UTC: later check-outs are not due anywhere yet.
+    let horizon = time::OffsetDateTime::now_utc().date() + time::Duration::days(1);
+    let due = store::confirmed_checking_out_by(db, horizon, COMPLETION_BATCH).await?;
+    let mut tenants: HashMap<TenantId, Tenant> = HashMap::new();
+    let mut completed = 0;
+    for (tenant_id, id, check_out, timezone) in due {
+        if check_out > today_in(&timezone) {
+            continue;
+        }
+        let tenant = match tenants.entry(tenant_id) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => match tenants_store::find_by_id(db, tenant_id).await? {
+                Some(tenant) => slot.insert(tenant),
+                None => continue,
+            },
+        };
+        let now = Timestamp::now();
+        let mut tx = db.begin().await?;
+        let Some(booking) = store::get_in(&mut tx, tenant_id, id).await? else {
+            continue;
+        };
+        if booking.status != BookingStatus::Confirmed {
+            continue;
+        }
+        move_booking(
+            &mut tx,
+            &Permit::for_system("bookings", "complete"),
+            tenant,
+            booking,
+            (Action::Complete, Actor::System, None),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        completed += 1;
+    }
+    tracing::info!(completed, "completed stays");
+    Ok(())
+}
+
+/// Who hears of a booking reaching a status: the guest always; the host of requests,
+/// confirmations and cancellations.
+fn host_hears(status: BookingStatus) -> bool {
+    matches!(
+        status,
+        BookingStatus::Requested | BookingStatus::Confirmed | BookingStatus::Cancelled
+    )
+}
+
+async fn notify(context: JobContext, job: NotifyBooking) -> Result<(), JobError> {
+    let db = &context.state.db;
+    let tenant = tenant_of(db, &context).await?;
+    let Some(booking) = store::get(db, tenant.id, BookingId(job.booking_id)).await? else {
+        return Err(JobError::Permanent("the booking does not exist".into()));
+    };
+    let guest = user(db, &tenant, booking.guest_id).await?;
+    let host = user(db, &tenant, booking.host_id).await?;
+    let brand = Branding::for_tenant(&tenant);
+    let mut tx = db.begin().await?;
+    let mut recipients = vec![(&guest, false)];
+    if host_hears(job.status) {
+        recipients.push((&host, true));
+    }
+    for (recipient, for_host) in recipients {
+        let template = template(&tenant, &booking, job.status, recipient, &guest, for_host);
+        let email = OutgoingEmail::compose(recipient.email.clone(), &template, &brand)?;
+        // One message per booking, status and recipient, however often this job runs.
+        let unique_key = format!(
+            "booking:{}:{}:{}",
+            booking.id,
+            job.status.as_str(),
+            if for_host { "host" } else { "guest" }
+        );
+        mail::enqueue(&mut tx, Some(tenant.id), email, Some(unique_key)).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn user(db: &Db, tenant: &Tenant, id: UserId) -> Result<User, ApiError> {
+    users_store::get(db, tenant.id, id)
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("user {id} of a booking does not exist")))
+}
+
+fn template(
+    tenant: &Tenant,
+    booking: &Booking,
+    status: BookingStatus,
+    recipient: &User,
+    guest: &User,
+    for_host: bool,
+) -> Template {
+    let money = |amount: i64| Money::new(amount, booking.currency.clone()).to_string();
+    Template::Booking(Box::new(BookingMessage {
+        status: status.as_str().to_owned(),
+        for_host,
+        first_name: recipient.first_name.clone(),
+        guest_name: format!("{} {}", guest.first_name, guest.last_name),
+        property_name: booking.property_name.clone(),
+        reference: booking.id.to_string(),
+        check_in: format_date(booking.check_in),
+        check_out: format_date(booking.check_out),
+        nights: booking.nights(),
+        guests: booking.guests,
+        total: money(booking.total),
+        refund: booking.refund_amount.map(money),
+        cancelled_by: booking.cancelled_by.map(|by| by.as_str().to_owned()),
+        hold_minutes: tenant.settings.hold_minutes,
+        request_expiry_hours: tenant.settings.request_expiry_hours,
+    }))
+}

@@ -1,0 +1,396 @@
+//! Booking rules: who may book and see and move which bookings, the checks and the price fixed
+//! at creation, and what every move writes with it (history, events, notifications, expiry).
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{
+    jobs::{ExpireBooking, NotifyBooking},
+    model::{Action, Actor, Booking, BookingId, BookingStatus, HistoryEntry, PricedLine, refund},
+    store::{self, ListQuery, Scope},
+};
+use crate::{
+    app::AppState,
+    auth::Principal,
+    authz::Permit,
+    db::{Timestamp, Tx},
+    error::ApiError,
+    events,
+    idempotency::{self, Claim, IdempotencyKey},
+    jobs::{self, EnqueueOptions},
+    pricing::service as pricing,
+    properties::{
+        calendar,
+        model::{PropertyId, PropertyStatus},
+        service as properties, store as properties_store,
+    },
+    tenants::{Tenant, store as tenants_store},
+    users::UserId,
+};
+
+pub struct NewBooking<'a> {
+    pub property: PropertyId,
+    pub check_in: &'a str,
+    pub check_out: &'a str,
+    pub guests: u32,
+}
+
+/// The outcome of a create.
+pub enum Created {
+    New(Box<Booking>),
+    /// An earlier request with the same idempotency key answered this.
+    Replayed {
+        status: u16,
+        body: Value,
+    },
+}
+
+/// How the caller stands to a booking: its guest, its host (the property's owner), or neither
+/// (then acting with tenant-wide rights, which the authorizer checks).
+fn relation(principal: &Principal, booking: &Booking) -> Actor {
+    match principal {
+        Principal::User(user) if user.user_id == booking.guest_id => Actor::Guest,
+        Principal::User(user) if user.user_id == booking.host_id => Actor::Host,
+        _ => Actor::Admin,
+    }
+}
+
+/// The permission an action needs, by the caller's relation to the booking.
+fn permission(verb: &str, relation: Actor) -> &'static str {
+    match (verb, relation) {
+        ("read", Actor::Guest) => "read:own",
+        ("read", Actor::Host) => "read:hosted",
+        ("read", _) => "read:any",
+        ("cancel", Actor::Guest) => "cancel:own",
+        ("cancel", Actor::Host) => "cancel:hosted",
+        ("cancel", _) => "cancel:any",
+        (_, Actor::Host) => "respond:hosted",
+        _ => "respond:any",
+    }
+}
+
+fn summary(booking: &Booking) -> Value {
+    json!({
+        "id": booking.id,
+        "property_id": booking.property_id,
+        "guest_id": booking.guest_id,
+        "status": booking.status.as_str(),
+        "check_in": calendar::format_date(booking.check_in),
+        "check_out": calendar::format_date(booking.check_out),
+        "guests": booking.guests,
+        "total": { "amount": booking.total, "currency": booking.currency },
+        "refund": booking.refund_amount.map(|amount| json!({ "amount": amount, "currency": booking.currency })),
+    })
+}
+
+/// When a booking in `status` lapses: an unanswered request after the tenant's request expiry,
+/// an unpaid hold after its hold minutes.
+fn deadline(tenant: &Tenant, status: BookingStatus, now: Timestamp) -> Option<Timestamp> {
+    let settings = &tenant.settings;
+    match status {
+        BookingStatus::Requested => {
+            Some(now + time::Duration::hours(i64::from(settings.request_expiry_hours)))
+        }
+        BookingStatus::PendingPayment => {
+            Some(now + time::Duration::minutes(i64::from(settings.hold_minutes)))
+        }
+        _ => None,
+    }
+}
+
+/// Writes what goes with a booking reaching its status: the domain events, the notification,
+/// and the expiry job when it can lapse.
+async fn announce(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    booking: &Booking,
+    event: &str,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let payload = summary(booking);
+    events::record(tx, tenant.id, event, booking.id.0, &payload, now).await?;
+    if booking.status == BookingStatus::Confirmed {
+        events::record(
+            tx,
+            tenant.id,
+            "booking.confirmed",
+            booking.id.0,
+            &payload,
+            now,
+        )
+        .await?;
+    }
+    let in_tenant = || EnqueueOptions {
+        tenant: Some(tenant.id),
+        ..EnqueueOptions::default()
+    };
+    if booking.status != BookingStatus::Completed {
+        let notify = NotifyBooking {
+            booking_id: booking.id.0,
+            status: booking.status,
+        };
+        jobs::enqueue(tx, &notify, in_tenant()).await?;
+    }
+    if let Some(expires_at) = booking.expires_at {
+        let expire = ExpireBooking {
+            booking_id: booking.id.0,
+        };
+        let options = EnqueueOptions {
+            run_at: Some(expires_at),
+            ..in_tenant()
+        };
+        jobs::enqueue(tx, &expire, options).await?;
+    }
+    Ok(())
+}
+
+/// Books a stay for the caller. The property row is locked (PostgreSQL; SQLite's writer lock
+/// serializes anyway) before the nights are checked, so two overlapping requests cannot both
+/// pass; PostgreSQL's exclusion constraint backs this. The price is the quote's, fixed here.
+pub async fn create(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    new: NewBooking<'_>,
+    (idempotency_key, request): (Option<&str>, &Value),
+    render: impl Fn(&Booking) -> Value,
+) -> Result<Created, ApiError> {
+    let caller = principal.user()?;
+    let permit = state
+        .authorizer
+        .check(&state.db, tenant, principal, "bookings", "create")
+        .await?;
+    let key = IdempotencyKey::new(idempotency_key, "create_booking", request)?;
+    let stay = calendar::parse_range("check_in", new.check_in, "check_out", new.check_out)?;
+    let seen = properties::get(state, tenant, principal, new.property).await?;
+    if seen.owner_id == caller.user_id {
+        return Err(ApiError::validation(
+            "property_id",
+            "is your own listing: hosts cannot book their own properties",
+        ));
+    }
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    if let Claim::Replay { status, body } =
+        idempotency::claim(&mut tx, tenant.id, caller.user_id, &key, now).await?
+    {
+        return Ok(Created::Replayed { status, body });
+    }
+    let property = properties_store::get_in(&mut tx, tenant.id, new.property)
+        .await?
+        .filter(|property| property.listing.status == PropertyStatus::Listed)
+        .ok_or(ApiError::NotFound("property"))?;
+    pricing::check_stay(tenant, &property.listing, stay, new.guests)?;
+    if !store::stay_is_free(&mut tx, tenant.id, property.id, stay).await? {
+        return Err(ApiError::dates_unavailable());
+    }
+    let quote = pricing::price(tenant, &property.listing, stay)?;
+    let status = BookingStatus::initial(
+        tenant.settings.booking_mode,
+        tenant.settings.payment_collection,
+    );
+    let booking = Booking {
+        tenant_id: tenant.id,
+        id: BookingId(Uuid::now_v7()),
+        property_id: property.id,
+        property_name: property.listing.name.clone(),
+        host_id: property.owner_id,
+        guest_id: caller.user_id,
+        check_in: stay.0,
+        check_out: stay.1,
+        guests: new.guests,
+        status,
+        currency: property.currency.clone(),
+        total: quote.total,
+        line_items: quote.line_items.iter().map(PricedLine::from).collect(),
+        cancellation_policy: tenant.settings.cancellation_policy,
+        expires_at: deadline(tenant, status, now),
+        cancelled_by: None,
+        refund_amount: None,
+        history: vec![HistoryEntry::new(
+            status,
+            Actor::Guest,
+            Some(caller.user_id),
+            now,
+        )],
+        created_at: now,
+        updated_at: now,
+    };
+    store::insert(&mut tx, &permit, &booking).await?;
+    announce(&mut tx, tenant, &booking, "booking.created", now).await?;
+    idempotency::record(
+        &mut tx,
+        tenant.id,
+        caller.user_id,
+        &key,
+        201,
+        &render(&booking),
+    )
+    .await?;
+    // Last, as it locks the tenant row until the commit.
+    tenants_store::bump_listings(&mut tx, tenant.id).await?;
+    tx.commit().await?;
+    Ok(Created::New(Box::new(booking)))
+}
+
+/// The booking, if the caller may see it: its guest, its host, or a tenant admin. Others get
+/// 404, as if it did not exist.
+pub async fn get(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: BookingId,
+) -> Result<Booking, ApiError> {
+    principal.user()?;
+    let booking = store::get(&state.db, tenant.id, id)
+        .await?
+        .ok_or(ApiError::NotFound("booking"))?;
+    let action = permission("read", relation(principal, &booking));
+    match state
+        .authorizer
+        .check(&state.db, tenant, principal, "bookings", action)
+        .await
+    {
+        Ok(_) => Ok(booking),
+        Err(ApiError::Forbidden(_)) => Err(ApiError::NotFound("booking")),
+        Err(other) => Err(other),
+    }
+}
+
+/// Whose bookings a list asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListRole {
+    Guest,
+    Host,
+    Admin,
+}
+
+pub struct Page {
+    pub bookings: Vec<Booking>,
+    pub next: Option<BookingId>,
+}
+
+/// Bookings newest first: the caller's as a guest, those of the caller's properties as a host,
+/// or all of the tenant's for its admins.
+pub async fn list(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    role: ListRole,
+    mut query: ListQuery,
+) -> Result<Page, ApiError> {
+    let caller = principal.user()?;
+    let (scope, action) = match role {
+        ListRole::Guest => (Scope::Guest(caller.user_id), "read:own"),
+        ListRole::Host => (Scope::Host(caller.user_id), "read:hosted"),
+        ListRole::Admin => (Scope::Tenant, "read:any"),
+    };
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, "bookings", action)
+        .await?;
+    let limit = query.limit as usize;
+    query.limit += 1;
+    let mut bookings = store::list(&state.db, tenant.id, scope, &query).await?;
+    let next = (bookings.len() > limit).then(|| {
+        bookings.truncate(limit);
+        bookings.last().map(|booking| booking.id)
+    });
+    Ok(Page {
+        bookings,
+        next: next.flatten(),
+    })
+}
+
+/// Accepts, declines or cancels a booking for the caller.
+pub async fn act(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: BookingId,
+    action: Action,
+) -> Result<Booking, ApiError> {
+    let caller = principal.user()?;
+    let booking = get(state, tenant, principal, id).await?;
+    let relation = relation(principal, &booking);
+    let verb = if action == Action::Cancel {
+        "cancel"
+    } else {
+        "respond"
+    };
+    if verb == "respond" && relation == Actor::Guest {
+        return Err(ApiError::Forbidden(
+            "Only the host or a tenant admin answers a booking request.".into(),
+        ));
+    }
+    let permit = state
+        .authorizer
+        .check(
+            &state.db,
+            tenant,
+            principal,
+            "bookings",
+            permission(verb, relation),
+        )
+        .await?;
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    let current = store::get_in(&mut tx, tenant.id, id)
+        .await?
+        .ok_or(ApiError::NotFound("booking"))?;
+    let moved = move_booking(
+        &mut tx,
+        &permit,
+        tenant,
+        current,
+        (action, relation, Some(caller.user_id)),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// Moves a booking read (and locked) in `tx` by `action`, with everything that goes with it.
+pub(super) async fn move_booking(
+    tx: &mut Tx,
+    permit: &Permit,
+    tenant: &Tenant,
+    booking: Booking,
+    (action, by, user): (Action, Actor, Option<UserId>),
+    now: Timestamp,
+) -> Result<Booking, ApiError> {
+    let from = booking.status;
+    let to = from.apply(action, tenant.settings.payment_collection)?;
+    let mut moved = booking;
+    moved.status = to;
+    moved.updated_at = now;
+    moved.expires_at = deadline(tenant, to, now);
+    if action == Action::Cancel {
+        moved.cancelled_by = Some(by);
+        moved.refund_amount = Some(refund(
+            moved.cancellation_policy,
+            from,
+            by,
+            moved.total,
+            (tenant.settings.today(), moved.check_in),
+        ));
+    }
+    moved.history.push(HistoryEntry::new(to, by, user, now));
+    if !store::update_status(tx, permit, &moved, from).await? {
+        // The row is locked, so only a concurrent writer on a stale read gets here.
+        return Err(ApiError::Unavailable("booking"));
+    }
+    let event = match action {
+        Action::Accept => "booking.accepted",
+        Action::Decline => "booking.declined",
+        Action::Cancel => "booking.cancelled",
+        Action::Expire => "booking.expired",
+        Action::Complete => "booking.completed",
+    };
+    announce(tx, tenant, &moved, event, now).await?;
+    if from.holds_nights() && !to.holds_nights() {
+        tenants_store::bump_listings(tx, tenant.id).await?;
+    }
+    Ok(moved)
+}

@@ -1,0 +1,385 @@
+//! Bookings' SQL. Every read joins the property for its name and owner (the host).
+
+use time::Date;
+use uuid::Uuid;
+
+use super::model::{Actor, Booking, BookingId, BookingStatus};
+use crate::{
+    authz::Permit,
+    bind_all,
+    db::{Bind, Db, Timestamp, Tx, is_exclusion_violation},
+    error::ApiError,
+    on_db, on_tx,
+    properties::model::PropertyId,
+    tenants::{TenantId, settings::CancellationPolicy},
+    users::UserId,
+};
+
+/// The SQL list of the statuses that hold nights.
+const HOLDING: &str = "('requested', 'pending_payment', 'confirmed')";
+
+const COLUMNS: &str = "b.tenant_id, b.id, b.property_id, p.name AS property_name, \
+    p.owner_id AS host_id, b.guest_id, b.check_in, b.check_out, CAST(b.guests AS BIGINT) AS guests, \
+    b.status, b.currency, b.total, b.line_items, b.cancellation_policy, b.expires_at, \
+    b.cancelled_by, b.refund_amount, b.history, b.created_at, b.updated_at";
+
+const FROM: &str =
+    "FROM bookings b JOIN properties p ON p.tenant_id = b.tenant_id AND p.id = b.property_id";
+
+#[derive(sqlx::FromRow)]
+struct BookingRow {
+    tenant_id: Uuid,
+    id: Uuid,
+    property_id: Uuid,
+    property_name: String,
+    host_id: Uuid,
+    guest_id: Uuid,
+    check_in: Date,
+    check_out: Date,
+    guests: i64,
+    status: String,
+    currency: String,
+    total: i64,
+    line_items: String,
+    cancellation_policy: String,
+    expires_at: Option<Timestamp>,
+    cancelled_by: Option<String>,
+    refund_amount: Option<i64>,
+    history: String,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<BookingRow> for Booking {
+    type Error = ApiError;
+
+    fn try_from(row: BookingRow) -> Result<Self, ApiError> {
+        let corrupt =
+            |what: &str| ApiError::internal(format!("booking {} has an invalid {what}", row.id));
+        Ok(Booking {
+            tenant_id: TenantId(row.tenant_id),
+            id: BookingId(row.id),
+            property_id: PropertyId(row.property_id),
+            property_name: row.property_name,
+            host_id: UserId(row.host_id),
+            guest_id: UserId(row.guest_id),
+            check_in: row.check_in,
+            check_out: row.check_out,
+            guests: u32::try_from(row.guests).map_err(|_| corrupt("guests"))?,
+            status: BookingStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+            currency: row.currency,
+            total: row.total,
+            line_items: serde_json::from_str(&row.line_items).map_err(|_| corrupt("line_items"))?,
+            cancellation_policy: CancellationPolicy::parse(&row.cancellation_policy)
+                .ok_or_else(|| corrupt("cancellation_policy"))?,
+            expires_at: row.expires_at,
+            cancelled_by: row
+                .cancelled_by
+                .map(|by| Actor::parse(&by).ok_or_else(|| corrupt("cancelled_by")))
+                .transpose()?,
+            refund_amount: row.refund_amount,
+            history: serde_json::from_str(&row.history).map_err(|_| corrupt("history"))?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(ApiError::internal)
+}
+
+/// Whether every night of `[check_in, check_out)` is free of holding bookings and blocked
+/// ranges, read in the transaction that holds the property's lock.
+pub async fn stay_is_free(
+    tx: &mut Tx,
+    tenant: TenantId,
+    property: PropertyId,
+    (check_in, check_out): (Date, Date),
+) -> Result<bool, ApiError> {
+    let sql = format!(
+        "SELECT 1 FROM bookings WHERE tenant_id = $1 AND property_id = $2 \
+           AND status IN {HOLDING} AND check_in < $4 AND check_out > $3 \
+         UNION ALL \
+         SELECT 1 FROM blocked_ranges WHERE tenant_id = $1 AND property_id = $2 \
+           AND start_date < $4 AND end_date > $3 \
+         LIMIT 1"
+    );
+    let taken: Option<i32> = on_tx!(tx, |conn| {
+        sqlx::query_scalar(&sql)
+            .bind(tenant.0)
+            .bind(property.0)
+            .bind(check_in)
+            .bind(check_out)
+            .fetch_optional(conn)
+            .await
+    })?;
+    Ok(taken.is_none())
+}
+
+/// Stays of holding bookings overlapping `[from, to)`, by check-in.
+pub async fn held_between(
+    db: &Db,
+    tenant: TenantId,
+    property: PropertyId,
+    (from, to): (Date, Date),
+) -> Result<Vec<(BookingId, Date, Date)>, ApiError> {
+    let sql = format!(
+        "SELECT id, check_in, check_out FROM bookings WHERE tenant_id = $1 AND property_id = $2 \
+           AND status IN {HOLDING} AND check_in < $4 AND check_out > $3 ORDER BY check_in"
+    );
+    let rows: Vec<(Uuid, Date, Date)> = on_db!(db, |pool| {
+        sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .bind(property.0)
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, check_in, check_out)| (BookingId(id), check_in, check_out))
+        .collect())
+}
+
+/// Whether a holding booking covers a night of `[from, to)`, in a transaction that holds the
+/// property's lock.
+pub async fn any_held_in(
+    tx: &mut Tx,
+    tenant: TenantId,
+    property: PropertyId,
+    (from, to): (Date, Date),
+) -> Result<bool, ApiError> {
+    let sql = format!(
+        "SELECT 1 FROM bookings WHERE tenant_id = $1 AND property_id = $2 \
+           AND status IN {HOLDING} AND check_in < $4 AND check_out > $3 LIMIT 1"
+    );
+    let found: Option<i32> = on_tx!(tx, |conn| {
+        sqlx::query_scalar(&sql)
+            .bind(tenant.0)
+            .bind(property.0)
+            .bind(from)
+            .bind(to)
+            .fetch_optional(conn)
+            .await
+    })?;
+    Ok(found.is_some())
+}
+
+/// The condition, on a query over `properties`, that no holding booking covers a night of the
+/// stay whose check-in and check-out are bound as `$check_in` and `$check_out`.
+pub fn free_of_bookings(check_in: usize, check_out: usize) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM bookings bk WHERE bk.tenant_id = properties.tenant_id \
+         AND bk.property_id = properties.id AND bk.status IN {HOLDING} \
+         AND bk.check_in < ${check_out} AND bk.check_out > ${check_in})"
+    )
+}
+
+pub async fn insert(tx: &mut Tx, _permit: &Permit, booking: &Booking) -> Result<(), ApiError> {
+    let line_items = json(&booking.line_items)?;
+    let history = json(&booking.history)?;
+    let result = on_tx!(tx, |conn| {
+        sqlx::query(
+            "INSERT INTO bookings (tenant_id, id, property_id, guest_id, check_in, check_out, \
+             guests, status, currency, total, line_items, cancellation_policy, expires_at, \
+             history, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(booking.tenant_id.0)
+        .bind(booking.id.0)
+        .bind(booking.property_id.0)
+        .bind(booking.guest_id.0)
+        .bind(booking.check_in)
+        .bind(booking.check_out)
+        .bind(i64::from(booking.guests) as i32)
+        .bind(booking.status.as_str())
+        .bind(&booking.currency)
+        .bind(booking.total)
+        .bind(&line_items)
+        .bind(booking.cancellation_policy.as_str())
+        .bind(booking.expires_at)
+        .bind(&history)
+        .bind(booking.created_at)
+        .bind(booking.updated_at)
+        .execute(conn)
+        .await
+        .map(drop)
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(err) if is_exclusion_violation(&err) => Err(ApiError::dates_unavailable()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Writes a booking's new status and what came with it, if it is still in `from`; `false`
+/// when another transaction moved it first.
+pub async fn update_status(
+    tx: &mut Tx,
+    _permit: &Permit,
+    booking: &Booking,
+    from: BookingStatus,
+) -> Result<bool, ApiError> {
+    let history = json(&booking.history)?;
+    let result = on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE bookings SET status = $3, expires_at = $4, cancelled_by = $5, \
+             refund_amount = $6, history = $7, updated_at = $8 \
+             WHERE tenant_id = $1 AND id = $2 AND status = $9",
+        )
+        .bind(booking.tenant_id.0)
+        .bind(booking.id.0)
+        .bind(booking.status.as_str())
+        .bind(booking.expires_at)
+        .bind(booking.cancelled_by.map(Actor::as_str))
+        .bind(booking.refund_amount)
+        .bind(&history)
+        .bind(booking.updated_at)
+        .bind(from.as_str())
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected())
+    });
+    match result {
+        Ok(updated) => Ok(updated == 1),
+        Err(err) if is_exclusion_violation(&err) => Err(ApiError::dates_unavailable()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub async fn get(db: &Db, tenant: TenantId, id: BookingId) -> Result<Option<Booking>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE b.tenant_id = $1 AND b.id = $2");
+    let row: Option<BookingRow> = on_db!(db, |pool| {
+        sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await
+    })?;
+    row.map(Booking::try_from).transpose()
+}
+
+/// The booking, read on the transaction's connection and (on PostgreSQL) locked until it ends.
+pub async fn get_in(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: BookingId,
+) -> Result<Option<Booking>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE b.tenant_id = $1 AND b.id = $2");
+    let row: Option<BookingRow> = match tx {
+        Tx::Postgres(tx) => {
+            sqlx::query_as(&format!("{sql} FOR UPDATE OF b"))
+                .bind(tenant.0)
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        Tx::Sqlite(tx) => {
+            sqlx::query_as(&sql)
+                .bind(tenant.0)
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+    };
+    row.map(Booking::try_from).transpose()
+}
+
+/// Whose bookings a list shows.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    /// Made by this guest.
+    Guest(UserId),
+    /// Of this host's properties.
+    Host(UserId),
+    /// All of the tenant's.
+    Tenant,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub statuses: Vec<BookingStatus>,
+    /// Stays with a night on or after this date.
+    pub from: Option<Date>,
+    /// Stays with a night before this date.
+    pub to: Option<Date>,
+    /// Newest first, after this booking.
+    pub after: Option<BookingId>,
+    pub limit: u32,
+}
+
+pub async fn list(
+    db: &Db,
+    tenant: TenantId,
+    scope: Scope,
+    query: &ListQuery,
+) -> Result<Vec<Booking>, ApiError> {
+    let mut conditions = vec!["b.tenant_id = $1".to_owned()];
+    let mut binds = vec![Bind::Uuid(tenant.0)];
+    let mut add = |condition: &dyn Fn(usize) -> String, bind: Bind| {
+        binds.push(bind);
+        conditions.push(condition(binds.len()));
+    };
+    match scope {
+        Scope::Guest(user) => add(&|n| format!("b.guest_id = ${n}"), Bind::Uuid(user.0)),
+        Scope::Host(user) => add(&|n| format!("p.owner_id = ${n}"), Bind::Uuid(user.0)),
+        Scope::Tenant => {}
+    }
+    if let Some(from) = query.from {
+        add(&|n| format!("b.check_out > ${n}"), Bind::Date(from));
+    }
+    if let Some(to) = query.to {
+        add(&|n| format!("b.check_in < ${n}"), Bind::Date(to));
+    }
+    if let Some(after) = query.after {
+        add(&|n| format!("b.id < ${n}"), Bind::Uuid(after.0));
+    }
+    if !query.statuses.is_empty() {
+        let first = binds.len() + 1;
+        let placeholders: Vec<String> = (first..first + query.statuses.len())
+            .map(|n| format!("${n}"))
+            .collect();
+        binds.extend(
+            query
+                .statuses
+                .iter()
+                .map(|status| Bind::Text(status.as_str().to_owned())),
+        );
+        conditions.push(format!("b.status IN ({})", placeholders.join(", ")));
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE {} ORDER BY b.id DESC LIMIT {}",
+        conditions.join(" AND "),
+        query.limit
+    );
+    let rows: Vec<BookingRow> = on_db!(db, |pool| {
+        let statement = sqlx::query_as(&sql);
+        bind_all!(statement, &binds).fetch_all(pool).await
+    })?;
+    rows.into_iter().map(Booking::try_from).collect()
+}
+
+/// Confirmed stays checking out on or before `until`, with their tenant's time zone, oldest
+/// first: candidates for completion.
+pub async fn confirmed_checking_out_by(
+    db: &Db,
+    until: Date,
+    limit: u32,
+) -> Result<Vec<(TenantId, BookingId, Date, String)>, ApiError> {
+    let sql = format!(
+        "SELECT b.tenant_id, b.id, b.check_out, s.timezone FROM bookings b \
+         JOIN tenant_settings s ON s.tenant_id = b.tenant_id \
+         WHERE b.status = 'confirmed' AND b.check_out <= $1 ORDER BY b.check_out LIMIT {limit}"
+    );
+    let rows: Vec<(Uuid, Uuid, Date, String)> = on_db!(db, |pool| {
+        sqlx::query_as(&sql).bind(until).fetch_all(pool).await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(tenant, id, check_out, timezone)| {
+            (TenantId(tenant), BookingId(id), check_out, timezone)
+        })
+        .collect())
+}

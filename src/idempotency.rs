@@ -1,0 +1,260 @@
+//! Idempotency keys for creating requests (API.md): a retry with the same `Idempotency-Key` and
+//! body within 24 hours gets the first response again; the same key with another body is 422.
+//!
+//! The key is claimed in the transaction of the work it guards, before anything else is locked.
+//! A concurrent request with the same key waits for that transaction (PostgreSQL's unique index;
+//! SQLite's single writer) and then replays its response. Nothing is stored when the work fails,
+//! so a retry after an error runs again.
+
+use std::time::Duration;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    db::{Timestamp, Tx},
+    error::ApiError,
+    jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
+    on_db, on_tx,
+    tenants::TenantId,
+    users::UserId,
+};
+
+/// How long a key's response is replayed.
+pub const RETENTION: time::Duration = time::Duration::hours(24);
+const MAX_KEY_LENGTH: usize = 255;
+
+/// A checked key and the hash of the request it came with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    key: String,
+    request_hash: String,
+}
+
+impl IdempotencyKey {
+    /// Checks the `Idempotency-Key` header (1 to 255 visible ASCII characters) and hashes the
+    /// operation with its request.
+    pub fn new(header: Option<&str>, operation: &str, request: &Value) -> Result<Self, ApiError> {
+        let key = header.ok_or_else(|| ApiError::BadRequest {
+            code: "idempotency_key_required",
+            detail: "Send an `Idempotency-Key` header: a unique value per logical request, \
+                     reused only to retry it."
+                .into(),
+        })?;
+        if key.is_empty()
+            || key.len() > MAX_KEY_LENGTH
+            || !key.bytes().all(|byte| byte.is_ascii_graphic())
+        {
+            return Err(ApiError::BadRequest {
+                code: "invalid_idempotency_key",
+                detail: format!(
+                    "The `Idempotency-Key` must be 1 to {MAX_KEY_LENGTH} visible ASCII characters."
+                ),
+            });
+        }
+        // serde_json's maps are ordered by key, so equal requests hash equal.
+        let mut hasher = Sha256::new();
+        hasher.update(operation.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(request.to_string().as_bytes());
+        Ok(Self {
+            key: key.to_owned(),
+            request_hash: URL_SAFE_NO_PAD.encode(hasher.finalize()),
+        })
+    }
+}
+
+/// What a claim found.
+#[derive(Debug)]
+pub enum Claim {
+    /// The key is new: do the work, then `record` its response.
+    Fresh,
+    /// The key answered before: send this again.
+    Replay { status: u16, body: Value },
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredKey {
+    request_hash: String,
+    response_status: Option<i32>,
+    response_body: Option<String>,
+    created_at: Timestamp,
+}
+
+async fn find(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    key: &str,
+) -> Result<Option<StoredKey>, ApiError> {
+    Ok(on_tx!(tx, |conn| {
+        sqlx::query_as(
+            "SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys \
+             WHERE tenant_id = $1 AND user_id = $2 AND key = $3",
+        )
+        .bind(tenant.0)
+        .bind(user.0)
+        .bind(key)
+        .fetch_optional(conn)
+        .await
+    })?)
+}
+
+fn replay(stored: StoredKey, key: &IdempotencyKey) -> Result<Claim, ApiError> {
+    if stored.request_hash != key.request_hash {
+        return Err(ApiError::Unprocessable {
+            code: "idempotency_key_reused",
+            detail: "This Idempotency-Key was used with a different request.".into(),
+        });
+    }
+    match (stored.response_status, stored.response_body) {
+        (Some(status), Some(body)) => Ok(Claim::Replay {
+            status: u16::try_from(status).map_err(ApiError::internal)?,
+            body: serde_json::from_str(&body).map_err(ApiError::internal)?,
+        }),
+        _ => Err(ApiError::internal(
+            "an idempotency key was stored without its response",
+        )),
+    }
+}
+
+/// Claims `key` for `user` in the transaction of the work it guards.
+pub async fn claim(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    key: &IdempotencyKey,
+    now: Timestamp,
+) -> Result<Claim, ApiError> {
+    if let Some(stored) = find(tx, tenant, user, &key.key).await? {
+        if stored.created_at > now - RETENTION {
+            return replay(stored, key);
+        }
+        on_tx!(&mut *tx, |conn| {
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND user_id = $2 AND key = $3",
+            )
+            .bind(tenant.0)
+            .bind(user.0)
+            .bind(&key.key)
+            .execute(conn)
+            .await
+            .map(drop)
+        })?;
+    }
+    // On PostgreSQL this waits while another transaction holds the same key; once that one
+    // commits nothing is inserted, and its response is read and replayed.
+    let inserted = on_tx!(&mut *tx, |conn| {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (tenant_id, user_id, key, request_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant.0)
+        .bind(user.0)
+        .bind(&key.key)
+        .bind(&key.request_hash)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
+    if inserted == 1 {
+        return Ok(Claim::Fresh);
+    }
+    let stored = find(tx, tenant, user, &key.key)
+        .await?
+        .ok_or(ApiError::Unavailable("database"))?;
+    replay(stored, key)
+}
+
+/// Stores the response to replay for a claimed key, in the same transaction.
+pub async fn record(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    key: &IdempotencyKey,
+    status: u16,
+    body: &Value,
+) -> Result<(), ApiError> {
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE idempotency_keys SET response_status = $4, response_body = $5 \
+             WHERE tenant_id = $1 AND user_id = $2 AND key = $3",
+        )
+        .bind(tenant.0)
+        .bind(user.0)
+        .bind(&key.key)
+        .bind(i32::from(status))
+        .bind(body.to_string())
+        .execute(conn)
+        .await
+        .map(drop)
+    })?;
+    Ok(())
+}
+
+/// Deletes keys past their retention.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct PruneIdempotencyKeys {}
+
+impl Job for PruneIdempotencyKeys {
+    const KIND: &'static str = "idempotency.prune";
+    const MAX_ATTEMPTS: u32 = 3;
+}
+
+async fn prune(context: JobContext, _job: PruneIdempotencyKeys) -> Result<(), JobError> {
+    let cutoff = Timestamp::now() - RETENTION;
+    let deleted = on_db!(&context.state.db, |pool| {
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(cutoff)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+    })
+    .map_err(ApiError::from)?;
+    tracing::info!(deleted, "pruned idempotency keys");
+    Ok(())
+}
+
+pub fn register_jobs(registry: &mut JobRegistry) {
+    registry.register(prune).every(
+        Schedule::every(Duration::from_secs(3600)),
+        PruneIdempotencyKeys {},
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn keys_are_required_and_checked() {
+        let body = json!({ "a": 1 });
+        let code = |header: Option<&str>| match IdempotencyKey::new(header, "op", &body) {
+            Err(ApiError::BadRequest { code, .. }) => code,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code(None), "idempotency_key_required");
+        assert_eq!(code(Some("")), "invalid_idempotency_key");
+        assert_eq!(code(Some("has space")), "invalid_idempotency_key");
+        assert_eq!(code(Some(&"k".repeat(256))), "invalid_idempotency_key");
+        assert!(IdempotencyKey::new(Some("0b5e-x_1"), "op", &body).is_ok());
+    }
+
+    #[test]
+    fn equal_requests_hash_equal_whatever_the_field_order() {
+        let hash = |operation: &str, request: Value| {
+            IdempotencyKey::new(Some("k"), operation, &request)
+                .unwrap()
+                .request_hash
+        };
+        let first = hash("create_booking", json!({ "a": 1, "b": "x" }));
+        let reordered: Value = serde_json::from_str(r#"{"b":"x","a":1}"#).unwrap();
+        assert_eq!(first, hash("create_booking", reordered));
+        assert_ne!(first, hash("create_booking", json!({ "a": 2, "b": "x" })));
+        assert_ne!(first, hash("create_payment", json!({ "a": 1, "b": "x" })));
+    }
+}
