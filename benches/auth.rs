@@ -4,10 +4,12 @@
 //! the async runtime keeps serving other requests. This benchmark shows it: it measures the
 //! latency of `GET /v1/t/{tenant}` alone, then again while sign-ins run flat out.
 //!
-//! Run: `cargo bench --bench auth` (STAYBASE_BENCH_SECONDS, default 10, per phase).
+//! Run: `cargo bench --bench auth` (STAYBASE_BENCH_SECONDS, default 10, per phase;
+//! STAYBASE_BENCH_DATABASE_URL for an empty PostgreSQL database instead of SQLite).
+
+mod common;
 
 use std::{
-    net::SocketAddr,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -15,23 +17,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::percentile;
 use serde_json::json;
-use staybase::{
-    AppState, Config,
-    app::{self, Role},
-    config::{Secret, Switch},
-    tenants::service as tenants,
-};
+use staybase::tenants::service as tenants;
 
 const PASSWORD: &str = "correct horse battery";
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
 
 /// Reads the tenant profile in a loop until `stop`; returns the sorted latencies.
 async fn read_loop(client: reqwest::Client, url: String, stop: Arc<AtomicBool>) -> Vec<Duration> {
@@ -59,32 +49,11 @@ fn report(name: &str, latencies: &[Duration]) {
 
 #[tokio::main]
 async fn main() {
-    let seconds: u64 = std::env::var("STAYBASE_BENCH_SECONDS")
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(10);
-    let phase = Duration::from_secs(seconds);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = Config {
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: Some(Secret::new(format!(
-            "sqlite://{}",
-            dir.path().join("bench.db").display()
-        ))),
-        data_dir: dir.path().to_owned(),
-        workers: 0,
-        rate_limits: Switch::Off,
-        log: "warn".into(),
-        ..Config::default()
-    };
-    let acceptor = app::bind(&config).await.expect("bind");
-    let addr = poem::listener::Acceptor::local_addr(&acceptor)[0]
-        .as_socket_addr()
-        .copied()
-        .expect("address");
-    let state = AppState::start(config).await.expect("start");
+    let phase = common::phase();
+    // SQLite unless STAYBASE_BENCH_DATABASE_URL says otherwise.
+    let app = common::serve(0).await;
     tenants::create(
-        &state.db,
+        &app.state.db,
         tenants::NewTenant {
             slug: "bench",
             name: "Bench Stays",
@@ -92,14 +61,8 @@ async fn main() {
     )
     .await
     .expect("tenant");
-    tokio::spawn(app::serve(
-        acceptor,
-        state,
-        Role::Api,
-        std::future::pending(),
-    ));
 
-    let base = format!("http://{addr}/v1/t/bench");
+    let base = format!("{}/v1/t/bench", app.base);
     let client = reqwest::Client::new();
     let registered = client
         .post(format!("{base}/auth/register"))
@@ -110,7 +73,7 @@ async fn main() {
     assert!(registered.status().is_success());
 
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    println!("staybase sign-in benchmark: {cores} cores, {seconds} s per phase, SQLite");
+    println!("staybase sign-in benchmark: {cores} cores, {phase:?} per phase");
 
     let stop = Arc::new(AtomicBool::new(false));
     let idle = tokio::spawn(read_loop(client.clone(), base.clone(), stop.clone()));

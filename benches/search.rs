@@ -6,8 +6,9 @@
 //! for PostgreSQL, which must be an empty database). `STAYBASE_BENCH_SECONDS` per size
 //! (default 10).
 
+mod common;
+
 use std::{
-    net::SocketAddr,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -15,11 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use staybase::{
-    AppState, Config,
-    app::{self, Role},
-    config::{Secret, Switch},
-};
+use common::percentile;
 
 const SEARCHES: &[&str] = &[
     "",
@@ -32,13 +29,6 @@ const SEARCHES: &[&str] = &[
     "sort=price_desc&guests=2",
 ];
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 struct Measured {
     size: usize,
     per_second: f64,
@@ -47,40 +37,18 @@ struct Measured {
 }
 
 async fn measure(size: usize, phase: Duration) -> Measured {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = std::env::var("STAYBASE_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    let config = Config {
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        database_url: Some(Secret::new(database_url)),
-        data_dir: dir.path().to_owned(),
-        workers: 0,
-        rate_limits: Switch::Off,
-        log: "warn".into(),
-        ..Config::default()
-    };
-    let acceptor = app::bind(&config).await.expect("bind");
-    let addr = poem::listener::Acceptor::local_addr(&acceptor)[0]
-        .as_socket_addr()
-        .copied()
-        .expect("address");
-    let state = AppState::start(config).await.expect("start");
+    let app = common::serve(0).await;
+    let base = &app.base;
     let slug = format!("bench{size}");
     let seeding = Instant::now();
-    staybase::demo::seed(&state.db, &slug, size, "correct horse battery")
+    staybase::demo::seed(&app.state.db, &slug, size, "correct horse battery")
         .await
         .expect("seed");
     eprintln!("seeded {size} listings in {:.1?}", seeding.elapsed());
-    tokio::spawn(app::serve(
-        acceptor,
-        state,
-        Role::Api,
-        std::future::pending(),
-    ));
 
     let client = reqwest::Client::new();
     let session: serde_json::Value = client
-        .post(format!("http://{addr}/v1/t/{slug}/auth/register"))
+        .post(format!("{base}/v1/t/{slug}/auth/register"))
         .json(&serde_json::json!({
             "email": "bench@example.com", "password": "correct horse battery",
             "first_name": "Bench", "last_name": "Guest"
@@ -99,7 +67,7 @@ async fn measure(size: usize, phase: Duration) -> Measured {
     let mut workers = Vec::new();
     for worker in 0..8 {
         let (client, stop, token) = (client.clone(), stop.clone(), token.clone());
-        let base = format!("http://{addr}/v1/t/{slug}/properties?");
+        let base = format!("{base}/v1/t/{slug}/properties?");
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut n = worker;
@@ -143,13 +111,10 @@ async fn measure(size: usize, phase: Duration) -> Measured {
 
 #[tokio::main]
 async fn main() {
-    let seconds: u64 = std::env::var("STAYBASE_BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let phase = common::phase();
     let mut results = Vec::new();
     for size in [1_000, 10_000, 100_000] {
-        let measured = measure(size, Duration::from_secs(seconds)).await;
+        let measured = measure(size, phase).await;
         println!(
             "{:>7} listings: {:>8.1} searches/s  p50={:>8.2?}  p99={:>8.2?}",
             measured.size, measured.per_second, measured.p50, measured.p99

@@ -4,10 +4,16 @@
 
 pub mod timestamp;
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    str::FromStr,
+    sync::{Arc, LazyLock, Mutex},
+    time::Duration,
+};
 
 use sqlx::{
-    PgPool, Postgres, Sqlite, SqlitePool, Transaction,
+    PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
@@ -18,6 +24,7 @@ use crate::{
 };
 
 pub use timestamp::Timestamp;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 /// A value bound to a dynamically built query (see `bind_all!`).
@@ -61,8 +68,48 @@ pub enum Db {
 /// lock up front so that a read-then-write cannot be overtaken by another writer.
 #[derive(Debug)]
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(SqliteTx),
     Postgres(Transaction<'static, Postgres>),
+}
+
+/// A SQLite write transaction and its turn in the process's queue of writers to its file.
+///
+/// SQLite admits one writer; others wait in its busy handler, which sleeps in growing steps
+/// (up to 100 ms) and serves no one in order, so under load a writer could wait seconds. The
+/// process's writers therefore take turns first, in order, and meet SQLite's lock only when
+/// another process holds it. Dereferences to the connection, as a `Transaction` does.
+#[derive(Debug)]
+pub struct SqliteTx {
+    transaction: Transaction<'static, Sqlite>,
+    _turn: OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for SqliteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.transaction
+    }
+}
+
+impl std::ops::DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.transaction
+    }
+}
+
+/// The writer queue of a SQLite file, shared by every pool of the process that opens it.
+fn writer_queue(file: &std::path::Path) -> Arc<Semaphore> {
+    static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<Semaphore>>>> =
+        LazyLock::new(Mutex::default);
+    let mut queues = QUEUES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Arc::clone(
+        queues
+            .entry(file.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(1))),
+    )
 }
 
 /// Runs `$body` with `$conn` bound to the pool of whichever backend `$db` is.
@@ -175,7 +222,17 @@ impl Db {
 
     pub async fn begin(&self) -> Result<Tx, ApiError> {
         Ok(match self {
-            Self::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Sqlite(pool) => {
+                let queue = writer_queue(pool.connect_options().get_filename());
+                let turn = queue
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| ApiError::Unavailable("database"))?;
+                Tx::Sqlite(SqliteTx {
+                    transaction: pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: turn,
+                })
+            }
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -188,7 +245,7 @@ impl Db {
 impl Tx {
     pub async fn commit(self) -> Result<(), ApiError> {
         match self {
-            Self::Sqlite(tx) => tx.commit().await?,
+            Self::Sqlite(tx) => tx.transaction.commit().await?,
             Self::Postgres(tx) => tx.commit().await?,
         }
         Ok(())

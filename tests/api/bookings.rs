@@ -597,6 +597,11 @@ async fn hosts_answer_requests_and_illegal_moves_name_the_current_state() {
     let third = booked(&app, &guest, &property, (10, 12), "requested").await;
     let cancelled: Value = moved(&app, &third["id"], "cancel", &guest).await;
     assert_eq!(cancelled["status"], "cancelled");
+    // A tenant admin's own listing (admins list without the host role): they answer as its host.
+    let admins = listed_property(&app, &admin, "Admin's").await;
+    let request = booked(&app, &guest, &admins, (10, 12), "requested").await;
+    let answered = moved(&app, &request["id"], "accept", &admin).await;
+    assert_eq!(answered["history"][1]["by"], "host");
     assert_eq!(
         cancelled["cancellation"]["refund"]["amount"], 0,
         "nothing was charged"
@@ -1023,4 +1028,57 @@ async fn postgres_refuses_overlapping_holding_stays_by_itself() {
         .execute(pool)
         .await
         .expect("cancelled stays hold nothing");
+}
+
+#[tokio::test]
+async fn accepted_requests_wait_for_payment_and_unanswered_ones_lapse() {
+    let Market {
+        app,
+        admin,
+        host,
+        guest,
+        property,
+    } = market().await;
+    set_settings(&app, &admin, json!({ "booking_mode": "request" })).await;
+    let accepted = booked(&app, &guest, &property, (3, 5), "requested").await;
+    let unanswered = booked(&app, &guest, &property, (8, 10), "requested").await;
+
+    let pending = moved(&app, &accepted["id"], "accept", &host).await;
+    assert_eq!(
+        pending["status"], "pending_payment",
+        "online payment is due"
+    );
+    assert!(pending["expires_at"].is_string());
+    assert_ne!(
+        pending["expires_at"], accepted["expires_at"],
+        "a new deadline"
+    );
+    app.email_to("guest@example.com", "held for you for 15 minutes")
+        .await;
+
+    for booking in [&unanswered, &accepted] {
+        lapse(&app, &booking["id"]).await;
+    }
+    for booking in [&unanswered, &accepted] {
+        eventually(|| async {
+            let current: Value = get_booking(&app, &booking["id"], &guest)
+                .await
+                .json()
+                .await
+                .unwrap();
+            current["status"] == "expired"
+        })
+        .await;
+    }
+    assert_eq!(
+        nights(&app, &property, 3, 5).await,
+        ["available", "available"]
+    );
+    let problem = assert_problem(
+        move_booking(&app, &unanswered["id"], "accept", &host).await,
+        StatusCode::CONFLICT,
+        "invalid_transition",
+    )
+    .await;
+    assert_eq!(problem["current_status"], "expired");
 }

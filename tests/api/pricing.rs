@@ -156,3 +156,84 @@ async fn a_quote_itemises_the_stay_with_the_tenants_fees() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn quotes_round_half_to_even_and_take_one_length_of_stay_discount() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let admin = app.tenant_admin("acme").await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let response = app
+        .client
+        .patch(app.url("/v1/t/acme/settings"))
+        .bearer_auth(&admin.access_token)
+        .json(&json!({ "platform_fee_bps": 5000, "tax_bps": 5000 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = json!({
+        "name": "Odd", "description": "d",
+        "location": { "address": "a", "city": "Paris", "country": "FR", "lat": 48.8, "lng": 2.3 },
+        "nightly_price": { "amount": 10001, "currency": "EUR" },
+        "weekly_discount_bps": 1000, "monthly_discount_bps": 1500,
+        "max_guests": 2, "min_nights": 1, "max_nights": 60, "status": "listed"
+    });
+    let property: Value = app
+        .post_json("/v1/t/acme/properties", &body, Some(&host.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = property["id"].as_str().unwrap().to_owned();
+    let lines = |quote: &Value| -> Vec<(String, i64)> {
+        quote["line_items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|line| {
+                (
+                    line["code"].as_str().unwrap().to_owned(),
+                    line["amount"]["amount"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+
+    // One weeknight of 100.01: half of it is 50.005, which rounds to the even 50.00.
+    let one: Value = quote(&app, &id, monday(2), monday(2) + Duration::days(1), 1)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        lines(&one),
+        [
+            ("nights".to_owned(), 10_001),
+            ("platform_fee".to_owned(), 5_000),
+            ("taxes".to_owned(), 5_000),
+        ]
+    );
+    assert_eq!(one["total"]["amount"], 20_001);
+
+    // 28 nights take the monthly discount only: 15 % of 280 028 is 42 004.2 -> 42 004.
+    let month: Value = quote(&app, &id, monday(2), monday(2) + Duration::days(28), 1)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let month_lines = lines(&month);
+    assert_eq!(month_lines[0], ("nights".to_owned(), 280_028));
+    assert_eq!(month_lines[1], ("monthly_discount".to_owned(), -42_004));
+    assert!(
+        month_lines
+            .iter()
+            .all(|(code, _)| code != "weekly_discount"),
+        "{month_lines:?}"
+    );
+    // Subtotal 238 024: half is 119 012 exactly, for the fee and for the taxes.
+    assert_eq!(month_lines[2], ("platform_fee".to_owned(), 119_012));
+    assert_eq!(month_lines[3], ("taxes".to_owned(), 119_012));
+    let sum: i64 = month_lines.iter().map(|(_, amount)| amount).sum();
+    assert_eq!(month["total"]["amount"], sum);
+}
