@@ -2,11 +2,11 @@
 
 use poem::http::StatusCode;
 use poem_openapi::Object;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A field-level validation message; `field` is a dotted path into the request body
 /// (`location.lat`, `amenities[2]`) or the name of a query parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Object)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -75,6 +75,9 @@ pub enum ApiError {
     /// A client error the framework raised that no other variant describes.
     #[error("request rejected: {detail}")]
     Rejected { status: StatusCode, detail: String },
+    /// The problem answered before to a request with the same idempotency key, answered again.
+    #[error("replayed problem: {}", .0.code)]
+    Replayed(Box<Problem>),
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -120,12 +123,15 @@ impl ApiError {
             Self::Conflict { .. } | Self::InvalidTransition { .. } => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Rejected { status, .. } => *status,
+            Self::Replayed(problem) => {
+                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The stable machine-readable code clients switch on.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             Self::MalformedRequest(_) => "malformed_request",
             Self::MalformedJson(_) => "malformed_json",
@@ -148,11 +154,12 @@ impl ApiError {
             Self::Conflict { code, .. } => code,
             Self::Unavailable(_) => "service_unavailable",
             Self::Rejected { .. } => "request_rejected",
+            Self::Replayed(problem) => &problem.code,
             Self::Internal(_) => "internal_error",
         }
     }
 
-    fn title(&self) -> &'static str {
+    fn title(&self) -> &str {
         match self {
             Self::MalformedRequest(_) | Self::BadRequest { .. } => "Malformed request",
             Self::Unprocessable { .. } => "Unprocessable request",
@@ -172,6 +179,7 @@ impl ApiError {
             Self::Conflict { .. } => "Conflict",
             Self::Unavailable(_) => "Service unavailable",
             Self::Rejected { .. } => "Request rejected",
+            Self::Replayed(problem) => &problem.title,
             Self::Internal(_) => "Internal server error",
         }
     }
@@ -213,6 +221,7 @@ impl ApiError {
             Self::Unavailable(what) => {
                 format!("The {what} is unavailable; retry shortly.")
             }
+            Self::Replayed(problem) => problem.detail.clone(),
             Self::Internal(_) => {
                 "An unexpected error occurred; the request id identifies it in our logs.".into()
             }
@@ -229,10 +238,12 @@ impl ApiError {
             code: self.code().to_owned(),
             errors: match self {
                 Self::Validation(errors) => errors.clone(),
+                Self::Replayed(problem) => problem.errors.clone(),
                 _ => Vec::new(),
             },
             current_status: match self {
                 Self::InvalidTransition { current, .. } => Some((*current).to_owned()),
+                Self::Replayed(problem) => problem.current_status.clone(),
                 _ => None,
             },
             request_id: request_id.map(str::to_owned),
@@ -282,7 +293,7 @@ impl From<sqlx::Error> for ApiError {
 }
 
 /// An RFC 9457 problem document.
-#[derive(Debug, Clone, Serialize, Object)]
+#[derive(Debug, Clone, Serialize, Deserialize, Object)]
 #[oai(rename = "Problem")]
 pub struct Problem {
     /// A URI naming the problem type: `urn:staybase:problem:<code>`.

@@ -1,20 +1,22 @@
 //! Idempotency keys for creating requests (API.md): a retry with the same `Idempotency-Key` and
 //! body within 24 hours gets the first response again; the same key with another body is 422.
 //!
-//! The key is claimed in the transaction of the work it guards, before anything else is locked.
-//! A concurrent request with the same key waits for that transaction (PostgreSQL's unique index;
-//! SQLite's single writer) and then replays its response. Nothing is stored when the work fails,
-//! so a retry after an error runs again.
+//! A key already answered is replayed before any work starts. Otherwise the key is claimed in the
+//! transaction of the work it guards, before anything else is locked: a concurrent request with
+//! the same key waits for that transaction (PostgreSQL's unique index; SQLite's single writer)
+//! and then replays its response. A client error of the work (404, 409, 422) is the first
+//! response too and is stored; transient failures (429, 5xx) are not, so their retry runs again.
 
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use poem::http::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::{
-    db::{Timestamp, Tx},
-    error::ApiError,
+    db::{Db, Timestamp, Tx},
+    error::{ApiError, Problem},
     jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
     on_db, on_tx,
     tenants::TenantId,
@@ -65,13 +67,31 @@ impl IdempotencyKey {
     }
 }
 
+/// The first answer to a key: a success to send again, or a problem document.
+#[derive(Debug)]
+pub struct Replay {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Replay {
+    /// The stored success body, or the stored problem as the error to answer again.
+    pub fn into_result(self) -> Result<Value, ApiError> {
+        if (200..300).contains(&self.status) {
+            return Ok(self.body);
+        }
+        let problem: Problem = serde_json::from_value(self.body).map_err(ApiError::internal)?;
+        Err(ApiError::Replayed(Box::new(problem)))
+    }
+}
+
 /// What a claim found.
 #[derive(Debug)]
 pub enum Claim {
     /// The key is new: do the work, then `record` its response.
     Fresh,
     /// The key answered before: send this again.
-    Replay { status: u16, body: Value },
+    Replay(Replay),
 }
 
 #[derive(sqlx::FromRow)]
@@ -82,6 +102,9 @@ struct StoredKey {
     created_at: Timestamp,
 }
 
+const FIND: &str = "SELECT request_hash, response_status, response_body, created_at \
+    FROM idempotency_keys WHERE tenant_id = $1 AND user_id = $2 AND key = $3";
+
 async fn find(
     tx: &mut Tx,
     tenant: TenantId,
@@ -89,19 +112,38 @@ async fn find(
     key: &str,
 ) -> Result<Option<StoredKey>, ApiError> {
     Ok(on_tx!(tx, |conn| {
-        sqlx::query_as(
-            "SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys \
-             WHERE tenant_id = $1 AND user_id = $2 AND key = $3",
-        )
-        .bind(tenant.0)
-        .bind(user.0)
-        .bind(key)
-        .fetch_optional(conn)
-        .await
+        sqlx::query_as(FIND)
+            .bind(tenant.0)
+            .bind(user.0)
+            .bind(key)
+            .fetch_optional(conn)
+            .await
     })?)
 }
 
-fn replay(stored: StoredKey, key: &IdempotencyKey) -> Result<Claim, ApiError> {
+/// The first answer to `key`, if it has one still within its retention; read before any work.
+pub async fn earlier(
+    db: &Db,
+    tenant: TenantId,
+    user: UserId,
+    key: &IdempotencyKey,
+    now: Timestamp,
+) -> Result<Option<Replay>, ApiError> {
+    let stored: Option<StoredKey> = on_db!(db, |pool| {
+        sqlx::query_as(FIND)
+            .bind(tenant.0)
+            .bind(user.0)
+            .bind(&key.key)
+            .fetch_optional(pool)
+            .await
+    })?;
+    match stored {
+        Some(stored) if stored.created_at > now - RETENTION => replay(stored, key).map(Some),
+        _ => Ok(None),
+    }
+}
+
+fn replay(stored: StoredKey, key: &IdempotencyKey) -> Result<Replay, ApiError> {
     if stored.request_hash != key.request_hash {
         return Err(ApiError::Unprocessable {
             code: "idempotency_key_reused",
@@ -109,7 +151,7 @@ fn replay(stored: StoredKey, key: &IdempotencyKey) -> Result<Claim, ApiError> {
         });
     }
     match (stored.response_status, stored.response_body) {
-        (Some(status), Some(body)) => Ok(Claim::Replay {
+        (Some(status), Some(body)) => Ok(Replay {
             status: u16::try_from(status).map_err(ApiError::internal)?,
             body: serde_json::from_str(&body).map_err(ApiError::internal)?,
         }),
@@ -129,7 +171,7 @@ pub async fn claim(
 ) -> Result<Claim, ApiError> {
     if let Some(stored) = find(tx, tenant, user, &key.key).await? {
         if stored.created_at > now - RETENTION {
-            return replay(stored, key);
+            return replay(stored, key).map(Claim::Replay);
         }
         on_tx!(&mut *tx, |conn| {
             sqlx::query(
@@ -165,7 +207,7 @@ pub async fn claim(
     let stored = find(tx, tenant, user, &key.key)
         .await?
         .ok_or(ApiError::Unavailable("database"))?;
-    replay(stored, key)
+    replay(stored, key).map(Claim::Replay)
 }
 
 /// Stores the response to replay for a claimed key, in the same transaction.
@@ -194,6 +236,29 @@ pub async fn record(
     Ok(())
 }
 
+/// Stores `err` as the first answer to `key` when it is a client error of the work (a 404, 409 or
+/// 422 the same request would get again); a transient one (429, 5xx) stays unrecorded.
+pub async fn remember_failure(
+    db: &Db,
+    tenant: TenantId,
+    user: UserId,
+    key: &IdempotencyKey,
+    err: &ApiError,
+) -> Result<(), ApiError> {
+    let status = err.status();
+    if !status.is_client_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        return Ok(());
+    }
+    let problem = serde_json::to_value(err.to_problem(None)).map_err(ApiError::internal)?;
+    let mut tx = db.begin().await?;
+    // A concurrent retry may have answered first: its answer stands.
+    if let Claim::Fresh = claim(&mut tx, tenant, user, key, Timestamp::now()).await? {
+        record(&mut tx, tenant, user, key, status.as_u16(), &problem).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
 /// Deletes keys past their retention.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct PruneIdempotencyKeys {}
@@ -205,14 +270,16 @@ impl Job for PruneIdempotencyKeys {
 
 async fn prune(context: JobContext, _job: PruneIdempotencyKeys) -> Result<(), JobError> {
     let cutoff = Timestamp::now() - RETENTION;
-    let deleted = on_db!(&context.state.db, |pool| {
+    let mut tx = context.state.db.begin().await?;
+    let deleted = on_tx!(&mut tx, |conn| {
         sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(cutoff)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(|done| done.rows_affected())
     })
     .map_err(ApiError::from)?;
+    tx.commit().await?;
     tracing::info!(deleted, "pruned idempotency keys");
     Ok(())
 }

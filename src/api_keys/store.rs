@@ -113,7 +113,9 @@ pub async fn find_active(
 
 /// Records use at most once a minute per key, so busy integrations do not write per request.
 pub async fn touch(db: &Db, tenant: TenantId, id: Uuid, now: Timestamp) -> Result<(), ApiError> {
-    on_db!(db, |pool| {
+    // A transaction, so that on SQLite the write takes its turn among the writers.
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, |conn| {
         sqlx::query(
             "UPDATE api_keys SET last_used_at = $3 WHERE tenant_id = $1 AND id = $2 \
              AND (last_used_at IS NULL OR last_used_at < $4)",
@@ -122,11 +124,11 @@ pub async fn touch(db: &Db, tenant: TenantId, id: Uuid, now: Timestamp) -> Resul
         .bind(id)
         .bind(now)
         .bind(now - time::Duration::MINUTE)
-        .execute(pool)
+        .execute(conn)
         .await
         .map(drop)
     })?;
-    Ok(())
+    tx.commit().await
 }
 
 /// Revokes the key; `false` when there is no active key with this id.

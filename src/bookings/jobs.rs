@@ -112,7 +112,7 @@ async fn complete(context: JobContext, _job: CompleteStays) -> Result<(), JobErr
     let horizon = time::OffsetDateTime::now_utc().date() + time::Duration::days(1);
     let due = store::confirmed_checking_out_by(db, horizon, COMPLETION_BATCH).await?;
     let mut tenants: HashMap<TenantId, Tenant> = HashMap::new();
-    let mut completed = 0;
+    let (mut completed, mut failed) = (0, 0);
     for (tenant_id, id, check_out, timezone) in due {
         if check_out > today_in(&timezone) {
             continue;
@@ -124,28 +124,45 @@ async fn complete(context: JobContext, _job: CompleteStays) -> Result<(), JobErr
                 None => continue,
             },
         };
-        let now = Timestamp::now();
-        let mut tx = db.begin().await?;
-        let Some(booking) = store::get_in(&mut tx, tenant_id, id).await? else {
-            continue;
-        };
-        if booking.status != BookingStatus::Confirmed {
-            continue;
+        // One stay that cannot be completed must not hold up the others.
+        match complete_stay(db, tenant, id).await {
+            Ok(true) => completed += 1,
+            Ok(false) => {}
+            Err(err) => {
+                failed += 1;
+                tracing::warn!(booking_id = %id, error = %err, "a stay could not be completed");
+            }
         }
-        move_booking(
-            &mut tx,
-            &Permit::for_system("bookings", "complete"),
-            tenant,
-            booking,
-            (Action::Complete, Actor::System, None),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        completed += 1;
     }
-    tracing::info!(completed, "completed stays");
+    tracing::info!(completed, failed, "completed stays");
+    if failed > 0 {
+        return Err(JobError::Retry(format!(
+            "{failed} stays could not be completed"
+        )));
+    }
     Ok(())
+}
+
+/// Completes one confirmed stay; `false` when it is no longer confirmed.
+async fn complete_stay(db: &Db, tenant: &Tenant, id: BookingId) -> Result<bool, ApiError> {
+    let mut tx = db.begin().await?;
+    let Some(booking) = store::get_in(&mut tx, tenant.id, id).await? else {
+        return Ok(false);
+    };
+    if booking.status != BookingStatus::Confirmed {
+        return Ok(false);
+    }
+    move_booking(
+        &mut tx,
+        &Permit::for_system("bookings", "complete"),
+        tenant,
+        booking,
+        (Action::Complete, Actor::System, None),
+        Timestamp::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Who hears of a booking reaching a status: the guest always; the host of requests,
@@ -164,23 +181,26 @@ async fn notify(context: JobContext, job: NotifyBooking) -> Result<(), JobError>
         return Err(JobError::Permanent("the booking does not exist".into()));
     };
     let guest = user(db, &tenant, booking.guest_id).await?;
-    let host = user(db, &tenant, booking.host_id).await?;
-    let brand = Branding::for_tenant(&tenant);
-    let mut tx = db.begin().await?;
-    let mut recipients = vec![(&guest, false)];
+    let mut recipients = vec![(guest.clone(), false)];
     if host_hears(job.status) {
-        recipients.push((&host, true));
+        recipients.push((user(db, &tenant, booking.host_id).await?, true));
     }
-    for (recipient, for_host) in recipients {
-        let template = template(&tenant, &booking, job.status, recipient, &guest, for_host);
+    let brand = Branding::for_tenant(&tenant);
+    let mut emails = Vec::new();
+    for (recipient, for_host) in &recipients {
+        let template = template(&tenant, &booking, job.status, recipient, &guest, *for_host);
         let email = OutgoingEmail::compose(recipient.email.clone(), &template, &brand)?;
         // One message per booking, status and recipient, however often this job runs.
         let unique_key = format!(
             "booking:{}:{}:{}",
             booking.id,
             job.status.as_str(),
-            if for_host { "host" } else { "guest" }
+            if *for_host { "host" } else { "guest" }
         );
+        emails.push((email, unique_key));
+    }
+    let mut tx = db.begin().await?;
+    for (email, unique_key) in emails {
         mail::enqueue(&mut tx, Some(tenant.id), email, Some(unique_key)).await?;
     }
     tx.commit().await?;

@@ -40,7 +40,6 @@ pub enum Created {
     New(Box<Booking>),
     /// An earlier request with the same idempotency key answered this.
     Replayed {
-        status: u16,
         body: Value,
     },
 }
@@ -183,6 +182,31 @@ pub async fn create(
         .check(&state.db, tenant, principal, "bookings", "create")
         .await?;
     let key = IdempotencyKey::new(idempotency_key, "create_booking", request)?;
+    let earlier =
+        idempotency::earlier(&state.db, tenant.id, caller.user_id, &key, Timestamp::now()).await?;
+    if let Some(replay) = earlier {
+        return replay.into_result().map(|body| Created::Replayed { body });
+    }
+    let booked = book(state, tenant, principal, &permit, (new, &key), render).await;
+    if let Err(err) = &booked
+        && let Err(unrecorded) =
+            idempotency::remember_failure(&state.db, tenant.id, caller.user_id, &key, err).await
+    {
+        tracing::warn!(error = %unrecorded, "the failure of a keyed request was not recorded");
+    }
+    booked
+}
+
+/// The work of `create` once its key is known to be new.
+async fn book(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    permit: &Permit,
+    (new, key): (NewBooking<'_>, &IdempotencyKey),
+    render: impl Fn(&Booking) -> Value,
+) -> Result<Created, ApiError> {
+    let caller = principal.user()?;
     let stay = calendar::parse_range("check_in", new.check_in, "check_out", new.check_out)?;
     let seen = properties::get(state, tenant, principal, new.property).await?;
     if seen.owner_id == caller.user_id {
@@ -193,10 +217,10 @@ pub async fn create(
     }
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
-    if let Claim::Replay { status, body } =
-        idempotency::claim(&mut tx, tenant.id, caller.user_id, &key, now).await?
+    if let Claim::Replay(replay) =
+        idempotency::claim(&mut tx, tenant.id, caller.user_id, key, now).await?
     {
-        return Ok(Created::Replayed { status, body });
+        return replay.into_result().map(|body| Created::Replayed { body });
     }
     let property = properties_store::get_in(&mut tx, tenant.id, new.property)
         .await?
@@ -238,13 +262,13 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    store::insert(&mut tx, &permit, &booking).await?;
+    store::insert(&mut tx, permit, &booking).await?;
     announce(&mut tx, tenant, &booking, "booking.created", now).await?;
     idempotency::record(
         &mut tx,
         tenant.id,
         caller.user_id,
-        &key,
+        key,
         201,
         &render(&booking),
     )
@@ -305,15 +329,20 @@ pub async fn list(
     mut query: ListQuery,
 ) -> Result<Page, ApiError> {
     let caller = principal.user()?;
-    let (scope, action) = match role {
-        ListRole::Guest => (Scope::Guest(caller.user_id), "read:own"),
-        ListRole::Host => (Scope::Host(caller.user_id), "read:hosted"),
-        ListRole::Admin => (Scope::Tenant, "read:any"),
+    let (scope, relation) = match role {
+        ListRole::Guest => (Scope::Guest(caller.user_id), Actor::Guest),
+        ListRole::Host => (Scope::Host(caller.user_id), Actor::Host),
+        ListRole::Admin => (Scope::Tenant, Actor::Admin),
     };
-    state
-        .authorizer
-        .check(&state.db, tenant, principal, "bookings", action)
-        .await?;
+    if relation == Actor::Guest {
+        // One's own bookings as a guest: the guest role's, with no tenant-wide stand-in.
+        state
+            .authorizer
+            .check(&state.db, tenant, principal, "bookings", "read:own")
+            .await?;
+    } else {
+        authorize(state, tenant, principal, "read", relation).await?;
+    }
     let limit = query.limit as usize;
     query.limit += 1;
     let mut bookings = store::list(&state.db, tenant.id, scope, &query).await?;
@@ -378,6 +407,12 @@ pub(super) async fn move_booking(
 ) -> Result<Booking, ApiError> {
     let from = booking.status;
     let to = from.apply(action, tenant.settings.payment_collection)?;
+    if action == Action::Cancel && booking.check_out <= tenant.settings.today() {
+        return Err(ApiError::Conflict {
+            code: "stay_ended",
+            detail: "The stay has ended: it can no longer be cancelled.".into(),
+        });
+    }
     let mut moved = booking;
     moved.status = to;
     moved.updated_at = now;

@@ -76,30 +76,58 @@ pub enum Tx {
 ///
 /// SQLite admits one writer; others wait in its busy handler, which sleeps in growing steps
 /// (up to 100 ms) and serves no one in order, so under load a writer could wait seconds. The
-/// process's writers therefore take turns first, in order, and meet SQLite's lock only when
-/// another process holds it. Dereferences to the connection, as a `Transaction` does.
+/// process's writers therefore take turns first, in order; every write goes through one (a
+/// `Tx`), so SQLite's lock is contended only by other processes. Dereferences to the
+/// connection, as a `Transaction` does.
 #[derive(Debug)]
 pub struct SqliteTx {
-    transaction: Transaction<'static, Sqlite>,
-    _turn: OwnedSemaphorePermit,
+    /// Present until `commit` takes it.
+    transaction: Option<Transaction<'static, Sqlite>>,
+    turn: Option<OwnedSemaphorePermit>,
 }
 
 impl std::ops::Deref for SqliteTx {
     type Target = SqliteConnection;
 
     fn deref(&self) -> &SqliteConnection {
-        &self.transaction
+        self.transaction
+            .as_ref()
+            .expect("a transaction is open until commit")
     }
 }
 
 impl std::ops::DerefMut for SqliteTx {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.transaction
+        self.transaction
+            .as_mut()
+            .expect("a transaction is open until commit")
     }
 }
 
+impl Drop for SqliteTx {
+    /// A transaction dropped unfinished (an error, a replay) is rolled back before the turn
+    /// passes on, so the next writer does not meet the lock of a rollback still pending.
+    fn drop(&mut self) {
+        let (Some(transaction), Some(turn)) = (self.transaction.take(), self.turn.take()) else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(err) = transaction.rollback().await {
+                    tracing::warn!(error = %err, "rolling back a dropped transaction failed");
+                }
+                drop(turn);
+            });
+        }
+    }
+}
+
+/// How long a writer waits for its turn, as long as SQLite's busy timeout.
+const WRITER_TURN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The writer queue of a SQLite file, shared by every pool of the process that opens it.
 fn writer_queue(file: &std::path::Path) -> Arc<Semaphore> {
+    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned());
     static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<Semaphore>>>> =
         LazyLock::new(Mutex::default);
     let mut queues = QUEUES
@@ -107,7 +135,7 @@ fn writer_queue(file: &std::path::Path) -> Arc<Semaphore> {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     Arc::clone(
         queues
-            .entry(file.to_owned())
+            .entry(file)
             .or_insert_with(|| Arc::new(Semaphore::new(1))),
     )
 }
@@ -224,13 +252,14 @@ impl Db {
         Ok(match self {
             Self::Sqlite(pool) => {
                 let queue = writer_queue(pool.connect_options().get_filename());
-                let turn = queue
-                    .acquire_owned()
+                let turn = tokio::time::timeout(WRITER_TURN_TIMEOUT, queue.acquire_owned())
                     .await
-                    .map_err(|_| ApiError::Unavailable("database"))?;
+                    .ok()
+                    .and_then(Result::ok)
+                    .ok_or(ApiError::Unavailable("database"))?;
                 Tx::Sqlite(SqliteTx {
-                    transaction: pool.begin_with("BEGIN IMMEDIATE").await?,
-                    _turn: turn,
+                    transaction: Some(pool.begin_with("BEGIN IMMEDIATE").await?),
+                    turn: Some(turn),
                 })
             }
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
@@ -245,7 +274,11 @@ impl Db {
 impl Tx {
     pub async fn commit(self) -> Result<(), ApiError> {
         match self {
-            Self::Sqlite(tx) => tx.transaction.commit().await?,
+            Self::Sqlite(mut tx) => {
+                if let Some(transaction) = tx.transaction.take() {
+                    transaction.commit().await?;
+                }
+            }
             Self::Postgres(tx) => tx.commit().await?,
         }
         Ok(())

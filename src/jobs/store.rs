@@ -134,7 +134,9 @@ pub async fn extend_lease(
     worker: &str,
     lease_until: Timestamp,
 ) -> Result<bool, ApiError> {
-    let updated = on_db!(db, |pool| {
+    // A transaction, so that on SQLite the heartbeat takes its turn among the writers.
+    let mut tx = db.begin().await?;
+    let updated = on_tx!(&mut tx, |conn| {
         sqlx::query(
             "UPDATE jobs SET locked_until = $1 \
              WHERE id = $2 AND locked_by = $3 AND status = 'running'",
@@ -142,10 +144,11 @@ pub async fn extend_lease(
         .bind(lease_until)
         .bind(id.0)
         .bind(worker)
-        .execute(pool)
+        .execute(conn)
         .await
         .map(|done| done.rows_affected())
     })?;
+    tx.commit().await?;
     Ok(updated == 1)
 }
 

@@ -419,7 +419,8 @@ pub enum Deleted {
 
 error_statuses!(ReadErrors => [401, 403, 404, 422, 429]);
 error_statuses!(WriteErrors => [400, 401, 403, 404, 413, 415, 422, 429]);
-error_statuses!(ImageErrors => [400, 401, 403, 404, 409, 413, 415, 422, 429]);
+error_statuses!(WriteConflictErrors => [400, 401, 403, 404, 409, 413, 415, 422, 429]);
+error_statuses!(DeleteErrors => [401, 403, 404, 409, 429]);
 
 fn price(
     field: &'static str,
@@ -998,7 +999,7 @@ impl PropertiesApi {
         caller: Caller,
         id: Path<Uuid>,
         body: JsonBody<NewBlock>,
-    ) -> ApiResult<BlockCreated, WriteErrors> {
+    ) -> ApiResult<BlockCreated, WriteConflictErrors> {
         let body = body.0;
         let range = calendar::parse_range("start", &body.start, "end", &body.end)?;
         let block = calendar::block(
@@ -1105,7 +1106,7 @@ impl PropertiesApi {
         caller: Caller,
         id: Path<Uuid>,
         upload: ImageUpload,
-    ) -> ApiResult<ImageAccepted, ImageErrors> {
+    ) -> ApiResult<ImageAccepted, WriteConflictErrors> {
         let bytes = upload.file.into_vec().await.map_err(|err| {
             ApiError::MalformedRequest(format!("The upload could not be read: {err}."))
         })?;
@@ -1210,7 +1211,7 @@ impl PropertiesApi {
         caller: Caller,
         id: Path<Uuid>,
         body: JsonBody<NewCalendarImport>,
-    ) -> ApiResult<ImportCreated, ImageErrors> {
+    ) -> ApiResult<ImportCreated, WriteConflictErrors> {
         let import =
             imports::add(&state, &tenant.0, &caller.0, PropertyId(id.0), &body.url).await?;
         Ok(ImportCreated::Created(Json(import.into())))
@@ -1266,7 +1267,7 @@ impl PropertiesApi {
         tenant: tenancy::Path,
         caller: Caller,
         id: Path<Uuid>,
-    ) -> ApiResult<Deleted, ReadErrors> {
+    ) -> ApiResult<Deleted, DeleteErrors> {
         service::delete(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
         Ok(Deleted::NoContent)
     }

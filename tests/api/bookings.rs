@@ -84,6 +84,19 @@ async fn booked(
     booking
 }
 
+/// Lists or unlists the host's property.
+async fn set_status(app: &TestApp, host: &Account, property: &str, status: &str) {
+    let response = app
+        .client
+        .patch(app.url(&format!("/v1/t/acme/properties/{property}")))
+        .bearer_auth(&host.access_token)
+        .json(&json!({ "status": status }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
 async fn post(app: &TestApp, path: &str, token: &str) -> Response {
     app.client
         .post(app.url(path))
@@ -343,31 +356,14 @@ async fn stays_are_checked_before_they_are_booked() {
         "not_found",
     )
     .await;
-    let draft: Value = app
-        .client
-        .patch(app.url(&format!("/v1/t/acme/properties/{property}")))
-        .bearer_auth(&host.access_token)
-        .json(&json!({ "status": "unlisted" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(draft["status"], "unlisted");
+    set_status(&app, &host, &property, "unlisted").await;
     assert_problem(
         send(body(&property, day(3), day(5), 2), token.clone()).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
-    app.client
-        .patch(app.url(&format!("/v1/t/acme/properties/{property}")))
-        .bearer_auth(&host.access_token)
-        .json(&json!({ "status": "listed" }))
-        .send()
-        .await
-        .unwrap();
+    set_status(&app, &host, &property, "listed").await;
 
     // Blocked nights cannot be booked, and booked nights cannot be blocked.
     let blocked = app
@@ -419,6 +415,7 @@ async fn stays_are_checked_before_they_are_booked() {
 async fn idempotency_keys_replay_the_first_answer() {
     let Market {
         app,
+        host,
         guest,
         property,
         ..
@@ -457,15 +454,31 @@ async fn idempotency_keys_replay_the_first_answer() {
     let other = app.register("acme", "other@example.com", false).await;
     let theirs = book_at(&app, &base, &other, (&property, 7, 9), "key-1").await;
     assert_eq!(theirs.status(), StatusCode::CREATED);
-    // A failed attempt stores nothing: the retry runs again.
-    assert_problem(
+    // A refusal is the first answer too: once the nights are free, the same key still gets
+    // it, and only a new key books them.
+    let refused = assert_problem(
         book_at(&app, &base, &other, (&property, 4, 6), "key-2").await,
         StatusCode::CONFLICT,
         "dates_unavailable",
     )
     .await;
-    let retried = book_at(&app, &base, &other, (&property, 4, 6), "key-2").await;
-    assert_eq!(retried.status(), StatusCode::CONFLICT);
+    moved(&app, &first["id"], "cancel", &guest).await;
+    let replayed = assert_problem(
+        book_at(&app, &base, &other, (&property, 4, 6), "key-2").await,
+        StatusCode::CONFLICT,
+        "dates_unavailable",
+    )
+    .await;
+    assert_eq!(replayed["detail"], refused["detail"]);
+    assert_ne!(replayed["request_id"], refused["request_id"]);
+    let fresh = book_at(&app, &base, &other, (&property, 4, 6), "key-2b").await;
+    assert_eq!(fresh.status(), StatusCode::CREATED);
+    // The first answer stands even when the listing has since left the market.
+    set_status(&app, &host, &property, "unlisted").await;
+    let replay = book_at(&app, &base, &guest, (&property, 3, 5), "key-1").await;
+    assert_eq!(replay.status(), StatusCode::CREATED);
+    assert_eq!(replay.json::<Value>().await.unwrap()["id"], first["id"]);
+    set_status(&app, &host, &property, "listed").await;
 
     // Concurrent requests with one key, through two instances: one booking, one answer.
     let replica = app.replica().await;
@@ -486,7 +499,7 @@ async fn idempotency_keys_replay_the_first_answer() {
             .await
     })
     .unwrap();
-    assert_eq!(count, 3);
+    assert_eq!(count, 4);
 }
 
 #[tokio::test]
@@ -602,6 +615,13 @@ async fn hosts_answer_requests_and_illegal_moves_name_the_current_state() {
     let request = booked(&app, &guest, &admins, (10, 12), "requested").await;
     let answered = moved(&app, &request["id"], "accept", &admin).await;
     assert_eq!(answered["history"][1]["by"], "host");
+    let hosted: Value = app
+        .get_with("/v1/t/acme/bookings?role=host", &admin.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hosted["data"][0]["id"], request["id"]);
     assert_eq!(
         cancelled["cancellation"]["refund"]["amount"], 0,
         "nothing was charged"
@@ -905,6 +925,13 @@ async fn stays_complete_after_check_out() {
             .map(drop)
     })
     .unwrap();
+    // Its check-out day has come: too late to cancel, even before the job completes it.
+    assert_problem(
+        move_booking(&app, &past["id"], "cancel", &admin).await,
+        StatusCode::CONFLICT,
+        "stay_ended",
+    )
+    .await;
     let mut tx = app.state.db.begin().await.unwrap();
     jobs::enqueue(&mut tx, &CompleteStays {}, EnqueueOptions::default())
         .await
