@@ -84,6 +84,14 @@ async fn booked(
     booking
 }
 
+/// The number a `SELECT COUNT(*)` query gives.
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    on_db!(&app.state.db, |pool| {
+        sqlx::query_scalar(sql).fetch_one(pool).await
+    })
+    .unwrap()
+}
+
 /// Lists or unlists the host's property.
 async fn set_status(app: &TestApp, host: &Account, property: &str, status: &str) {
     let response = app
@@ -277,12 +285,11 @@ async fn an_instant_booking_holds_its_nights_at_the_quoted_price() {
     assert!(feed.contains(&format!("DTSTART;VALUE=DATE:{}", compact(10))));
     assert!(feed.contains(&format!("DTEND;VALUE=DATE:{}", compact(13))));
 
-    let events: i64 = on_db!(&app.state.db, |pool| {
-        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'booking.created'")
-            .fetch_one(pool)
-            .await
-    })
-    .unwrap();
+    let events = count(
+        &app,
+        "SELECT COUNT(*) FROM events WHERE kind = 'booking.created'",
+    )
+    .await;
     assert_eq!(events, 2);
     app.email_to("guest@example.com", "held for you for 15 minutes")
         .await;
@@ -493,12 +500,7 @@ async fn idempotency_keys_replay_the_first_answer() {
         ids.insert(response.json::<Value>().await.unwrap()["id"].to_string());
     }
     assert_eq!(ids.len(), 1, "{ids:?}");
-    let count: i64 = on_db!(&app.state.db, |pool| {
-        sqlx::query_scalar("SELECT COUNT(*) FROM bookings")
-            .fetch_one(pool)
-            .await
-    })
-    .unwrap();
+    let count = count(&app, "SELECT COUNT(*) FROM bookings").await;
     assert_eq!(count, 4);
 }
 
@@ -691,12 +693,11 @@ async fn cancellations_refund_by_the_policy_snapshot() {
     )
     .await;
     app.email_to("host@example.com", "cancelled by you").await;
-    let cancelled_events: i64 = on_db!(&app.state.db, |pool| {
-        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'booking.cancelled'")
-            .fetch_one(pool)
-            .await
-    })
-    .unwrap();
+    let cancelled_events = count(
+        &app,
+        "SELECT COUNT(*) FROM events WHERE kind = 'booking.cancelled'",
+    )
+    .await;
     assert_eq!(cancelled_events, 4);
 }
 
@@ -1001,14 +1002,7 @@ async fn fifty_concurrent_overlapping_requests_make_one_booking() {
         }
     }
     assert_eq!((created, conflicts), (1, 49));
-    let holding: i64 = on_db!(&app.state.db, |pool| {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM bookings WHERE status IN ('requested', 'pending_payment', 'confirmed')",
-        )
-        .fetch_one(pool)
-        .await
-    })
-    .unwrap();
+    let holding = count(&app, "SELECT COUNT(*) FROM bookings WHERE status IN ('requested', 'pending_payment', 'confirmed')").await;
     assert_eq!(holding, 1);
     let page: Value = app
         .get_with("/v1/t/acme/bookings?role=host", &host.access_token)
