@@ -1,5 +1,7 @@
 //! Bookings' SQL. Every read joins the property for its name and owner (the host).
 
+use std::sync::LazyLock;
+
 use time::Date;
 use uuid::Uuid;
 
@@ -15,8 +17,34 @@ use crate::{
     users::UserId,
 };
 
-/// The SQL list of the statuses that hold nights.
-const HOLDING: &str = "('requested', 'pending_payment', 'confirmed')";
+/// The SQL list of the statuses that hold nights: `('requested', ...)`.
+static HOLDING: LazyLock<String> = LazyLock::new(|| {
+    let quoted: Vec<String> = BookingStatus::HOLDING
+        .iter()
+        .map(|status| format!("'{}'", status.as_str()))
+        .collect();
+    format!("({})", quoted.join(", "))
+});
+
+/// Bookings of property `$2` in tenant `$1` that hold a night of `[$3, $4)`.
+fn held_overlapping() -> String {
+    format!(
+        "FROM bookings WHERE tenant_id = $1 AND property_id = $2 AND status IN {holding} \
+         AND check_in < $4 AND check_out > $3",
+        holding = *HOLDING
+    )
+}
+
+/// One row when a night of `[$3, $4)` of property `$2` is booked or blocked.
+fn stay_taken() -> String {
+    format!(
+        "SELECT 1 {} UNION ALL \
+         SELECT 1 FROM blocked_ranges WHERE tenant_id = $1 AND property_id = $2 \
+           AND start_date < $4 AND end_date > $3 \
+         LIMIT 1",
+        held_overlapping()
+    )
+}
 
 const COLUMNS: &str = "b.tenant_id, b.id, b.property_id, p.name AS property_name, \
     p.owner_id AS host_id, b.guest_id, b.check_in, b.check_out, CAST(b.guests AS BIGINT) AS guests, \
@@ -97,14 +125,7 @@ pub async fn stay_is_free(
     property: PropertyId,
     (check_in, check_out): (Date, Date),
 ) -> Result<bool, ApiError> {
-    let sql = format!(
-        "SELECT 1 FROM bookings WHERE tenant_id = $1 AND property_id = $2 \
-           AND status IN {HOLDING} AND check_in < $4 AND check_out > $3 \
-         UNION ALL \
-         SELECT 1 FROM blocked_ranges WHERE tenant_id = $1 AND property_id = $2 \
-           AND start_date < $4 AND end_date > $3 \
-         LIMIT 1"
-    );
+    let sql = stay_taken();
     let taken: Option<i32> = on_tx!(tx, |conn| {
         sqlx::query_scalar(&sql)
             .bind(tenant.0)
@@ -112,6 +133,27 @@ pub async fn stay_is_free(
             .bind(check_in)
             .bind(check_out)
             .fetch_optional(conn)
+            .await
+    })?;
+    Ok(taken.is_none())
+}
+
+/// `stay_is_free` outside a transaction, for a quote: an answer of the moment, which the
+/// booking checks again under the lock.
+pub async fn stay_is_free_now(
+    db: &Db,
+    tenant: TenantId,
+    property: PropertyId,
+    (check_in, check_out): (Date, Date),
+) -> Result<bool, ApiError> {
+    let sql = stay_taken();
+    let taken: Option<i32> = on_db!(db, |pool| {
+        sqlx::query_scalar(&sql)
+            .bind(tenant.0)
+            .bind(property.0)
+            .bind(check_in)
+            .bind(check_out)
+            .fetch_optional(pool)
             .await
     })?;
     Ok(taken.is_none())
@@ -125,8 +167,8 @@ pub async fn held_between(
     (from, to): (Date, Date),
 ) -> Result<Vec<(BookingId, Date, Date)>, ApiError> {
     let sql = format!(
-        "SELECT id, check_in, check_out FROM bookings WHERE tenant_id = $1 AND property_id = $2 \
-           AND status IN {HOLDING} AND check_in < $4 AND check_out > $3 ORDER BY check_in"
+        "SELECT id, check_in, check_out {} ORDER BY check_in",
+        held_overlapping()
     );
     let rows: Vec<(Uuid, Date, Date)> = on_db!(db, |pool| {
         sqlx::query_as(&sql)
@@ -151,10 +193,7 @@ pub async fn any_held_in(
     property: PropertyId,
     (from, to): (Date, Date),
 ) -> Result<bool, ApiError> {
-    let sql = format!(
-        "SELECT 1 FROM bookings WHERE tenant_id = $1 AND property_id = $2 \
-           AND status IN {HOLDING} AND check_in < $4 AND check_out > $3 LIMIT 1"
-    );
+    let sql = format!("SELECT 1 {} LIMIT 1", held_overlapping());
     let found: Option<i32> = on_tx!(tx, |conn| {
         sqlx::query_scalar(&sql)
             .bind(tenant.0)
@@ -172,8 +211,9 @@ pub async fn any_held_in(
 pub fn free_of_bookings(check_in: usize, check_out: usize) -> String {
     format!(
         "NOT EXISTS (SELECT 1 FROM bookings bk WHERE bk.tenant_id = properties.tenant_id \
-         AND bk.property_id = properties.id AND bk.status IN {HOLDING} \
-         AND bk.check_in < ${check_out} AND bk.check_out > ${check_in})"
+         AND bk.property_id = properties.id AND bk.status IN {holding} \
+         AND bk.check_in < ${check_out} AND bk.check_out > ${check_in})",
+        holding = *HOLDING
     )
 }
 

@@ -125,19 +125,32 @@ impl Drop for SqliteTx {
 /// How long a writer waits for its turn, as long as SQLite's busy timeout.
 const WRITER_TURN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The writer queues of the process: by SQLite file, and by the path each pool names it with,
+/// so that the file system resolves a path once, not on every transaction.
+#[derive(Default)]
+struct WriterQueues {
+    by_file: HashMap<PathBuf, Arc<Semaphore>>,
+    by_path: HashMap<PathBuf, Arc<Semaphore>>,
+}
+
 /// The writer queue of a SQLite file, shared by every pool of the process that opens it.
-fn writer_queue(file: &std::path::Path) -> Arc<Semaphore> {
-    let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned());
-    static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<Semaphore>>>> =
-        LazyLock::new(Mutex::default);
+fn writer_queue(path: &std::path::Path) -> Arc<Semaphore> {
+    static QUEUES: LazyLock<Mutex<WriterQueues>> = LazyLock::new(Mutex::default);
     let mut queues = QUEUES
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    Arc::clone(
+    if let Some(queue) = queues.by_path.get(path) {
+        return Arc::clone(queue);
+    }
+    let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let queue = Arc::clone(
         queues
+            .by_file
             .entry(file)
             .or_insert_with(|| Arc::new(Semaphore::new(1))),
-    )
+    );
+    queues.by_path.insert(path.to_owned(), Arc::clone(&queue));
+    queue
 }
 
 /// Runs `$body` with `$conn` bound to the pool of whichever backend `$db` is.

@@ -9,7 +9,7 @@ use crate::{
     bookings,
     error::{ApiError, FieldError},
     properties::{
-        calendar::{self, Sources},
+        calendar,
         model::{Listing, PropertyId},
         service as properties,
     },
@@ -34,10 +34,7 @@ pub async fn quote(
     let found = properties::get(state, tenant, principal, property).await?;
     let stay_dates = calendar::parse_range("check_in", stay.check_in, "check_out", stay.check_out)?;
     check_stay(tenant, &found.listing, stay_dates, stay.guests)?;
-    let blocked =
-        calendar::blocks_between(&state.db, tenant.id, property, stay_dates, Sources::All).await?;
-    let booked = bookings::store::held_between(&state.db, tenant.id, property, stay_dates).await?;
-    if !blocked.is_empty() || !booked.is_empty() {
+    if !bookings::store::stay_is_free_now(&state.db, tenant.id, property, stay_dates).await? {
         return Err(ApiError::dates_unavailable());
     }
     Ok((price(tenant, &found.listing, stay_dates)?, found.currency))

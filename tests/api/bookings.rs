@@ -500,8 +500,25 @@ async fn idempotency_keys_replay_the_first_answer() {
         ids.insert(response.json::<Value>().await.unwrap()["id"].to_string());
     }
     assert_eq!(ids.len(), 1, "{ids:?}");
+    // After 24 hours a key is forgotten: reused with another body, it books anew.
+    let guest_id = uuid::Uuid::parse_str(&guest.id).unwrap();
+    let day_ago = Timestamp::now() - Duration::hours(25);
+    on_db!(&app.state.db, |pool| {
+        sqlx::query(
+            "UPDATE idempotency_keys SET created_at = $1 WHERE user_id = $2 AND key = 'key-1'",
+        )
+        .bind(day_ago)
+        .bind(guest_id)
+        .execute(pool)
+        .await
+        .map(drop)
+    })
+    .unwrap();
+    let anew = book_at(&app, &base, &guest, (&property, 20, 22), "key-1").await;
+    assert_eq!(anew.status(), StatusCode::CREATED);
+    assert!(anew.headers().get("idempotent-replayed").is_none());
     let count = count(&app, "SELECT COUNT(*) FROM bookings").await;
-    assert_eq!(count, 4);
+    assert_eq!(count, 5);
 }
 
 #[tokio::test]
