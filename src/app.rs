@@ -1,24 +1,16 @@
-//! Application state, the route tree and the server loop, shared by `main` and the tests.
+//! Application state: the pools, clients and caches every handler and job reaches. It imports
+//! no resource module, so every resource can import it.
 
-use std::{future::Future, sync::Arc, time::Duration};
-
-use poem::{
-    Endpoint, EndpointExt, Route, Server,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-};
+use std::{sync::Arc, time::Duration};
 
 use crate::{
-    api,
     auth::keys::SigningKeys,
     authz::Authorizer,
     cache::ReadCache,
     config::{Config, Switch},
     db::{Db, DbSetupError},
-    http::{AllowedMethods, BodyLimits, Edge},
-    jobs::{self, WorkerOptions, WorkerPool},
     mail::Mailer,
     metrics::Metrics,
-    ops,
     outbound::Outbound,
     ratelimit::RateLimiter,
     storage::ObjectStorage,
@@ -131,152 +123,4 @@ impl AppState {
             cache,
         })))
     }
-}
-
-/// What a process serves: the whole API, or (for `staybase worker`) only the operational routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Api,
-    WorkerOnly,
-}
-
-/// The operational routes alone, for a worker process's probes.
-fn operations_endpoint(state: AppState) -> impl Endpoint + 'static {
-    let limits = BodyLimits {
-        body: state.config.max_body_bytes,
-        upload: state.config.max_upload_bytes,
-    };
-    let metrics = Arc::clone(&state.metrics);
-    let route = Route::new()
-        .at("/healthz", poem::get(ops::healthz))
-        .at("/readyz", poem::get(ops::readyz))
-        .at("/metrics", poem::get(ops::metrics))
-        .data(state);
-    Edge::new(
-        route,
-        limits,
-        AllowedMethods::from_spec(&serde_json::Value::Null, ops::WORKER_ROUTES),
-    )
-    .with_metrics(metrics)
-}
-
-/// The whole HTTP application: operational routes, the API, its spec and docs, behind the edge.
-pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
-    let service = api::service();
-    let spec: serde_json::Value =
-        serde_json::from_str(&service.spec()).unwrap_or(serde_json::Value::Null);
-    let allowed = AllowedMethods::from_spec(&spec, ops::PLAIN_GET_ROUTES);
-    let limits = BodyLimits {
-        body: state.config.max_body_bytes,
-        upload: state.config.max_upload_bytes,
-    };
-    let metrics = Arc::clone(&state.metrics);
-    let route = Route::new()
-        .at("/healthz", poem::get(ops::healthz))
-        .at("/readyz", poem::get(ops::readyz))
-        .at("/metrics", poem::get(ops::metrics))
-        .at("/.well-known/jwks.json", poem::get(ops::jwks))
-        .at("/openapi.json", service.spec_endpoint())
-        .nest("/docs", service.swagger_ui())
-        .nest(api::API_PREFIX, service)
-        .data(state);
-    Edge::new(route, limits, allowed).with_metrics(metrics)
-}
-
-/// Binds the configured address (port 0 picks a free one).
-pub async fn bind(config: &Config) -> Result<TcpAcceptor, StartError> {
-    TcpListener::bind(config.bind)
-        .into_acceptor()
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: config.bind.to_string(),
-            source,
-        })
-}
-
-/// Serves until `shutdown` resolves, with the configured job workers beside the HTTP server;
-/// then in-flight requests and running jobs get the grace period to finish.
-pub async fn serve(
-    acceptor: TcpAcceptor,
-    state: AppState,
-    role: Role,
-    shutdown: impl Future<Output = ()> + Send,
-) -> std::io::Result<()> {
-    let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
-    if let Some(addr) = acceptor
-        .local_addr()
-        .first()
-        .and_then(|addr| addr.as_socket_addr().copied())
-    {
-        tracing::info!(%addr, backend = ?state.db.kind(), ?role, "staybase listening");
-    }
-    let workers = (state.config.workers > 0).then(|| {
-        WorkerPool::start(
-            state.clone(),
-            jobs::application_registry(state.config.job_retention_hours),
-            WorkerOptions::from_config(&state.config),
-        )
-    });
-    // In-process rate-limit keys of callers gone quiet are forgotten, so memory stays bounded.
-    let limiter_state = state.clone();
-    let janitor = tokio::spawn(async move {
-        let mut every_minute = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            every_minute.tick().await;
-            limiter_state.rate_limiter.forget_idle();
-        }
-    });
-    let db = state.db.clone();
-    // Workers stop claiming when the server stops accepting, so both share one grace period.
-    let shutdown = async {
-        shutdown.await;
-        if let Some(workers) = &workers {
-            workers.stop_claiming();
-        }
-    };
-    let server = Server::new_with_acceptor(acceptor);
-    let result = match role {
-        Role::Api => {
-            server
-                .run_with_graceful_shutdown(endpoint(state), shutdown, Some(grace))
-                .await
-        }
-        Role::WorkerOnly => {
-            server
-                .run_with_graceful_shutdown(operations_endpoint(state), shutdown, Some(grace))
-                .await
-        }
-    };
-    janitor.abort();
-    if let Some(workers) = workers {
-        workers.shutdown().await;
-    }
-    db.close().await;
-    result
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown requested; finishing in-flight requests");
 }

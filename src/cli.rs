@@ -7,13 +7,14 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use crate::{
     admin::service::{self as admin_service, InitialPassword},
-    app::{self, AppState, Role},
+    app::{self, AppState},
     auth::keys::SigningKeys,
     authz::Roles,
     config::Config,
     db::{Db, Timestamp},
     error::ApiError,
     jobs::{JobId, store as job_store},
+    server::{self, Mode},
     tenants::{TenantStatus, service as tenants},
     users,
 };
@@ -168,13 +169,13 @@ fn describe(err: &ApiError) -> String {
 
 pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
     match command {
-        Command::Serve => serve(config, Role::Api).await,
+        Command::Serve => serve(config, Mode::Api).await,
         Command::Worker => {
             let config = Config {
                 workers: config.workers.max(1),
                 ..config
             };
-            serve(config, Role::WorkerOnly).await
+            serve(config, Mode::WorkerOnly).await
         }
         Command::Jobs(command) => jobs(command, config).await,
         Command::Migrate => {
@@ -241,17 +242,17 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
             Ok(())
         }
         Command::Openapi => {
-            print!("{}", crate::api::spec_json());
+            print!("{}", crate::router::spec_json());
             Ok(())
         }
         Command::Healthcheck => healthcheck(config.bind).await,
     }
 }
 
-async fn serve(config: Config, role: Role) -> Result<(), CliError> {
-    let acceptor = app::bind(&config).await?;
+async fn serve(config: Config, mode: Mode) -> Result<(), CliError> {
+    let acceptor = server::bind(&config).await?;
     let state = AppState::start(config).await?;
-    app::serve(acceptor, state, role, app::shutdown_signal())
+    server::serve(acceptor, state, mode, server::shutdown_signal())
         .await
         .map_err(|err| CliError::Failed(format!("server error: {err}")))
 }

@@ -9,15 +9,13 @@ use crate::{
     authz::{Permit, Role, Roles},
     db::{Db, Timestamp},
     error::ApiError,
+    ids::{PropertyId, UserId},
     properties::{
-        model::{AMENITIES, Listing, Location, Property, PropertyId, PropertyStatus},
+        model::{AMENITIES, Listing, Location, Property, PropertyStatus},
         store as property_store,
     },
     tenants::{Tenant, service as tenants},
-    users::{
-        UserId,
-        store::{self as user_store, Inserted, NewUser},
-    },
+    users::store::{self as user_store, Inserted, NewUser},
 };
 
 /// City, country and centre.

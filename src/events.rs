@@ -6,8 +6,8 @@ use uuid::Uuid;
 use crate::{
     db::{Timestamp, Tx},
     error::ApiError,
+    ids::TenantId,
     on_tx,
-    tenants::TenantId,
 };
 
 pub async fn record(

@@ -17,10 +17,9 @@ use sha2::{Digest, Sha256};
 use crate::{
     db::{Db, Timestamp, Tx},
     error::{ApiError, Problem},
+    ids::{TenantId, UserId},
     jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
     on_db, on_tx,
-    tenants::TenantId,
-    users::UserId,
 };
 
 /// How long a key's response is replayed.

@@ -1,7 +1,6 @@
 //! Staybase: a multi-tenant backend for vacation-rental marketplaces.
 
 pub mod admin;
-pub mod api;
 pub mod api_keys;
 pub mod app;
 pub mod auth;
@@ -16,6 +15,8 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod idempotency;
+pub mod ids;
+pub mod job_registry;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
@@ -25,6 +26,8 @@ pub mod outbound;
 pub mod pricing;
 pub mod properties;
 pub mod ratelimit;
+pub mod router;
+pub mod server;
 pub mod storage;
 pub mod telemetry;
 pub mod tenants;

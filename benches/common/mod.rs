@@ -4,8 +4,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use staybase::{
     AppState, Config,
-    app::{self, Role},
     config::{Secret, Switch},
+    server::{self, Mode},
 };
 
 /// Seconds per measured phase: `STAYBASE_BENCH_SECONDS`, default 10.
@@ -48,16 +48,16 @@ pub async fn serve(workers: usize) -> BenchApp {
         log: "warn".into(),
         ..Config::default()
     };
-    let acceptor = app::bind(&config).await.expect("bind");
+    let acceptor = server::bind(&config).await.expect("bind");
     let addr = poem::listener::Acceptor::local_addr(&acceptor)[0]
         .as_socket_addr()
         .copied()
         .expect("address");
     let state = AppState::start(config).await.expect("start");
-    tokio::spawn(app::serve(
+    tokio::spawn(server::serve(
         acceptor,
         state.clone(),
-        Role::Api,
+        Mode::Api,
         std::future::pending(),
     ));
     BenchApp {

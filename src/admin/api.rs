@@ -25,8 +25,8 @@ use crate::{
     error::ApiError,
     error_statuses,
     http::{ApiResult, JsonBody, RequestFacts},
+    ids::TenantId,
     ratelimit::{DEFAULT_PLAN, RouteClass},
-    tenants::TenantId,
 };
 
 /// Platform sign-in attempts are limited per client address like tenant sign-ins, under a
@@ -172,7 +172,7 @@ error_statuses!(ReadErrors => [401, 403]);
 
 pub struct AdminApi;
 
-#[OpenApi(tag = "crate::api::Tag::Admin")]
+#[OpenApi(tag = "crate::http::Tag::Admin")]
 impl AdminApi {
     /// Sign in as a platform administrator.
     ///

@@ -5,10 +5,9 @@ use uuid::Uuid;
 use super::{service, store::ApiKey};
 use crate::{
     app::AppState,
-    auth::Caller,
     authz::Roles,
     error_statuses,
-    http::{ApiResult, JsonBody, tenancy},
+    http::{ApiResult, Caller, JsonBody, tenancy},
 };
 
 #[derive(Debug, Object)]
@@ -80,7 +79,7 @@ error_statuses!(WriteErrors => [400, 401, 403, 404, 413, 415, 422, 429]);
 
 pub struct ApiKeysApi;
 
-#[OpenApi(tag = "crate::api::Tag::ApiKeys")]
+#[OpenApi(tag = "crate::http::Tag::ApiKeys")]
 impl ApiKeysApi {
     /// Create an API key (tenant admins). The secret appears only in this response.
     #[oai(

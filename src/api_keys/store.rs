@@ -4,9 +4,8 @@ use crate::{
     authz::{Permit, Roles},
     db::{Db, Timestamp, Tx},
     error::ApiError,
+    ids::{TenantId, UserId},
     on_db, on_tx,
-    tenants::TenantId,
-    users::UserId,
 };
 
 #[derive(Debug, Clone)]

@@ -2,11 +2,11 @@
 
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
-use super::{Caller, service};
+use super::service;
 use crate::{
     app::AppState,
     error_statuses,
-    http::{ApiResult, JsonBody, tenancy},
+    http::{ApiResult, Caller, JsonBody, tenancy},
     users::User,
 };
 
@@ -143,7 +143,7 @@ error_statuses!(TokenErrors => [400, 401, 403, 404, 413, 415, 422, 429]);
 
 pub struct AuthApi;
 
-#[OpenApi(tag = "crate::api::Tag::Auth")]
+#[OpenApi(tag = "crate::http::Tag::Auth")]
 impl AuthApi {
     /// Create an account.
     ///

@@ -4,20 +4,22 @@ use time::Duration;
 use uuid::Uuid;
 
 use super::{
-    AccessClaims, Principal, TENANT_AUDIENCE, account_disabled,
+    AccessClaims, Principal, TENANT_AUDIENCE, UserPrincipal, account_disabled,
     keys::ACCESS_TOKEN_LIFETIME,
     password, secrets,
     store::{self as auth_store, NewRefreshToken, Spent, TokenPurpose},
 };
 use crate::{
+    api_keys,
     app::AppState,
     authz::{Role, Roles},
     db::{Timestamp, Tx},
     error::{ApiError, FieldError},
+    ids::UserId,
     mail::{self, Branding, OutgoingEmail, Template},
     tenants::Tenant,
     users::{
-        User, UserId,
+        User,
         model::{Email, parse_name, parse_phone},
         store::{self as user_store, Change, Inserted, NewUser},
     },
@@ -635,4 +637,45 @@ pub async fn replace_password(
     tx.commit().await?;
     let session = session.sign(state).await?;
     Ok(session)
+}
+
+/// Who presents `token` (an access token or an API key) to `tenant`; no token is anonymous.
+pub async fn authenticate(
+    state: &AppState,
+    tenant: &Tenant,
+    token: Option<&str>,
+) -> Result<Principal, ApiError> {
+    let Some(token) = token else {
+        return Ok(Principal::Anonymous);
+    };
+    if token.starts_with(api_keys::SECRET_PREFIX) {
+        return api_keys::service::authenticate(&state.db, tenant, token).await;
+    }
+    let claims: AccessClaims = state
+        .keys
+        .verify(token, TENANT_AUDIENCE)
+        .await
+        .map_err(|_| ApiError::invalid_token())?;
+    if claims.tid != Some(tenant.id.0) {
+        return Err(ApiError::invalid_token());
+    }
+    let user = user_store::get(&state.db, tenant.id, UserId(claims.sub))
+        .await?
+        .ok_or_else(ApiError::invalid_token)?;
+    if user.disabled {
+        return Err(account_disabled());
+    }
+    // An access token dies with its session (logout, password change, a reused refresh token).
+    if let Some(session) = claims.sid
+        && auth_store::session_ended(&state.db, tenant.id, session).await?
+    {
+        return Err(ApiError::invalid_token());
+    }
+    Ok(Principal::User(UserPrincipal {
+        user_id: user.id,
+        // Current roles, not the token's: a role change or removal holds at once.
+        roles: user.roles,
+        session: claims.sid,
+        api_key: None,
+    }))
 }

@@ -5,9 +5,8 @@ use uuid::Uuid;
 use crate::{
     db::{Timestamp, Tx},
     error::ApiError,
+    ids::{TenantId, UserId},
     on_tx,
-    tenants::TenantId,
-    users::UserId,
 };
 
 pub struct NewRefreshToken<'a> {

@@ -7,9 +7,8 @@ use uuid::Uuid;
 use super::{Rule, service, store::TenantRule};
 use crate::{
     app::AppState,
-    auth::Caller,
     error_statuses,
-    http::{ApiResult, JsonBody, tenancy},
+    http::{ApiResult, Caller, JsonBody, tenancy},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -78,7 +77,7 @@ fn tenant_rule_view(rule: TenantRule) -> PolicyRule {
 
 pub struct PoliciesApi;
 
-#[OpenApi(tag = "crate::api::Tag::Policies")]
+#[OpenApi(tag = "crate::http::Tag::Policies")]
 impl PoliciesApi {
     /// List the authorization rules in force: the defaults and the tenant's own.
     #[oai(

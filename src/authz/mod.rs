@@ -18,12 +18,8 @@ use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
 use serde::Serialize;
 use tokio::sync::RwLock;
 
-use crate::{
-    auth::Principal,
-    db::Db,
-    error::ApiError,
-    tenants::{Tenant, TenantId},
-};
+use crate::ids::TenantId;
+use crate::{auth::Principal, db::Db, error::ApiError, tenants::Tenant};
 
 const MODEL: &str = include_str!("../../policies/model.conf");
 const DEFAULT_POLICY: &str = include_str!("../../policies/policy.csv");

@@ -7,8 +7,8 @@ use super::{Permit, Rule};
 use crate::{
     db::{Db, Timestamp, Tx, is_unique_violation},
     error::ApiError,
+    ids::TenantId,
     on_db, on_tx,
-    tenants::TenantId,
 };
 
 #[derive(Debug, Clone)]

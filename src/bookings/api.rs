@@ -12,18 +12,18 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    model::{Action, Actor, Booking, BookingId, BookingStatus},
+    model::{Action, Actor, Booking, BookingStatus},
     service::{self, Created, ListRole, NewBooking},
     store::ListQuery,
 };
 use crate::{
     app::AppState,
-    auth::Caller,
     error::ApiError,
     error_statuses,
-    http::{ApiResult, JsonBody, cursor, tenancy},
+    http::{ApiResult, Caller, JsonBody, cursor, tenancy},
+    ids::{BookingId, PropertyId},
     pricing::api::QuoteLine,
-    properties::{api::MoneyDto, calendar, model::PropertyId},
+    properties::{api::MoneyDto, calendar},
     users::api::page_limit,
 };
 
@@ -212,7 +212,7 @@ fn parse_date(field: &str, value: Option<&str>) -> Result<Option<time::Date>, Ap
 
 pub struct BookingsApi;
 
-#[OpenApi(tag = "crate::api::Tag::Bookings")]
+#[OpenApi(tag = "crate::http::Tag::Bookings")]
 impl BookingsApi {
     /// Book a stay (guests). The price is the quote's, fixed now. In `instant` mode the booking
     /// is `pending_payment` (online payment) or `confirmed` (payment at the property); in

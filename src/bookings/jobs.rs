@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    model::{Action, Actor, Booking, BookingId, BookingStatus},
+    model::{Action, Actor, Booking, BookingStatus},
     service::move_booking,
     store,
 };
@@ -18,12 +18,13 @@ use crate::{
     authz::Permit,
     db::{Db, Timestamp},
     error::ApiError,
+    ids::{BookingId, TenantId, UserId},
     jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
     mail::{self, Branding, OutgoingEmail, Template, templates::BookingMessage},
     money::Money,
     properties::calendar::format_date,
-    tenants::{Tenant, TenantId, settings::today_in, store as tenants_store},
-    users::{User, UserId, store as users_store},
+    tenants::{Tenant, settings::today_in, store as tenants_store},
+    users::{User, store as users_store},
 };
 
 /// Lapses a request or hold at its deadline, if it is still unanswered or unpaid by then.

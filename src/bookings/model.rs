@@ -1,7 +1,5 @@
 //! Bookings: their states, the moves between them, and the refund a cancellation earns.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -9,24 +7,10 @@ use uuid::Uuid;
 use crate::{
     db::Timestamp,
     error::ApiError,
+    ids::{BookingId, PropertyId, TenantId, UserId},
     pricing::engine::{LineItem, basis_points},
-    properties::model::PropertyId,
-    tenants::{
-        TenantId,
-        settings::{BookingMode, CancellationPolicy, PaymentCollection},
-    },
-    users::UserId,
+    tenants::settings::{BookingMode, CancellationPolicy, PaymentCollection},
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct BookingId(pub Uuid);
-
-impl fmt::Display for BookingId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{
     jobs::{ExpireBooking, NotifyBooking},
-    model::{Action, Actor, Booking, BookingId, BookingStatus, HistoryEntry, PricedLine, refund},
+    model::{Action, Actor, Booking, BookingStatus, HistoryEntry, PricedLine, refund},
     store::{self, ListQuery, Scope},
 };
 use crate::{
@@ -17,15 +17,13 @@ use crate::{
     error::ApiError,
     events,
     idempotency::{self, Claim, IdempotencyKey},
+    ids::{BookingId, PropertyId, UserId},
     jobs::{self, EnqueueOptions},
     pricing::service as pricing,
     properties::{
-        calendar,
-        model::{PropertyId, PropertyStatus},
-        service as properties, store as properties_store,
+        calendar, model::PropertyStatus, service as properties, store as properties_store,
     },
     tenants::{Tenant, store as tenants_store},
-    users::UserId,
 };
 
 pub struct NewBooking<'a> {

@@ -5,16 +5,15 @@ use std::sync::LazyLock;
 use time::Date;
 use uuid::Uuid;
 
-use super::model::{Actor, Booking, BookingId, BookingStatus};
+use super::model::{Actor, Booking, BookingStatus};
 use crate::{
     authz::Permit,
     bind_all,
     db::{Bind, Db, Timestamp, Tx, is_exclusion_violation},
     error::ApiError,
+    ids::{BookingId, PropertyId, TenantId, UserId},
     on_db, on_tx,
-    properties::model::PropertyId,
-    tenants::{TenantId, settings::CancellationPolicy},
-    users::UserId,
+    tenants::settings::CancellationPolicy,
 };
 
 /// The SQL list of the statuses that hold nights: `('requested', ...)`.

@@ -1,9 +1,11 @@
 //! The HTTP edge shared by every route: request ids, the request span and summary log line,
 //! the body limit, and the one mapping from any error to problem+json.
 
+pub mod caller;
 pub mod cursor;
 pub mod json;
 pub mod problems;
+pub mod tag;
 pub mod tenancy;
 
 use std::{
@@ -25,8 +27,10 @@ use crate::{
     tenants::Tenant,
 };
 
+pub use caller::Caller;
 pub use json::JsonBody;
 pub use problems::{ApiResult, Failure};
+pub use tag::Tag;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 

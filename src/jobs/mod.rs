@@ -22,7 +22,7 @@ use crate::{
     app::AppState,
     db::{Timestamp, Tx},
     error::ApiError,
-    tenants::TenantId,
+    ids::TenantId,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -189,24 +189,12 @@ impl Job for PruneFinishedJobs {
     const MAX_ATTEMPTS: u32 = 3;
 }
 
-async fn prune_finished_jobs(context: JobContext, job: PruneFinishedJobs) -> Result<(), JobError> {
+pub async fn prune_finished_jobs(
+    context: JobContext,
+    job: PruneFinishedJobs,
+) -> Result<(), JobError> {
     let cutoff = Timestamp::now() - time::Duration::hours(i64::from(job.retention_hours));
     let deleted = store::prune_done(&context.state.db, cutoff).await?;
     tracing::info!(deleted, "pruned finished jobs");
     Ok(())
-}
-
-/// The application's jobs: every kind the product enqueues, and its periodic housekeeping.
-pub fn application_registry(retention_hours: u32) -> JobRegistry {
-    let mut registry = JobRegistry::new();
-    registry.register(prune_finished_jobs).every(
-        Schedule::every(Duration::from_secs(3600)),
-        PruneFinishedJobs { retention_hours },
-    );
-    crate::mail::register_jobs(&mut registry);
-    crate::idempotency::register_jobs(&mut registry);
-    crate::bookings::jobs::register_jobs(&mut registry);
-    crate::properties::images::register_jobs(&mut registry);
-    crate::properties::imports::register_jobs(&mut registry);
-    registry
 }

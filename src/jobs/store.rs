@@ -9,8 +9,8 @@ use super::JobId;
 use crate::{
     db::{Db, Timestamp, Tx},
     error::ApiError,
+    ids::TenantId,
     on_db, on_tx,
-    tenants::TenantId,
 };
 
 pub struct NewJob<'a> {

@@ -10,7 +10,8 @@ use super::{
     JobContext, JobError, JobId, JobRegistry, scheduler,
     store::{self, ClaimedRow, Outcome},
 };
-use crate::{app::AppState, config::Config, db::Timestamp, tenants::TenantId};
+use crate::ids::TenantId;
+use crate::{app::AppState, config::Config, db::Timestamp};
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {

@@ -19,8 +19,8 @@ use crate::{
     config::{Config, MailTransportKind, SmtpTls},
     db::Tx,
     error::ApiError,
+    ids::TenantId,
     jobs::{self, EnqueueOptions, Job, JobContext, JobError, JobId, JobRegistry},
-    tenants::TenantId,
 };
 
 /// A rendered message waiting for delivery.

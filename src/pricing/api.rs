@@ -7,10 +7,10 @@ use uuid::Uuid;
 use super::service::{self, StayRequest};
 use crate::{
     app::AppState,
-    auth::Caller,
     error_statuses,
-    http::{ApiResult, JsonBody, tenancy},
-    properties::{api::MoneyDto, model::PropertyId},
+    http::{ApiResult, Caller, JsonBody, tenancy},
+    ids::PropertyId,
+    properties::api::MoneyDto,
 };
 
 #[derive(Debug, Object)]
@@ -46,7 +46,7 @@ error_statuses!(QuoteErrors => [400, 401, 403, 404, 409, 413, 415, 422, 429]);
 
 pub struct PricingApi;
 
-#[OpenApi(tag = "crate::api::Tag::Properties")]
+#[OpenApi(tag = "crate::http::Tag::Properties")]
 impl PricingApi {
     /// Price a stay: line items (nights, weekend nights, length-of-stay discount, cleaning fee,
     /// service fee, taxes) and their total. 409 `dates_unavailable` when a night is taken.

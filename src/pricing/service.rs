@@ -8,11 +8,8 @@ use crate::{
     auth::Principal,
     bookings,
     error::{ApiError, FieldError},
-    properties::{
-        calendar,
-        model::{Listing, PropertyId},
-        service as properties,
-    },
+    ids::PropertyId,
+    properties::{calendar, model::Listing, service as properties},
     tenants::Tenant,
 };
 

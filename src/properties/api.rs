@@ -14,16 +14,16 @@ use super::{
     ical,
     images::{self, ImageStatus, PropertyImage, Rendition},
     imports::{self, CalendarImport},
-    model::{AMENITIES, Listing, Location, Property, PropertyId, PropertyStatus},
+    model::{AMENITIES, Listing, Location, Property, PropertyStatus},
     service::{self, PriceCurrencies, Search, Sort},
 };
 use crate::{
     app::AppState,
-    auth::Caller,
     cache::{JsonBytes, ReadCache},
     error::ApiError,
     error_statuses,
-    http::{ApiResult, JsonBody, tenancy},
+    http::{ApiResult, Caller, JsonBody, tenancy},
+    ids::PropertyId,
     tenants::Tenant,
     users::api::page_limit,
 };
@@ -623,7 +623,7 @@ pub enum BlockCreated {
 
 pub struct PropertiesApi;
 
-#[OpenApi(tag = "crate::api::Tag::Properties")]
+#[OpenApi(tag = "crate::http::Tag::Properties")]
 impl PropertiesApi {
     /// The amenity catalogue: the codes listings and searches use.
     #[oai(

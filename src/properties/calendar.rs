@@ -4,7 +4,7 @@
 use time::{Date, Duration, format_description::well_known::Iso8601, macros::format_description};
 use uuid::Uuid;
 
-use super::{model::PropertyId, service as properties};
+use super::service as properties;
 use crate::{
     app::AppState,
     auth::Principal,
@@ -12,8 +12,9 @@ use crate::{
     bookings,
     db::{Db, Timestamp, Tx},
     error::{ApiError, FieldError},
+    ids::{PropertyId, TenantId},
     on_db, on_tx,
-    tenants::{Tenant, TenantId},
+    tenants::Tenant,
 };
 
 /// The longest range one request may cover (a year and a day).

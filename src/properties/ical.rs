@@ -6,7 +6,6 @@ use time::Date;
 
 use super::{
     calendar::{self, MAX_NIGHTS},
-    model::PropertyId,
     service as properties, store,
 };
 use crate::{
@@ -15,8 +14,9 @@ use crate::{
     bookings,
     db::{Db, Timestamp},
     error::ApiError,
+    ids::{PropertyId, TenantId},
     on_db,
-    tenants::{Tenant, TenantId},
+    tenants::Tenant,
 };
 
 pub fn new_token() -> String {

@@ -8,16 +8,17 @@ use image::{ImageFormat as Codec, imageops::FilterType};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{model::PropertyId, service as properties};
+use super::service as properties;
 use crate::{
     app::AppState,
     auth::Principal,
     db::{Db, Timestamp, Tx},
     error::ApiError,
+    ids::{PropertyId, TenantId},
     jobs::{self, EnqueueOptions, Job, JobContext, JobError, JobRegistry},
     on_db, on_tx,
     storage::ImageFormat,
-    tenants::{Tenant, TenantId},
+    tenants::Tenant,
 };
 
 /// Photos per listing.

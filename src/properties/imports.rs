@@ -7,16 +7,17 @@ use serde::{Deserialize, Serialize};
 use time::Date;
 use uuid::Uuid;
 
-use super::{calendar::MAX_NIGHTS, model::PropertyId, service as properties};
+use super::{calendar::MAX_NIGHTS, service as properties};
 use crate::{
     app::AppState,
     auth::Principal,
     db::{Db, Timestamp},
     error::ApiError,
+    ids::{PropertyId, TenantId},
     jobs::{self, EnqueueOptions, Job, JobContext, JobError, JobRegistry, Schedule},
     on_db, on_tx,
     outbound::FetchError,
-    tenants::{Tenant, TenantId},
+    tenants::Tenant,
 };
 
 /// Largest calendar accepted.

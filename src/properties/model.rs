@@ -1,19 +1,7 @@
-use std::fmt;
-
 use serde::Serialize;
-use uuid::Uuid;
 
-use crate::{db::Timestamp, error::FieldError, tenants::TenantId, users::UserId};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct PropertyId(pub Uuid);
-
-impl fmt::Display for PropertyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+use crate::ids::{PropertyId, TenantId, UserId};
+use crate::{db::Timestamp, error::FieldError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

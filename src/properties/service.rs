@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    model::{Listing, Property, PropertyId, PropertyStatus, is_amenity},
+    model::{Listing, Property, PropertyStatus, is_amenity},
     store::{self, SearchQuery},
 };
 use crate::{
@@ -15,8 +15,8 @@ use crate::{
     db::{Bind, Timestamp},
     error::{ApiError, FieldError},
     events,
-    tenants::{Tenant, TenantId},
-    users::UserId,
+    ids::{PropertyId, TenantId, UserId},
+    tenants::Tenant,
 };
 
 /// The currencies a request gave its prices in, by field, checked against the tenant's.

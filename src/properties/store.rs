@@ -2,15 +2,14 @@
 
 use uuid::Uuid;
 
-use super::model::{Listing, Location, Property, PropertyId, PropertyStatus};
+use super::model::{Listing, Location, Property, PropertyStatus};
 use crate::{
     authz::Permit,
     bind_all,
     db::{Bind, Db, Timestamp, Tx},
     error::ApiError,
+    ids::{PropertyId, TenantId, UserId},
     on_db, on_tx,
-    tenants::TenantId,
-    users::UserId,
 };
 
 #[derive(sqlx::FromRow)]

@@ -12,6 +12,7 @@ use std::{
     time::Duration,
 };
 
+use crate::ids::TenantId;
 use governor::{
     Quota, RateLimiter as Governor,
     clock::{Clock, DefaultClock},
@@ -19,8 +20,6 @@ use governor::{
     state::keyed::DefaultKeyedStateStore,
 };
 use serde::{Deserialize, Serialize};
-
-use crate::tenants::TenantId;
 
 /// Requests per minute allowed by a plan.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

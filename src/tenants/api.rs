@@ -10,9 +10,8 @@ use super::{
 };
 use crate::{
     app::AppState,
-    auth::Caller,
     error_statuses,
-    http::{ApiResult, JsonBody, tenancy},
+    http::{ApiResult, Caller, JsonBody, tenancy},
 };
 
 /// A marketplace as its public site sees it.
@@ -174,7 +173,7 @@ error_statuses!(SettingsWriteErrors => [400, 401, 403, 404, 409, 413, 415, 422, 
 
 pub struct TenantsApi;
 
-#[OpenApi(tag = "crate::api::Tag::Tenants")]
+#[OpenApi(tag = "crate::http::Tag::Tenants")]
 impl TenantsApi {
     /// Get a marketplace's public profile.
     ///

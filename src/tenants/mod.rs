@@ -6,4 +6,4 @@ pub mod service;
 pub mod settings;
 pub mod store;
 
-pub use model::{Tenant, TenantId, TenantSlug, TenantStatus};
+pub use model::{Tenant, TenantSlug, TenantStatus};

@@ -1,22 +1,10 @@
 use std::fmt;
 
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::settings::TenantSettings;
 use crate::db::Timestamp;
-
-/// The tenant every piece of tenant data belongs to; the first argument of every store function
-/// that touches tenant data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, sqlx::Type)]
-#[sqlx(transparent)]
-pub struct TenantId(pub Uuid);
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+use crate::ids::TenantId;
 
 /// Slugs that would read as platform paths or impersonate the operator.
 const RESERVED_SLUGS: &[&str] = &[

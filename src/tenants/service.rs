@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::{
-    model::{Tenant, TenantId, TenantSlug, TenantStatus, parse_tenant_name},
+    model::{Tenant, TenantSlug, TenantStatus, parse_tenant_name},
     settings::{SettingsChange, TenantSettings},
     store::{self, InsertOutcome},
 };
@@ -15,8 +15,8 @@ use crate::{
     authz::{Permit, Role, Roles},
     db::{Db, Timestamp},
     error::{ApiError, FieldError},
+    ids::{TenantId, UserId},
     users::{
-        UserId,
         model::Email,
         store::{self as user_store, Inserted, NewUser},
     },

@@ -4,13 +4,14 @@
 use uuid::Uuid;
 
 use super::{
-    model::{Tenant, TenantId, TenantSlug, TenantStatus},
+    model::{Tenant, TenantSlug, TenantStatus},
     settings::{BookingMode, CancellationPolicy, PaymentCollection, TenantSettings},
 };
 use crate::{
     authz::Permit,
     db::{Db, Timestamp, Tx},
     error::ApiError,
+    ids::TenantId,
     on_db, on_tx,
 };
 

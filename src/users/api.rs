@@ -12,17 +12,18 @@ use poem_openapi::{
 use uuid::Uuid;
 
 use super::{
-    User, UserId,
+    User,
     service::{self, AccountChange, ProfileEdit},
 };
 use crate::{
     app::AppState,
-    auth::{Caller, service as auth_service},
+    auth::service as auth_service,
     authz::Roles,
     db::Timestamp,
     error::ApiError,
     error_statuses,
-    http::{ApiResult, JsonBody, cursor, tenancy},
+    http::{ApiResult, Caller, JsonBody, cursor, tenancy},
+    ids::UserId,
     storage::ImageFormat,
     tenants::Tenant,
 };
@@ -212,7 +213,7 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 
 pub struct UsersApi;
 
-#[OpenApi(tag = "crate::api::Tag::Users")]
+#[OpenApi(tag = "crate::http::Tag::Users")]
 impl UsersApi {
     /// Get my account.
     #[oai(path = "/t/:tenant/users/me", method = "get", operation_id = "get_me")]

@@ -5,4 +5,4 @@ pub mod model;
 pub mod service;
 pub mod store;
 
-pub use model::{User, UserId};
+pub use model::User;

@@ -1,19 +1,5 @@
-use std::fmt;
-
-use serde::Serialize;
-use uuid::Uuid;
-
-use crate::{authz::Roles, db::Timestamp, tenants::TenantId};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct UserId(pub Uuid);
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+use crate::ids::{TenantId, UserId};
+use crate::{authz::Roles, db::Timestamp};
 
 #[derive(Debug, Clone)]
 pub struct User {

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::{
-    User, UserId,
+    User,
     model::{parse_name, parse_phone},
     store::{self, Change},
 };
@@ -13,6 +13,7 @@ use crate::{
     authz::{Role, Roles},
     db::Timestamp,
     error::{ApiError, FieldError},
+    ids::UserId,
     storage::ImageFormat,
     tenants::Tenant,
 };

@@ -2,13 +2,13 @@
 
 use uuid::Uuid;
 
-use super::model::{User, UserId};
+use super::model::User;
 use crate::{
     authz::{Permit, Roles},
     db::{Db, Timestamp, Tx, is_unique_violation},
     error::ApiError,
+    ids::{TenantId, UserId},
     on_db, on_tx,
-    tenants::TenantId,
 };
 
 #[derive(sqlx::FromRow)]

@@ -117,7 +117,7 @@ fn openapi_command_prints_the_spec() {
     assert!(output.status.success());
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        staybase::api::spec_json()
+        staybase::router::spec_json()
     );
 }
 

@@ -10,8 +10,8 @@ use serde_json::Value;
 use sqlx::{Connection, Executor, PgConnection};
 use staybase::{
     AppState, Config,
-    app::Role,
     config::{DatabaseKind, Secret},
+    server::Mode,
     tenants::{Tenant, service as tenants},
 };
 use tokio::sync::oneshot;
@@ -83,7 +83,7 @@ async fn spawn_with_config(
     database: TestDatabase,
     data_dir: tempfile::TempDir,
 ) -> TestApp {
-    let acceptor = staybase::app::bind(&config).await.expect("bind");
+    let acceptor = staybase::server::bind(&config).await.expect("bind");
     let addr = poem::listener::Acceptor::local_addr(&acceptor)[0]
         .as_socket_addr()
         .copied()
@@ -91,10 +91,10 @@ async fn spawn_with_config(
     let database_url = config.database_url().expose().to_owned();
     let state = AppState::start(config).await.expect("start app");
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
-    tokio::spawn(staybase::app::serve(
+    tokio::spawn(staybase::server::serve(
         acceptor,
         state.clone(),
-        Role::Api,
+        Mode::Api,
         async {
             let _ = shutdown_rx.await;
         },
@@ -137,17 +137,17 @@ impl TestApp {
         let other = AppState::start(self.state.config.clone())
             .await
             .expect("start replica");
-        let acceptor = staybase::app::bind(&self.state.config)
+        let acceptor = staybase::server::bind(&self.state.config)
             .await
             .expect("bind replica");
         let addr = poem::listener::Acceptor::local_addr(&acceptor)[0]
             .as_socket_addr()
             .copied()
             .expect("tcp address");
-        tokio::spawn(staybase::app::serve(
+        tokio::spawn(staybase::server::serve(
             acceptor,
             other,
-            Role::Api,
+            Mode::Api,
             std::future::pending(),
         ));
         format!("http://{addr}")

@@ -10,7 +10,7 @@ const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.js
 /// or `cargo run -- openapi > openapi/openapi.json`.
 #[test]
 fn committed_openapi_matches_the_code() {
-    let generated = staybase::api::spec_json();
+    let generated = staybase::router::spec_json();
     if std::env::var_os("STAYBASE_UPDATE_OPENAPI").is_some() {
         std::fs::write(COMMITTED, &generated).expect("write openapi/openapi.json");
     }

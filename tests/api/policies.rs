@@ -3,6 +3,7 @@ use serde_json::{Value, json};
 use staybase::AppState;
 
 use crate::helpers::{assert_problem, spawn_app};
+use staybase::ids::UserId;
 
 #[tokio::test]
 async fn a_tenant_rule_grants_in_its_tenant_only_and_every_replica_sees_it() {
@@ -21,7 +22,7 @@ async fn a_tenant_rule_grants_in_its_tenant_only_and_every_replica_sees_it() {
         .unwrap();
     let guest_principal = |roles| {
         staybase::auth::Principal::User(staybase::auth::UserPrincipal {
-            user_id: staybase::users::UserId(uuid::Uuid::parse_str(&guest.id).unwrap()),
+            user_id: UserId(uuid::Uuid::parse_str(&guest.id).unwrap()),
             roles,
             session: None,
             api_key: None,

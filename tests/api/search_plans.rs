@@ -5,12 +5,11 @@
 use serde_json::Value;
 use staybase::{
     db::Db,
+    ids::{TenantId, UserId},
     properties::{
         service::{Search, Sort, search_query},
         store::explain_search,
     },
-    tenants::TenantId,
-    users::UserId,
 };
 use time::{Duration, OffsetDateTime};
 

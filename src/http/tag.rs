@@ -1,0 +1,24 @@
+//! The OpenAPI tags that group operations in the spec and the docs.
+
+use poem_openapi::Tags;
+
+#[derive(Tags)]
+pub enum Tag {
+    /// Marketplaces hosted on Staybase.
+    Tenants,
+    /// Sign-up, sign-in, sessions, email verification and password reset.
+    Auth,
+    /// Accounts: your own profile, public profiles, and user administration.
+    Users,
+    /// Listings, their search and the amenity catalogue.
+    Properties,
+    /// Bookings: create, list, cancel, and the host's answer to requests.
+    Bookings,
+    /// Integrator API keys.
+    #[oai(rename = "API keys")]
+    ApiKeys,
+    /// The tenant's own authorization rules.
+    Policies,
+    /// The platform operators' API.
+    Admin,
+}

@@ -1,0 +1,107 @@
+//! The route tree: the operational endpoints, the API (every resource's operations joined into
+//! one OpenAPI service), its spec and docs, behind the HTTP edge.
+
+use std::sync::Arc;
+
+use poem::{Endpoint, EndpointExt, Route};
+use poem_openapi::OpenApiService;
+
+use crate::{
+    admin::api::AdminApi,
+    api_keys::api::ApiKeysApi,
+    app::AppState,
+    auth::api::AuthApi,
+    authz::api::PoliciesApi,
+    bookings::api::BookingsApi,
+    http::{AllowedMethods, BodyLimits, Edge},
+    ops,
+    pricing::api::PricingApi,
+    properties::api::PropertiesApi,
+    tenants::api::TenantsApi,
+    users::api::UsersApi,
+};
+
+pub type Apis = (
+    TenantsApi,
+    AuthApi,
+    UsersApi,
+    PropertiesApi,
+    PricingApi,
+    BookingsApi,
+    ApiKeysApi,
+    PoliciesApi,
+    AdminApi,
+);
+
+pub const API_PREFIX: &str = "/v1";
+
+pub fn service() -> OpenApiService<Apis, ()> {
+    let apis = (
+        TenantsApi,
+        AuthApi,
+        UsersApi,
+        PropertiesApi,
+        PricingApi,
+        BookingsApi,
+        ApiKeysApi,
+        PoliciesApi,
+        AdminApi,
+    );
+    OpenApiService::new(apis, "Staybase API", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Multi-tenant backend for vacation-rental marketplaces. Tenant-scoped operations live \
+             under `/v1/t/{tenant}`. Errors are RFC 9457 problem documents \
+             (`application/problem+json`) with a stable `code`.",
+        )
+        .url_prefix(API_PREFIX)
+}
+
+/// The OpenAPI document as committed in `openapi/openapi.json`.
+pub fn spec_json() -> String {
+    let mut spec = service().spec();
+    spec.push('\n');
+    spec
+}
+
+/// The operational routes alone, for a worker process's probes.
+pub fn operations_endpoint(state: AppState) -> impl Endpoint + 'static {
+    let limits = BodyLimits {
+        body: state.config.max_body_bytes,
+        upload: state.config.max_upload_bytes,
+    };
+    let metrics = Arc::clone(&state.metrics);
+    let route = Route::new()
+        .at("/healthz", poem::get(ops::healthz))
+        .at("/readyz", poem::get(ops::readyz))
+        .at("/metrics", poem::get(ops::metrics))
+        .data(state);
+    Edge::new(
+        route,
+        limits,
+        AllowedMethods::from_spec(&serde_json::Value::Null, ops::WORKER_ROUTES),
+    )
+    .with_metrics(metrics)
+}
+
+/// The whole HTTP application: operational routes, the API, its spec and docs, behind the edge.
+pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
+    let service = service();
+    let spec: serde_json::Value =
+        serde_json::from_str(&service.spec()).unwrap_or(serde_json::Value::Null);
+    let allowed = AllowedMethods::from_spec(&spec, ops::PLAIN_GET_ROUTES);
+    let limits = BodyLimits {
+        body: state.config.max_body_bytes,
+        upload: state.config.max_upload_bytes,
+    };
+    let metrics = Arc::clone(&state.metrics);
+    let route = Route::new()
+        .at("/healthz", poem::get(ops::healthz))
+        .at("/readyz", poem::get(ops::readyz))
+        .at("/metrics", poem::get(ops::metrics))
+        .at("/.well-known/jwks.json", poem::get(ops::jwks))
+        .at("/openapi.json", service.spec_endpoint())
+        .nest("/docs", service.swagger_ui())
+        .nest(API_PREFIX, service)
+        .data(state);
+    Edge::new(route, limits, allowed).with_metrics(metrics)
+}
