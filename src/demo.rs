@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::password,
-    authz::{Permit, Role, Roles},
+    authz::{AuthAction, Permit, PropertyAction, Role, Roles},
     db::{Db, Timestamp},
     error::ApiError,
     ids::{PropertyId, UserId},
@@ -130,8 +130,7 @@ pub async fn seed(
         let id = UserId(Uuid::now_v7());
         let inserted = user_store::insert(
             &mut tx,
-            &Permit::for_operator("users", "create"),
-            tenant.id,
+            &Permit::for_operator(tenant.id, AuthAction::Register),
             NewUser {
                 id,
                 email: &email,
@@ -213,7 +212,7 @@ pub async fn seed(
             };
             property_store::insert(
                 &mut tx,
-                &Permit::for_operator("properties", "create"),
+                &Permit::for_operator(tenant.id, PropertyAction::Create),
                 &property,
             )
             .await?;

@@ -7,7 +7,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::{Principal, UserPrincipal, account_disabled, secrets},
-    authz::Roles,
+    authz::{ApiKeyAction, Roles},
     db::{Db, Timestamp},
     error::ApiError,
     tenants::Tenant,
@@ -27,7 +27,7 @@ pub async fn create(
     let caller = principal.user()?;
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "api_keys", "create")
+        .check(&state.db, tenant, principal, ApiKeyAction::Create)
         .await?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -55,7 +55,7 @@ pub async fn create(
         revoked_at: None,
     };
     let mut tx = state.db.begin().await?;
-    store::insert(&mut tx, &permit, tenant.id, &key, &secrets::digest(&secret)).await?;
+    store::insert(&mut tx, &permit, &key, &secrets::digest(&secret)).await?;
     tx.commit().await?;
     tracing::info!(api_key = %key.id, "API key created");
     Ok((key, secret))
@@ -68,7 +68,7 @@ pub async fn list(
 ) -> Result<Vec<ApiKey>, ApiError> {
     state
         .authorizer
-        .check(&state.db, tenant, principal, "api_keys", "list")
+        .check(&state.db, tenant, principal, ApiKeyAction::List)
         .await?;
     store::list(&state.db, tenant.id).await
 }
@@ -81,10 +81,10 @@ pub async fn revoke(
 ) -> Result<(), ApiError> {
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "api_keys", "delete")
+        .check(&state.db, tenant, principal, ApiKeyAction::Delete)
         .await?;
     let mut tx = state.db.begin().await?;
-    if !store::revoke(&mut tx, &permit, tenant.id, id, Timestamp::now()).await? {
+    if !store::revoke(&mut tx, &permit, id, Timestamp::now()).await? {
         return Err(ApiError::NotFound("API key"));
     }
     tx.commit().await

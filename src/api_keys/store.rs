@@ -1,7 +1,7 @@
 use uuid::Uuid;
 
 use crate::{
-    authz::{Permit, Roles},
+    authz::{ApiKeyAction, Permit, Roles},
     db::{Db, Timestamp, Tx},
     error::ApiError,
     ids::{TenantId, UserId},
@@ -53,11 +53,11 @@ const COLUMNS: &str = "id, name, prefix, roles, created_by, created_at, last_use
 
 pub async fn insert(
     tx: &mut Tx,
-    _permit: &Permit,
-    tenant: TenantId,
+    permit: &Permit<ApiKeyAction>,
     key: &ApiKey,
     secret_hash: &str,
 ) -> Result<(), ApiError> {
+    let tenant = permit.tenant();
     on_tx!(tx, |conn| {
         sqlx::query(
             "INSERT INTO api_keys (tenant_id, id, name, prefix, secret_hash, roles, created_by, \
@@ -133,11 +133,11 @@ pub async fn touch(db: &Db, tenant: TenantId, id: Uuid, now: Timestamp) -> Resul
 /// Revokes the key; `false` when there is no active key with this id.
 pub async fn revoke(
     tx: &mut Tx,
-    _permit: &Permit,
-    tenant: TenantId,
+    permit: &Permit<ApiKeyAction>,
     id: Uuid,
     now: Timestamp,
 ) -> Result<bool, ApiError> {
+    let tenant = permit.tenant();
     let revoked = on_tx!(tx, |conn| {
         sqlx::query(
             "UPDATE api_keys SET revoked_at = $3 WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL",

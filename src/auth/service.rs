@@ -12,7 +12,7 @@ use super::{
 use crate::{
     api_keys,
     app::AppState,
-    authz::{Role, Roles},
+    authz::{AuthAction, ProfileAction, Role, Roles},
     db::{Timestamp, Tx},
     error::{ApiError, FieldError},
     ids::UserId,
@@ -65,7 +65,7 @@ pub async fn register(
 ) -> Result<Session, ApiError> {
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "auth", "register")
+        .check(&state.db, tenant, principal, AuthAction::Register)
         .await?;
     let mut errors = Vec::new();
     let email = collect(Email::parse(&input.email), "email", &mut errors);
@@ -95,7 +95,6 @@ pub async fn register(
     let user = match user_store::insert(
         &mut tx,
         &permit,
-        tenant.id,
         NewUser {
             id: UserId(Uuid::now_v7()),
             email: &email.display,
@@ -285,7 +284,7 @@ pub async fn login(
 ) -> Result<Session, ApiError> {
     state
         .authorizer
-        .check(&state.db, tenant, principal, "auth", "login")
+        .check(&state.db, tenant, principal, AuthAction::Login)
         .await?;
     let user = match Email::parse(email) {
         Ok(email) => user_store::find_by_email(&state.db, tenant.id, &email.normalized).await?,
@@ -327,7 +326,7 @@ pub async fn refresh(
 ) -> Result<Session, ApiError> {
     state
         .authorizer
-        .check(&state.db, tenant, principal, "auth", "refresh")
+        .check(&state.db, tenant, principal, AuthAction::Refresh)
         .await?;
     let now = Timestamp::now();
     let hash = secrets::digest(refresh_token);
@@ -375,7 +374,7 @@ pub async fn logout(
 ) -> Result<(), ApiError> {
     state
         .authorizer
-        .check(&state.db, tenant, principal, "auth", "logout")
+        .check(&state.db, tenant, principal, AuthAction::Logout)
         .await?;
     let mut tx = state.db.begin().await?;
     auth_store::revoke_family_of(
@@ -400,7 +399,7 @@ pub async fn verify_email(
 ) -> Result<(), ApiError> {
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "auth", "verify_email")
+        .check(&state.db, tenant, principal, AuthAction::VerifyEmail)
         .await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
@@ -413,15 +412,7 @@ pub async fn verify_email(
     )
     .await?
     .ok_or_else(invalid_email_token)?;
-    user_store::update(
-        &mut tx,
-        &permit,
-        tenant.id,
-        user,
-        Change::EmailVerified,
-        now,
-    )
-    .await?;
+    user_store::update(&mut tx, &permit, user, Change::EmailVerified, now).await?;
     tx.commit().await
 }
 
@@ -434,7 +425,7 @@ pub async fn request_password_reset(
 ) -> Result<(), ApiError> {
     state
         .authorizer
-        .check(&state.db, tenant, principal, "auth", "password_reset")
+        .check(&state.db, tenant, principal, AuthAction::PasswordReset)
         .await?;
     let Ok(email) = Email::parse(email) else {
         return Err(ApiError::validation(
@@ -490,7 +481,7 @@ pub async fn confirm_password_reset(
 ) -> Result<(), ApiError> {
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "auth", "password_reset")
+        .check(&state.db, tenant, principal, AuthAction::PasswordReset)
         .await?;
     let token_hash = secrets::digest(token);
     let now = Timestamp::now();
@@ -532,7 +523,6 @@ pub async fn confirm_password_reset(
     user_store::update(
         &mut tx,
         &permit,
-        tenant.id,
         user_id,
         Change::Password { hash: &hash },
         now,
@@ -554,7 +544,7 @@ pub async fn change_password(
     let caller = principal.user()?;
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "profile", "update:own")
+        .check(&state.db, tenant, principal, ProfileAction::UpdateOwn)
         .await?;
     let user = user_store::get(&state.db, tenant.id, caller.user_id)
         .await?
@@ -581,7 +571,6 @@ pub async fn change_password(
     user_store::update(
         &mut tx,
         &permit,
-        tenant.id,
         user.id,
         Change::Password { hash: &hash },
         now,
@@ -603,7 +592,7 @@ pub async fn replace_password(
 ) -> Result<Session, ApiError> {
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "auth", "login")
+        .check(&state.db, tenant, principal, AuthAction::Login)
         .await?;
     let found = match Email::parse(email) {
         Ok(email) => user_store::find_by_email(&state.db, tenant.id, &email.normalized).await?,
@@ -625,7 +614,6 @@ pub async fn replace_password(
     let user = user_store::update(
         &mut tx,
         &permit,
-        tenant.id,
         user.id,
         Change::Password { hash: &hash },
         now,

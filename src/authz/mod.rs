@@ -1,10 +1,12 @@
 //! Authorization with Casbin (RBAC with domains, one domain per tenant).
 //!
 //! Services decide whether a target is the caller's own, then ask `Authorizer::check`, which
-//! answers with a `Permit`. Store functions that write tenant data take a `&Permit`, so a write
-//! whose check was skipped does not compile.
+//! answers with a `Permit` for that tenant and action. Store functions that write tenant data
+//! take a `&Permit` of their resource's actions, so a write whose check was skipped, or was made
+//! for another resource, does not compile.
 
 pub mod api;
+mod permission;
 pub mod service;
 pub mod store;
 
@@ -18,8 +20,12 @@ use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
 use serde::Serialize;
 use tokio::sync::RwLock;
 
-use crate::ids::TenantId;
-use crate::{auth::Principal, db::Db, error::ApiError, tenants::Tenant};
+pub use permission::{
+    AccountAction, Action, ApiKeyAction, AuthAction, BookingAction, Permission, PolicyAction,
+    ProfileAction, PropertyAction, SettingsAction, TenantAction, UserAction, own_or_any,
+};
+
+use crate::{auth::Principal, db::Db, error::ApiError, ids::TenantId, tenants::Tenant};
 
 const MODEL: &str = include_str!("../../policies/model.conf");
 const DEFAULT_POLICY: &str = include_str!("../../policies/policy.csv");
@@ -122,32 +128,47 @@ impl Roles {
     }
 }
 
-/// Proof that the caller may perform `action` on `object`; required by store writes.
+/// Proof that the caller may perform `action` in `tenant`; required by the store writes and
+/// service steps of that resource kind, so a permit for another resource does not type-check
+/// and one for another tenant is refused.
 #[derive(Debug)]
-pub struct Permit {
-    object: &'static str,
-    action: &'static str,
+pub struct Permit<A: Action> {
+    tenant: TenantId,
+    action: A,
 }
 
-impl Permit {
+impl<A: Action> Permit<A> {
     /// A permit for an operator command run from the CLI, which acts outside any tenant's
     /// rules (creating a tenant's first administrator, fixing roles).
-    pub(crate) fn for_operator(object: &'static str, action: &'static str) -> Self {
-        Self { object, action }
+    pub(crate) fn for_operator(tenant: TenantId, action: A) -> Self {
+        Self { tenant, action }
     }
 
     /// A permit for work Staybase does on its own schedule (expiring holds, completing stays),
-    /// which no caller requested.
-    pub(crate) fn for_system(object: &'static str, action: &'static str) -> Self {
-        Self { object, action }
+    /// which no caller requested: the system acts with the tenant-wide action.
+    pub(crate) fn for_system(tenant: TenantId, action: A) -> Self {
+        Self { tenant, action }
     }
 
-    pub fn object(&self) -> &'static str {
-        self.object
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
     }
 
-    pub fn action(&self) -> &'static str {
+    pub fn action(&self) -> A {
         self.action
+    }
+
+    /// Refuses to write `tenant`'s data under another tenant's permit.
+    pub fn require_tenant(&self, tenant: TenantId) -> Result<(), ApiError> {
+        if tenant == self.tenant {
+            Ok(())
+        } else {
+            Err(ApiError::internal(format!(
+                "a permit for {} of tenant {} was used for tenant {tenant}",
+                self.action.permission(),
+                self.tenant
+            )))
+        }
     }
 }
 
@@ -198,23 +219,15 @@ impl Authorizer {
         &self.defaults
     }
 
-    /// Whether `(object, action)` is something the defaults speak of: tenant rules may only
-    /// grant known permissions.
-    pub fn is_known_permission(&self, object: &str, action: &str) -> bool {
-        self.defaults
-            .iter()
-            .any(|rule| rule.object == object && rule.action == action)
-    }
-
-    /// Allows or refuses `principal` to do `action` on `object` in `tenant`.
-    pub async fn check(
+    /// Allows or refuses `principal` to do `action` in `tenant`.
+    pub async fn check<A: Action>(
         &self,
         db: &Db,
         tenant: &Tenant,
         principal: &Principal,
-        object: &'static str,
-        action: &'static str,
-    ) -> Result<Permit, ApiError> {
+        action: A,
+    ) -> Result<Permit<A>, ApiError> {
+        let (object, verb) = (A::OBJECT, action.as_str());
         let enforcer = self.enforcer(db, tenant).await?;
         let domain = tenant.id.to_string();
         let mut subjects = vec![ANONYMOUS.to_owned()];
@@ -226,16 +239,19 @@ impl Authorizer {
         );
         for subject in subjects {
             let allowed = enforcer
-                .enforce((subject.as_str(), domain.as_str(), object, action))
+                .enforce((subject.as_str(), domain.as_str(), object, verb))
                 .map_err(|err| ApiError::internal(err.to_string()))?;
             if allowed {
-                return Ok(Permit { object, action });
+                return Ok(Permit {
+                    tenant: tenant.id,
+                    action,
+                });
             }
         }
         Err(if principal.is_anonymous() {
             ApiError::AuthenticationRequired
         } else {
-            ApiError::Forbidden(format!("Your roles do not allow {action} on {object}."))
+            ApiError::Forbidden(format!("Your roles do not allow {verb} on {object}."))
         })
     }
 
@@ -307,6 +323,35 @@ mod tests {
                 "{rule:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_permission_enum_and_the_default_policy_name_the_same_permissions() {
+        let in_policy: BTreeSet<(String, String)> = default_rules()
+            .into_iter()
+            .map(|rule| (rule.object, rule.action))
+            .collect();
+        let in_enum: BTreeSet<(String, String)> = Permission::all()
+            .map(|permission| {
+                let (object, action) = permission.parts();
+                (object.to_owned(), action.to_owned())
+            })
+            .collect();
+        let missing_from_enum: Vec<_> = in_policy.difference(&in_enum).collect();
+        let missing_from_policy: Vec<_> = in_enum.difference(&in_policy).collect();
+        assert!(
+            missing_from_enum.is_empty(),
+            "policies/policy.csv names permissions the Permission enum lacks: {missing_from_enum:?}"
+        );
+        assert!(
+            missing_from_policy.is_empty(),
+            "the Permission enum has permissions no default rule grants: {missing_from_policy:?}"
+        );
+        for permission in Permission::all() {
+            let (object, action) = permission.parts();
+            assert_eq!(Permission::parse(object, action), Some(permission));
+        }
+        assert_eq!(Permission::parse("bookings", "fly"), None);
     }
 
     #[test]

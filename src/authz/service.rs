@@ -9,6 +9,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::Principal,
+    authz::{Permission, PolicyAction},
     db::Timestamp,
     error::{ApiError, FieldError},
     tenants::Tenant,
@@ -22,7 +23,7 @@ pub async fn list(
 ) -> Result<Vec<TenantRule>, ApiError> {
     state
         .authorizer
-        .check(&state.db, tenant, principal, "policies", "list")
+        .check(&state.db, tenant, principal, PolicyAction::List)
         .await?;
     store::list(&state.db, tenant.id).await
 }
@@ -36,7 +37,7 @@ pub async fn add(
 ) -> Result<TenantRule, ApiError> {
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "policies", "create")
+        .check(&state.db, tenant, principal, PolicyAction::Create)
         .await?;
     let mut errors = Vec::new();
     if rule.role != ANONYMOUS && Role::parse(&rule.role).is_none() {
@@ -45,10 +46,7 @@ pub async fn add(
             "must be one of: anonymous, guest, host, tenant_admin",
         ));
     }
-    if !state
-        .authorizer
-        .is_known_permission(&rule.object, &rule.action)
-    {
+    if Permission::parse(&rule.object, &rule.action).is_none() {
         errors.push(FieldError::new(
             "action",
             format!(
@@ -66,10 +64,7 @@ pub async fn add(
         created_at: Timestamp::now(),
     };
     let mut tx = state.db.begin().await?;
-    if store::insert(&mut tx, &permit, tenant.id, &rule)
-        .await?
-        .is_none()
-    {
+    if store::insert(&mut tx, &permit, &rule).await?.is_none() {
         return Err(ApiError::Conflict {
             code: "rule_exists",
             detail: "The tenant already has this rule.".into(),
@@ -87,10 +82,10 @@ pub async fn remove(
 ) -> Result<(), ApiError> {
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "policies", "delete")
+        .check(&state.db, tenant, principal, PolicyAction::Delete)
         .await?;
     let mut tx = state.db.begin().await?;
-    if !store::delete(&mut tx, &permit, tenant.id, id, Timestamp::now()).await? {
+    if !store::delete(&mut tx, &permit, id, Timestamp::now()).await? {
         return Err(ApiError::NotFound("rule"));
     }
     tx.commit().await

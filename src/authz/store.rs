@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::{Permit, Rule};
 use crate::{
+    authz::PolicyAction,
     db::{Db, Timestamp, Tx, is_unique_violation},
     error::ApiError,
     ids::TenantId,
@@ -71,10 +72,10 @@ async fn bump_version(tx: &mut Tx, tenant: TenantId, now: Timestamp) -> Result<(
 /// Adds a rule; `None` when the tenant already has the same one.
 pub async fn insert(
     tx: &mut Tx,
-    _permit: &Permit,
-    tenant: TenantId,
+    permit: &Permit<PolicyAction>,
     rule: &TenantRule,
 ) -> Result<Option<()>, ApiError> {
+    let tenant = permit.tenant();
     let result = on_tx!(tx, |conn| {
         sqlx::query(
             "INSERT INTO tenant_policies (tenant_id, id, role, object, action, created_at) \
@@ -103,11 +104,11 @@ pub async fn insert(
 /// Removes a rule; `false` when the tenant has no rule with this id.
 pub async fn delete(
     tx: &mut Tx,
-    _permit: &Permit,
-    tenant: TenantId,
+    permit: &Permit<PolicyAction>,
     id: Uuid,
     now: Timestamp,
 ) -> Result<bool, ApiError> {
+    let tenant = permit.tenant();
     let deleted = on_tx!(tx, |conn| {
         sqlx::query("DELETE FROM tenant_policies WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.0)

@@ -15,7 +15,7 @@ use super::{
     store,
 };
 use crate::{
-    authz::Permit,
+    authz::{BookingAction, Permit},
     db::{Db, Timestamp},
     error::ApiError,
     ids::{BookingId, TenantId, UserId},
@@ -96,7 +96,7 @@ async fn expire(context: JobContext, job: ExpireBooking) -> Result<(), JobError>
     }
     move_booking(
         &mut tx,
-        &Permit::for_system("bookings", "expire"),
+        &Permit::for_system(tenant.id, BookingAction::RespondAny),
         &tenant,
         booking,
         (Action::Expire, Actor::System, None),
@@ -155,7 +155,7 @@ async fn complete_stay(db: &Db, tenant: &Tenant, id: BookingId) -> Result<bool, 
     }
     move_booking(
         &mut tx,
-        &Permit::for_system("bookings", "complete"),
+        &Permit::for_system(tenant.id, BookingAction::RespondAny),
         tenant,
         booking,
         (Action::Complete, Actor::System, None),

@@ -12,7 +12,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::Principal,
-    authz::Permit,
+    authz::{BookingAction, Permit},
     db::{Timestamp, Tx},
     error::ApiError,
     events,
@@ -52,17 +52,25 @@ fn relation(principal: &Principal, booking: &Booking) -> Actor {
     }
 }
 
-/// The permission an action needs, by the caller's relation to the booking.
-fn permission(verb: &str, relation: Actor) -> &'static str {
+/// What a caller does to a booking, before the relation picks the scoped permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Read,
+    Cancel,
+    Respond,
+}
+
+/// The permission `verb` needs, by the caller's relation to the booking.
+fn permission(verb: Verb, relation: Actor) -> BookingAction {
     match (verb, relation) {
-        ("read", Actor::Guest) => "read:own",
-        ("read", Actor::Host) => "read:hosted",
-        ("read", _) => "read:any",
-        ("cancel", Actor::Guest) => "cancel:own",
-        ("cancel", Actor::Host) => "cancel:hosted",
-        ("cancel", _) => "cancel:any",
-        (_, Actor::Host) => "respond:hosted",
-        _ => "respond:any",
+        (Verb::Read, Actor::Guest) => BookingAction::ReadOwn,
+        (Verb::Read, Actor::Host) => BookingAction::ReadHosted,
+        (Verb::Read, _) => BookingAction::ReadAny,
+        (Verb::Cancel, Actor::Guest) => BookingAction::CancelOwn,
+        (Verb::Cancel, Actor::Host) => BookingAction::CancelHosted,
+        (Verb::Cancel, _) => BookingAction::CancelAny,
+        (Verb::Respond, Actor::Host) => BookingAction::RespondHosted,
+        (Verb::Respond, _) => BookingAction::RespondAny,
     }
 }
 
@@ -72,14 +80,10 @@ async fn authorize(
     state: &AppState,
     tenant: &Tenant,
     principal: &Principal,
-    verb: &str,
+    verb: Verb,
     relation: Actor,
-) -> Result<Permit, ApiError> {
-    let check = |action| {
-        state
-            .authorizer
-            .check(&state.db, tenant, principal, "bookings", action)
-    };
+) -> Result<Permit<BookingAction>, ApiError> {
+    let check = |action| state.authorizer.check(&state.db, tenant, principal, action);
     match check(permission(verb, relation)).await {
         Err(ApiError::Forbidden(_)) if relation != Actor::Admin => {
             check(permission(verb, Actor::Admin)).await
@@ -177,7 +181,7 @@ pub async fn create(
     let caller = principal.user()?;
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "bookings", "create")
+        .check(&state.db, tenant, principal, BookingAction::Create)
         .await?;
     let key = IdempotencyKey::new(idempotency_key, "create_booking", request)?;
     let earlier =
@@ -200,7 +204,7 @@ async fn book(
     state: &AppState,
     tenant: &Tenant,
     principal: &Principal,
-    permit: &Permit,
+    permit: &Permit<BookingAction>,
     (new, key): (NewBooking<'_>, &IdempotencyKey),
     render: impl Fn(&Booking) -> Value,
 ) -> Result<Created, ApiError> {
@@ -293,7 +297,7 @@ pub async fn get(
         state,
         tenant,
         principal,
-        "read",
+        Verb::Read,
         relation(principal, &booking),
     )
     .await
@@ -336,10 +340,10 @@ pub async fn list(
         // One's own bookings as a guest: the guest role's, with no tenant-wide stand-in.
         state
             .authorizer
-            .check(&state.db, tenant, principal, "bookings", "read:own")
+            .check(&state.db, tenant, principal, BookingAction::ReadOwn)
             .await?;
     } else {
-        authorize(state, tenant, principal, "read", relation).await?;
+        authorize(state, tenant, principal, Verb::Read, relation).await?;
     }
     let limit = query.limit as usize;
     query.limit += 1;
@@ -366,11 +370,11 @@ pub async fn act(
     let booking = get(state, tenant, principal, id).await?;
     let relation = relation(principal, &booking);
     let verb = if action == Action::Cancel {
-        "cancel"
+        Verb::Cancel
     } else {
-        "respond"
+        Verb::Respond
     };
-    if verb == "respond" && relation == Actor::Guest {
+    if verb == Verb::Respond && relation == Actor::Guest {
         return Err(ApiError::Forbidden(
             "Only the host or a tenant admin answers a booking request.".into(),
         ));
@@ -397,7 +401,7 @@ pub async fn act(
 /// Moves a booking read (and locked) in `tx` by `action`, with everything that goes with it.
 pub(super) async fn move_booking(
     tx: &mut Tx,
-    permit: &Permit,
+    permit: &Permit<BookingAction>,
     tenant: &Tenant,
     booking: Booking,
     (action, by, user): (Action, Actor, Option<UserId>),

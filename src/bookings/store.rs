@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::model::{Actor, Booking, BookingStatus};
 use crate::{
-    authz::Permit,
+    authz::{BookingAction, Permit},
     bind_all,
     db::{Bind, Db, Timestamp, Tx, is_exclusion_violation},
     error::ApiError,
@@ -216,7 +216,12 @@ pub fn free_of_bookings(check_in: usize, check_out: usize) -> String {
     )
 }
 
-pub async fn insert(tx: &mut Tx, _permit: &Permit, booking: &Booking) -> Result<(), ApiError> {
+pub async fn insert(
+    tx: &mut Tx,
+    permit: &Permit<BookingAction>,
+    booking: &Booking,
+) -> Result<(), ApiError> {
+    permit.require_tenant(booking.tenant_id)?;
     let line_items = json(&booking.line_items)?;
     let history = json(&booking.history)?;
     let result = on_tx!(tx, |conn| {
@@ -257,10 +262,11 @@ pub async fn insert(tx: &mut Tx, _permit: &Permit, booking: &Booking) -> Result<
 /// when another transaction moved it first.
 pub async fn update_status(
     tx: &mut Tx,
-    _permit: &Permit,
+    permit: &Permit<BookingAction>,
     booking: &Booking,
     from: BookingStatus,
 ) -> Result<bool, ApiError> {
+    permit.require_tenant(booking.tenant_id)?;
     let history = json(&booking.history)?;
     let result = on_tx!(tx, |conn| {
         sqlx::query(

@@ -19,6 +19,7 @@ use super::{
 };
 use crate::{
     app::AppState,
+    authz::PropertyAction,
     cache::{JsonBytes, ReadCache},
     error::ApiError,
     error_statuses,
@@ -639,7 +640,7 @@ impl PropertiesApi {
     ) -> ApiResult<Json<AmenityList>, ReadErrors> {
         state
             .authorizer
-            .check(&state.db, &tenant.0, &caller.0, "properties", "read")
+            .check(&state.db, &tenant.0, &caller.0, PropertyAction::Read)
             .await?;
         Ok(Json(AmenityList {
             data: AMENITIES
@@ -807,7 +808,7 @@ impl PropertiesApi {
         if cacheable {
             state
                 .authorizer
-                .check(&state.db, &tenant.0, &caller.0, "properties", "read")
+                .check(&state.db, &tenant.0, &caller.0, PropertyAction::Read)
                 .await?;
             if let Some(bytes) = state.cache.get(&key).await {
                 return Ok(JsonBytes::cached(bytes));
@@ -854,7 +855,7 @@ impl PropertiesApi {
             // Only listed properties are cached (others answer 404 to anonymous callers).
             state
                 .authorizer
-                .check(&state.db, &tenant.0, &caller.0, "properties", "read")
+                .check(&state.db, &tenant.0, &caller.0, PropertyAction::Read)
                 .await?;
             return Ok(JsonBytes::cached(bytes));
         }

@@ -8,7 +8,7 @@ use super::service as properties;
 use crate::{
     app::AppState,
     auth::Principal,
-    authz::Permit,
+    authz::{Permit, PropertyAction},
     bookings,
     db::{Db, Timestamp, Tx},
     error::{ApiError, FieldError},
@@ -182,12 +182,12 @@ async fn delete_blocks(tx: &mut Tx, tenant: TenantId, ids: &[Uuid]) -> Result<()
 
 async fn insert_block(
     tx: &mut Tx,
-    _permit: &Permit,
-    tenant: TenantId,
+    permit: &Permit<PropertyAction>,
     property: PropertyId,
     block: &Block,
     now: Timestamp,
 ) -> Result<(), ApiError> {
+    let tenant = permit.tenant();
     on_tx!(tx, |conn| {
         sqlx::query(
             "INSERT INTO blocked_ranges (tenant_id, id, property_id, start_date, end_date, reason, created_at) \
@@ -222,8 +222,7 @@ pub async fn block(
         tenant,
         principal,
         property,
-        "update:own",
-        "update:any",
+        (PropertyAction::UpdateOwn, PropertyAction::UpdateAny),
     )
     .await?;
     if start < tenant.settings.today() {
@@ -267,7 +266,7 @@ pub async fn block(
     };
     let ids: Vec<Uuid> = merged_with.iter().map(|block| block.id).collect();
     delete_blocks(&mut tx, tenant.id, &ids).await?;
-    insert_block(&mut tx, &permit, tenant.id, property, &merged, now).await?;
+    insert_block(&mut tx, &permit, property, &merged, now).await?;
     crate::tenants::store::bump_listings(&mut tx, tenant.id).await?;
     tx.commit().await?;
     Ok(merged)
@@ -279,7 +278,14 @@ pub async fn blocks(
     principal: &Principal,
     property: PropertyId,
 ) -> Result<Vec<Block>, ApiError> {
-    properties::for_change(state, tenant, principal, property, "read:own", "read:any").await?;
+    properties::for_change(
+        state,
+        tenant,
+        principal,
+        property,
+        (PropertyAction::ReadOwn, PropertyAction::ReadAny),
+    )
+    .await?;
     let today = tenant.settings.today();
     let until = today + Duration::days(2 * MAX_NIGHTS);
     blocks_between(
@@ -304,8 +310,7 @@ pub async fn unblock(
         tenant,
         principal,
         property,
-        "update:own",
-        "update:any",
+        (PropertyAction::UpdateOwn, PropertyAction::UpdateAny),
     )
     .await?;
     let mut tx = state.db.begin().await?;

@@ -11,6 +11,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::{Principal, secrets},
+    authz::PropertyAction,
     bookings,
     db::{Db, Timestamp},
     error::ApiError,
@@ -39,13 +40,12 @@ pub async fn rotate(
         tenant,
         principal,
         property,
-        "update:own",
-        "update:any",
+        (PropertyAction::UpdateOwn, PropertyAction::UpdateAny),
     )
     .await?;
     let token = new_token();
     let mut tx = state.db.begin().await?;
-    if !store::set_ical_token(&mut tx, &permit, tenant.id, property, &token).await? {
+    if !store::set_ical_token(&mut tx, &permit, property, &token).await? {
         return Err(ApiError::NotFound("property"));
     }
     tx.commit().await?;
@@ -76,7 +76,7 @@ pub async fn export(
 ) -> Result<String, ApiError> {
     state
         .authorizer
-        .check(&state.db, tenant, principal, "properties", "read")
+        .check(&state.db, tenant, principal, PropertyAction::Read)
         .await?;
     let (property, name) = property_of_token(&state.db, tenant.id, token)
         .await?

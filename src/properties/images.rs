@@ -12,6 +12,7 @@ use super::service as properties;
 use crate::{
     app::AppState,
     auth::Principal,
+    authz::PropertyAction,
     db::{Db, Timestamp, Tx},
     error::ApiError,
     ids::{PropertyId, TenantId},
@@ -135,8 +136,7 @@ pub async fn upload(
         tenant,
         principal,
         property,
-        "update:own",
-        "update:any",
+        (PropertyAction::UpdateOwn, PropertyAction::UpdateAny),
     )
     .await?;
     if bytes.len() > MAX_IMAGE_BYTES {
@@ -224,8 +224,7 @@ pub async fn delete(
         tenant,
         principal,
         property,
-        "update:own",
-        "update:any",
+        (PropertyAction::UpdateOwn, PropertyAction::UpdateAny),
     )
     .await?;
     let mut tx = state.db.begin().await?;
@@ -268,8 +267,7 @@ pub async fn reorder(
         tenant,
         principal,
         property,
-        "update:own",
-        "update:any",
+        (PropertyAction::UpdateOwn, PropertyAction::UpdateAny),
     )
     .await?;
     let mut tx = state.db.begin().await?;

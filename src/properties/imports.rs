@@ -11,6 +11,7 @@ use super::{calendar::MAX_NIGHTS, service as properties};
 use crate::{
     app::AppState,
     auth::Principal,
+    authz::PropertyAction,
     db::{Db, Timestamp},
     error::ApiError,
     ids::{PropertyId, TenantId},
@@ -64,7 +65,14 @@ pub async fn list(
     principal: &Principal,
     property: PropertyId,
 ) -> Result<Vec<CalendarImport>, ApiError> {
-    properties::for_change(state, tenant, principal, property, "read:own", "read:any").await?;
+    properties::for_change(
+        state,
+        tenant,
+        principal,
+        property,
+        (PropertyAction::ReadOwn, PropertyAction::ReadAny),
+    )
+    .await?;
     imports_of(&state.db, tenant.id, property).await
 }
 
@@ -81,8 +89,7 @@ pub async fn add(
         tenant,
         principal,
         property,
-        "update:own",
-        "update:any",
+        (PropertyAction::UpdateOwn, PropertyAction::UpdateAny),
     )
     .await?;
     let url = url.trim();
@@ -156,8 +163,7 @@ pub async fn remove(
         tenant,
         principal,
         property,
-        "update:own",
-        "update:any",
+        (PropertyAction::UpdateOwn, PropertyAction::UpdateAny),
     )
     .await?;
     let mut tx = state.db.begin().await?;

@@ -11,7 +11,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::Principal,
-    authz::Permit,
+    authz::{Permit, PropertyAction, own_or_any},
     db::{Bind, Timestamp},
     error::{ApiError, FieldError},
     events,
@@ -72,7 +72,7 @@ pub async fn create(
     let caller = principal.user()?;
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "properties", "create")
+        .check(&state.db, tenant, principal, PropertyAction::Create)
         .await?;
     let listing = validated(tenant, listing, &currencies)?;
     let now = Timestamp::now();
@@ -137,18 +137,17 @@ pub async fn get(
     if property.listing.status == PropertyStatus::Listed {
         state
             .authorizer
-            .check(&state.db, tenant, principal, "properties", "read")
+            .check(&state.db, tenant, principal, PropertyAction::Read)
             .await?;
         return Ok(property);
     }
-    let action = if is_owner(principal, &property) {
-        "read:own"
-    } else {
-        "read:any"
-    };
+    let action = own_or_any(
+        is_owner(principal, &property),
+        (PropertyAction::ReadOwn, PropertyAction::ReadAny),
+    );
     match state
         .authorizer
-        .check(&state.db, tenant, principal, "properties", action)
+        .check(&state.db, tenant, principal, action)
         .await
     {
         Ok(_) => Ok(property),
@@ -159,24 +158,20 @@ pub async fn get(
     }
 }
 
-/// The property and the permit to act on it as `own` (its owner) or `any` (anyone else).
+/// The property and the permit to act on it with the first of `scoped` (its owner) or the
+/// second (anyone else).
 pub async fn for_change(
     state: &AppState,
     tenant: &Tenant,
     principal: &Principal,
     id: PropertyId,
-    own: &'static str,
-    any: &'static str,
-) -> Result<(Property, Permit), ApiError> {
+    scoped: (PropertyAction, PropertyAction),
+) -> Result<(Property, Permit<PropertyAction>), ApiError> {
     let property = get(state, tenant, principal, id).await?;
-    let action = if is_owner(principal, &property) {
-        own
-    } else {
-        any
-    };
+    let action = own_or_any(is_owner(principal, &property), scoped);
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "properties", action)
+        .check(&state.db, tenant, principal, action)
         .await?;
     Ok((property, permit))
 }
@@ -190,7 +185,14 @@ pub async fn update(
     edit: impl FnOnce(Listing) -> Listing,
     currencies: PriceCurrencies,
 ) -> Result<Property, ApiError> {
-    let (_, permit) = for_change(state, tenant, principal, id, "update:own", "update:any").await?;
+    let (_, permit) = for_change(
+        state,
+        tenant,
+        principal,
+        id,
+        (PropertyAction::UpdateOwn, PropertyAction::UpdateAny),
+    )
+    .await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
     // The edit applies to the listing as it is now, locked until the change commits, so two
@@ -199,7 +201,7 @@ pub async fn update(
         .await?
         .ok_or(ApiError::NotFound("property"))?;
     let listing = validated(tenant, edit(property.listing.clone()), &currencies)?;
-    if !store::update(&mut tx, &permit, tenant.id, id, &listing, now).await? {
+    if !store::update(&mut tx, &permit, id, &listing, now).await? {
         return Err(ApiError::NotFound("property"));
     }
     let updated = Property {
@@ -227,8 +229,14 @@ pub async fn delete(
     principal: &Principal,
     id: PropertyId,
 ) -> Result<(), ApiError> {
-    let (property, permit) =
-        for_change(state, tenant, principal, id, "delete:own", "delete:any").await?;
+    let (property, permit) = for_change(
+        state,
+        tenant,
+        principal,
+        id,
+        (PropertyAction::DeleteOwn, PropertyAction::DeleteAny),
+    )
+    .await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
     if store::get_in(&mut tx, tenant.id, id).await?.is_none() {
@@ -243,7 +251,7 @@ pub async fn delete(
             detail: "The property has upcoming bookings; cancel them or unlist it instead.".into(),
         });
     }
-    if !store::soft_delete(&mut tx, &permit, tenant.id, id, now).await? {
+    if !store::soft_delete(&mut tx, &permit, id, now).await? {
         return Err(ApiError::NotFound("property"));
     }
     events::record(
@@ -320,7 +328,7 @@ pub async fn search(
 ) -> Result<Page, ApiError> {
     state
         .authorizer
-        .check(&state.db, tenant, principal, "properties", "read")
+        .check(&state.db, tenant, principal, PropertyAction::Read)
         .await?;
     let owner = if search.mine {
         Some(principal.user()?.user_id)

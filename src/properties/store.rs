@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::model::{Listing, Location, Property, PropertyStatus};
 use crate::{
-    authz::Permit,
+    authz::{Permit, PropertyAction},
     bind_all,
     db::{Bind, Db, Timestamp, Tx},
     error::ApiError,
@@ -192,7 +192,12 @@ fn value_expression(column: &str, placeholder: usize) -> String {
     }
 }
 
-pub async fn insert(tx: &mut Tx, permit: &Permit, property: &Property) -> Result<(), ApiError> {
+pub async fn insert(
+    tx: &mut Tx,
+    permit: &Permit<PropertyAction>,
+    property: &Property,
+) -> Result<(), ApiError> {
+    permit.require_tenant(property.tenant_id)?;
     let mut columns = vec![
         "tenant_id",
         "id",
@@ -233,7 +238,7 @@ pub async fn insert(tx: &mut Tx, permit: &Permit, property: &Property) -> Result
             .map(drop)
     })?;
     if let Some(token) = &property.ical_token {
-        set_ical_token(tx, permit, property.tenant_id, property.id, token).await?;
+        set_ical_token(tx, permit, property.id, token).await?;
     }
     write_amenities(
         tx,
@@ -248,11 +253,11 @@ pub async fn insert(tx: &mut Tx, permit: &Permit, property: &Property) -> Result
 /// property.
 pub async fn set_ical_token(
     tx: &mut Tx,
-    _permit: &Permit,
-    tenant: TenantId,
+    permit: &Permit<PropertyAction>,
     id: PropertyId,
     token: &str,
 ) -> Result<bool, ApiError> {
+    let tenant = permit.tenant();
     let updated = on_tx!(tx, |conn| {
         sqlx::query(
             "UPDATE properties SET ical_token = $3 \
@@ -271,12 +276,12 @@ pub async fn set_ical_token(
 /// Replaces the listing; `false` when there is no such (undeleted) property.
 pub async fn update(
     tx: &mut Tx,
-    _permit: &Permit,
-    tenant: TenantId,
+    permit: &Permit<PropertyAction>,
     id: PropertyId,
     listing: &Listing,
     now: Timestamp,
 ) -> Result<bool, ApiError> {
+    let tenant = permit.tenant();
     let set: Vec<String> = LISTING_COLUMNS
         .iter()
         .enumerate()
@@ -302,11 +307,11 @@ pub async fn update(
 
 pub async fn soft_delete(
     tx: &mut Tx,
-    _permit: &Permit,
-    tenant: TenantId,
+    permit: &Permit<PropertyAction>,
     id: PropertyId,
     now: Timestamp,
 ) -> Result<bool, ApiError> {
+    let tenant = permit.tenant();
     let deleted = on_tx!(tx, |conn| {
         sqlx::query(
             "UPDATE properties SET deleted_at = $3, updated_at = $3 \

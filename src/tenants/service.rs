@@ -12,7 +12,7 @@ use crate::{
     admin::service::InitialPassword,
     app::AppState,
     auth::{Principal, password},
-    authz::{Permit, Role, Roles},
+    authz::{AuthAction, Permit, Role, Roles, SettingsAction, TenantAction},
     db::{Db, Timestamp},
     error::{ApiError, FieldError},
     ids::{TenantId, UserId},
@@ -113,8 +113,7 @@ pub async fn create_with_admin(
         let roles = Roles::new([Role::TenantAdmin, Role::Guest]);
         let inserted = user_store::insert(
             &mut tx,
-            &Permit::for_operator("users", "create"),
-            tenant.id,
+            &Permit::for_operator(tenant.id, AuthAction::Register),
             NewUser {
                 id: UserId(Uuid::now_v7()),
                 email: &email.display,
@@ -170,7 +169,7 @@ pub async fn public_profile(
 ) -> Result<(), ApiError> {
     state
         .authorizer
-        .check(&state.db, tenant, principal, "tenant", "read")
+        .check(&state.db, tenant, principal, TenantAction::Read)
         .await
         .map(drop)
 }
@@ -182,7 +181,7 @@ pub async fn settings(
 ) -> Result<TenantSettings, ApiError> {
     state
         .authorizer
-        .check(&state.db, tenant, principal, "settings", "read")
+        .check(&state.db, tenant, principal, SettingsAction::Read)
         .await?;
     Ok(tenant.settings.clone())
 }
@@ -196,7 +195,7 @@ pub async fn update_settings(
 ) -> Result<TenantSettings, ApiError> {
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "settings", "update")
+        .check(&state.db, tenant, principal, SettingsAction::Update)
         .await?;
     let plans: Vec<&str> = state
         .config
@@ -227,7 +226,7 @@ pub async fn update_settings(
         });
     }
     let now = Timestamp::now();
-    store::update_settings(&mut tx, &permit, tenant.id, &next, now).await?;
+    store::update_settings(&mut tx, &permit, &next, now).await?;
     tx.commit().await?;
     Ok(TenantSettings {
         version: current.settings.version + 1,

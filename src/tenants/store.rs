@@ -8,7 +8,7 @@ use super::{
     settings::{BookingMode, CancellationPolicy, PaymentCollection, TenantSettings},
 };
 use crate::{
-    authz::Permit,
+    authz::{Permit, SettingsAction},
     db::{Db, Timestamp, Tx},
     error::ApiError,
     ids::TenantId,
@@ -169,11 +169,11 @@ async fn write_settings(
 /// Replaces the settings and bumps their version.
 pub async fn update_settings(
     tx: &mut Tx,
-    _permit: &Permit,
-    tenant: TenantId,
+    permit: &Permit<SettingsAction>,
     settings: &TenantSettings,
     now: Timestamp,
 ) -> Result<(), ApiError> {
+    let tenant = permit.tenant();
     write_settings(tx, tenant, settings, now, false).await
 }
 

@@ -10,7 +10,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::{Principal, store as auth_store},
-    authz::{Role, Roles},
+    authz::{ProfileAction, Role, Roles, UserAction},
     db::Timestamp,
     error::{ApiError, FieldError},
     ids::UserId,
@@ -29,7 +29,7 @@ pub async fn me(
     let caller = principal.user()?;
     state
         .authorizer
-        .check(&state.db, tenant, principal, "profile", "read:own")
+        .check(&state.db, tenant, principal, ProfileAction::ReadOwn)
         .await?;
     store::get(&state.db, tenant.id, caller.user_id)
         .await?
@@ -52,7 +52,7 @@ pub async fn update_me(
     let caller = principal.user()?;
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "profile", "update:own")
+        .check(&state.db, tenant, principal, ProfileAction::UpdateOwn)
         .await?;
     let mut errors = Vec::new();
     let mut field = |name: &str, result: Result<String, &'static str>| {
@@ -87,7 +87,6 @@ pub async fn update_me(
     let user = store::update(
         &mut tx,
         &permit,
-        tenant.id,
         caller.user_id,
         Change::Profile {
             first_name: &first_name,
@@ -112,7 +111,7 @@ pub async fn set_picture(
     let caller = principal.user()?;
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "profile", "update:own")
+        .check(&state.db, tenant, principal, ProfileAction::UpdateOwn)
         .await?;
     if bytes.len() > MAX_PICTURE_BYTES {
         return Err(ApiError::PayloadTooLarge {
@@ -138,7 +137,6 @@ pub async fn set_picture(
     let user = store::update(
         &mut tx,
         &permit,
-        tenant.id,
         caller.user_id,
         Change::Picture(Some(&key)),
         now,
@@ -160,22 +158,14 @@ pub async fn delete_picture(
     let caller = principal.user()?;
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "profile", "update:own")
+        .check(&state.db, tenant, principal, ProfileAction::UpdateOwn)
         .await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
     let previous = store::get_in(&mut tx, tenant.id, caller.user_id)
         .await?
         .and_then(|user| user.picture_key);
-    store::update(
-        &mut tx,
-        &permit,
-        tenant.id,
-        caller.user_id,
-        Change::Picture(None),
-        now,
-    )
-    .await?;
+    store::update(&mut tx, &permit, caller.user_id, Change::Picture(None), now).await?;
     tx.commit().await?;
     if let Some(previous) = previous {
         state.storage.delete(&previous).await?;
@@ -192,7 +182,7 @@ pub async fn public_profile(
 ) -> Result<User, ApiError> {
     state
         .authorizer
-        .check(&state.db, tenant, principal, "users", "read_public")
+        .check(&state.db, tenant, principal, UserAction::ReadPublic)
         .await?;
     store::get(&state.db, tenant.id, id)
         .await?
@@ -233,7 +223,7 @@ pub async fn list(
 ) -> Result<Page, ApiError> {
     state
         .authorizer
-        .check(&state.db, tenant, principal, "users", "list:any")
+        .check(&state.db, tenant, principal, UserAction::ListAny)
         .await?;
     let mut users = store::list(&state.db, tenant.id, after, limit + 1).await?;
     let next = (users.len() > limit as usize).then(|| {
@@ -262,7 +252,7 @@ pub async fn administer(
     let caller = principal.user()?;
     let permit = state
         .authorizer
-        .check(&state.db, tenant, principal, "users", "update:any")
+        .check(&state.db, tenant, principal, UserAction::UpdateAny)
         .await?;
     // An administrator cannot lock themselves out.
     let locks_out_self = id == caller.user_id
@@ -283,7 +273,7 @@ pub async fn administer(
         AccountChange::Roles(roles) => Change::Roles(roles),
         AccountChange::Disabled(disabled) => Change::Disabled(*disabled),
     };
-    let user = store::update(&mut tx, &permit, tenant.id, id, db_change, now)
+    let user = store::update(&mut tx, &permit, id, db_change, now)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     if matches!(change, AccountChange::Disabled(true)) {
@@ -310,8 +300,7 @@ pub async fn set_roles_by_operator(
     let mut tx = db.begin().await?;
     let user = store::update(
         &mut tx,
-        &crate::authz::Permit::for_operator("users", "update:any"),
-        tenant.id,
+        &crate::authz::Permit::for_operator(tenant.id, UserAction::UpdateAny),
         user.id,
         Change::Roles(&roles),
         Timestamp::now(),

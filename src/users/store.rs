@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::model::User;
 use crate::{
-    authz::{Permit, Roles},
+    authz::{AccountAction, AuthAction, Permit, Roles},
     db::{Db, Timestamp, Tx, is_unique_violation},
     error::ApiError,
     ids::{TenantId, UserId},
@@ -73,10 +73,10 @@ pub enum Inserted {
 
 pub async fn insert(
     tx: &mut Tx,
-    _permit: &Permit,
-    tenant: TenantId,
+    permit: &Permit<AuthAction>,
     user: NewUser<'_>,
 ) -> Result<Inserted, ApiError> {
+    let tenant = permit.tenant();
     let sql = format!(
         "INSERT INTO users (tenant_id, id, email, email_normalized, first_name, last_name, \
          phone_number, password_hash, roles, must_change_password, created_at, updated_at) \
@@ -185,12 +185,12 @@ pub enum Change<'a> {
 /// Applies `change`; returns the updated user, or `None` when there is no such user.
 pub async fn update(
     tx: &mut Tx,
-    _permit: &Permit,
-    tenant: TenantId,
+    permit: &Permit<impl AccountAction>,
     id: UserId,
     change: Change<'_>,
     now: Timestamp,
 ) -> Result<Option<User>, ApiError> {
+    let tenant = permit.tenant();
     let set = match &change {
         Change::Profile { .. } => "first_name = $4, last_name = $5, phone_number = $6",
         Change::Password { .. } => "password_hash = $4, must_change_password = FALSE",

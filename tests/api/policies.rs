@@ -1,9 +1,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use staybase::AppState;
+use staybase::{AppState, authz::UserAction, ids::UserId};
 
 use crate::helpers::{assert_problem, spawn_app};
-use staybase::ids::UserId;
 
 #[tokio::test]
 async fn a_tenant_rule_grants_in_its_tenant_only_and_every_replica_sees_it() {
@@ -36,8 +35,7 @@ async fn a_tenant_rule_grants_in_its_tenant_only_and_every_replica_sees_it() {
                 &replica.db,
                 &acme,
                 &guest_principal(guest_roles.clone()),
-                "users",
-                "list:any"
+                UserAction::ListAny,
             )
             .await
             .is_err()
@@ -87,8 +85,7 @@ async fn a_tenant_rule_grants_in_its_tenant_only_and_every_replica_sees_it() {
                 &replica.db,
                 &acme,
                 &guest_principal(guest_roles.clone()),
-                "users",
-                "list:any"
+                UserAction::ListAny,
             )
             .await
             .is_ok(),
