@@ -163,7 +163,7 @@ fn describe(err: &ApiError) -> String {
             .collect::<Vec<_>>()
             .join("\n"),
         ApiError::Internal(cause) => format!("internal error: {cause}"),
-        other => other.to_problem(None).detail,
+        other => other.detail(),
     }
 }
 

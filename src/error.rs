@@ -1,12 +1,122 @@
-//! The one error type of the API and its RFC 9457 problem+json rendering.
+//! The one error type of the application and the one table of its stable error codes. The HTTP
+//! layer (`http::problems`) renders an `ApiError` as an RFC 9457 problem document.
 
-use poem::http::StatusCode;
-use poem_openapi::Object;
-use serde::{Deserialize, Serialize};
+use http::StatusCode;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The one table of error codes. A macro, so that the HTTP layer's schema enum is generated from
+/// the same list: `with_error_codes!(callback)` calls `callback!` with every `Variant => "code"`.
+#[macro_export]
+macro_rules! with_error_codes {
+    ($callback:ident) => {
+        $callback! {
+            /// The request is malformed (a header, a multipart body, an upload).
+            MalformedRequest => "malformed_request",
+            /// The body is not JSON.
+            MalformedJson => "malformed_json",
+            /// Fields are missing or invalid; `errors` names each.
+            ValidationFailed => "validation_failed",
+            NotFound => "not_found",
+            RouteNotFound => "route_not_found",
+            MethodNotAllowed => "method_not_allowed",
+            AuthenticationRequired => "authentication_required",
+            /// The `Authorization` header is not `Bearer <token>`.
+            InvalidAuthorization => "invalid_authorization",
+            /// The access token is invalid, expired or revoked.
+            InvalidToken => "invalid_token",
+            InvalidCredentials => "invalid_credentials",
+            InvalidRefreshToken => "invalid_refresh_token",
+            /// A refresh token was used twice: its session has been ended.
+            RefreshTokenReused => "refresh_token_reused",
+            AccountDisabled => "account_disabled",
+            PasswordChangeRequired => "password_change_required",
+            Forbidden => "forbidden",
+            /// A tenant admin may not disable or demote their own account.
+            CannotLockOutSelf => "cannot_lock_out_self",
+            RateLimited => "rate_limited",
+            TenantNotFound => "tenant_not_found",
+            TenantSuspended => "tenant_suspended",
+            UnsupportedMediaType => "unsupported_media_type",
+            PayloadTooLarge => "payload_too_large",
+            IdempotencyKeyRequired => "idempotency_key_required",
+            InvalidIdempotencyKey => "invalid_idempotency_key",
+            /// The `Idempotency-Key` was used before with another request.
+            IdempotencyKeyReused => "idempotency_key_reused",
+            SlugTaken => "slug_taken",
+            EmailTaken => "email_taken",
+            RuleExists => "rule_exists",
+            /// The marketplace's currency cannot change once it has listings.
+            CurrencyLocked => "currency_locked",
+            TooManyImages => "too_many_images",
+            TooManyImports => "too_many_imports",
+            /// A night of the stay is booked or blocked.
+            DatesUnavailable => "dates_unavailable",
+            /// A night of the range is booked, so it cannot be blocked.
+            DatesBooked => "dates_booked",
+            PropertyHasBookings => "property_has_bookings",
+            /// The resource's status does not allow the action; `current_status` names it.
+            InvalidTransition => "invalid_transition",
+            StayEnded => "stay_ended",
+            ServiceUnavailable => "service_unavailable",
+            /// A client error the framework raised that no other code describes.
+            RequestRejected => "request_rejected",
+            InternalError => "internal_error",
+        }
+    };
+}
+
+macro_rules! define_error_code {
+    ($($(#[$doc:meta])* $name:ident => $code:literal,)+) => {
+        /// A stable machine-readable error code, the `code` of problem documents.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $name,)+
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(Self::$name,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$name => $code,)+
+                }
+            }
+
+            pub fn parse(code: &str) -> Option<Self> {
+                match code {
+                    $($code => Some(Self::$name),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+with_error_codes!(define_error_code);
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(deserializer)?;
+        Self::parse(&code)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown error code {code:?}")))
+    }
+}
 
 /// A field-level validation message; `field` is a dotted path into the request body
 /// (`location.lat`, `amenities[2]`) or the name of a query parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Object)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -29,11 +139,11 @@ pub enum ApiError {
     MalformedJson(String),
     /// 400 with a specific code (`idempotency_key_required`, ...).
     #[error("bad request: {detail}")]
-    BadRequest { code: &'static str, detail: String },
+    BadRequest { code: ErrorCode, detail: String },
     /// 422 with a specific code, for a request that is well-formed but cannot be processed
     /// (`idempotency_key_reused`).
     #[error("unprocessable: {detail}")]
-    Unprocessable { code: &'static str, detail: String },
+    Unprocessable { code: ErrorCode, detail: String },
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("{0} not found")]
@@ -46,12 +156,12 @@ pub enum ApiError {
     AuthenticationRequired,
     /// 401 with a specific code (`invalid_token`, `invalid_credentials`, ...).
     #[error("unauthenticated: {detail}")]
-    Unauthenticated { code: &'static str, detail: String },
+    Unauthenticated { code: ErrorCode, detail: String },
     #[error("forbidden: {0}")]
     Forbidden(String),
     /// 403 with a specific code (`account_disabled`, `password_change_required`, ...).
     #[error("refused: {detail}")]
-    Refused { code: &'static str, detail: String },
+    Refused { code: ErrorCode, detail: String },
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     #[error("tenant not found")]
@@ -63,7 +173,7 @@ pub enum ApiError {
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("conflict: {detail}")]
-    Conflict { code: &'static str, detail: String },
+    Conflict { code: ErrorCode, detail: String },
     /// 409 `invalid_transition`: the resource's current status does not allow the action.
     #[error("cannot {attempted} in status {current}")]
     InvalidTransition {
@@ -77,7 +187,7 @@ pub enum ApiError {
     Rejected { status: StatusCode, detail: String },
     /// The problem answered before to a request with the same idempotency key, answered again.
     #[error("replayed problem: {}", .0.code)]
-    Replayed(Box<Problem>),
+    Replayed(Box<RecordedError>),
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -85,7 +195,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn invalid_token() -> Self {
         Self::Unauthenticated {
-            code: "invalid_token",
+            code: ErrorCode::InvalidToken,
             detail: "The token is invalid, expired or revoked.".into(),
         }
     }
@@ -93,7 +203,7 @@ impl ApiError {
     /// 409: a night of the stay is booked or blocked.
     pub fn dates_unavailable() -> Self {
         Self::Conflict {
-            code: "dates_unavailable",
+            code: ErrorCode::DatesUnavailable,
             detail: "Some nights of this stay are not available.".into(),
         }
     }
@@ -123,43 +233,43 @@ impl ApiError {
             Self::Conflict { .. } | Self::InvalidTransition { .. } => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Rejected { status, .. } => *status,
-            Self::Replayed(problem) => {
-                StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            Self::Replayed(recorded) => {
+                StatusCode::from_u16(recorded.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The stable machine-readable code clients switch on.
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::MalformedRequest(_) => "malformed_request",
-            Self::MalformedJson(_) => "malformed_json",
-            Self::Validation(_) => "validation_failed",
-            Self::NotFound(_) => "not_found",
-            Self::RouteNotFound => "route_not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::AuthenticationRequired => "authentication_required",
+            Self::MalformedRequest(_) => ErrorCode::MalformedRequest,
+            Self::MalformedJson(_) => ErrorCode::MalformedJson,
+            Self::Validation(_) => ErrorCode::ValidationFailed,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::RouteNotFound => ErrorCode::RouteNotFound,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::AuthenticationRequired => ErrorCode::AuthenticationRequired,
             Self::Unauthenticated { code, .. }
             | Self::Refused { code, .. }
             | Self::BadRequest { code, .. }
-            | Self::Unprocessable { code, .. } => code,
-            Self::InvalidTransition { .. } => "invalid_transition",
-            Self::Forbidden(_) => "forbidden",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::TenantNotFound => "tenant_not_found",
-            Self::TenantSuspended => "tenant_suspended",
-            Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::Conflict { code, .. } => code,
-            Self::Unavailable(_) => "service_unavailable",
-            Self::Rejected { .. } => "request_rejected",
-            Self::Replayed(problem) => &problem.code,
-            Self::Internal(_) => "internal_error",
+            | Self::Unprocessable { code, .. }
+            | Self::Conflict { code, .. } => *code,
+            Self::InvalidTransition { .. } => ErrorCode::InvalidTransition,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::TenantNotFound => ErrorCode::TenantNotFound,
+            Self::TenantSuspended => ErrorCode::TenantSuspended,
+            Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            Self::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Rejected { .. } => ErrorCode::RequestRejected,
+            Self::Replayed(recorded) => recorded.code,
+            Self::Internal(_) => ErrorCode::InternalError,
         }
     }
 
-    fn title(&self) -> &str {
+    pub fn title(&self) -> &str {
         match self {
             Self::MalformedRequest(_) | Self::BadRequest { .. } => "Malformed request",
             Self::Unprocessable { .. } => "Unprocessable request",
@@ -179,13 +289,13 @@ impl ApiError {
             Self::Conflict { .. } => "Conflict",
             Self::Unavailable(_) => "Service unavailable",
             Self::Rejected { .. } => "Request rejected",
-            Self::Replayed(problem) => &problem.title,
+            Self::Replayed(recorded) => &recorded.title,
             Self::Internal(_) => "Internal server error",
         }
     }
 
     /// A sentence for people; never carries internal causes.
-    fn detail(&self) -> String {
+    pub fn detail(&self) -> String {
         match self {
             Self::MalformedRequest(detail)
             | Self::MalformedJson(detail)
@@ -221,43 +331,55 @@ impl ApiError {
             Self::Unavailable(what) => {
                 format!("The {what} is unavailable; retry shortly.")
             }
-            Self::Replayed(problem) => problem.detail.clone(),
+            Self::Replayed(recorded) => recorded.detail.clone(),
             Self::Internal(_) => {
                 "An unexpected error occurred; the request id identifies it in our logs.".into()
             }
         }
     }
 
-    pub fn to_problem(&self, request_id: Option<&str>) -> Problem {
-        let status = self.status();
-        Problem {
-            type_: format!("urn:staybase:problem:{}", self.code()),
-            title: self.title().to_owned(),
-            status: status.as_u16(),
-            detail: self.detail(),
-            code: self.code().to_owned(),
-            errors: match self {
-                Self::Validation(errors) => errors.clone(),
-                Self::Replayed(problem) => problem.errors.clone(),
-                _ => Vec::new(),
-            },
-            current_status: match self {
-                Self::InvalidTransition { current, .. } => Some((*current).to_owned()),
-                Self::Replayed(problem) => problem.current_status.clone(),
-                _ => None,
-            },
-            request_id: request_id.map(str::to_owned),
+    /// The field problems of a `validation_failed`.
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            Self::Validation(errors) => errors,
+            Self::Replayed(recorded) => &recorded.errors,
+            _ => &[],
+        }
+    }
+
+    /// For `invalid_transition`: the resource's current status.
+    pub fn current_status(&self) -> Option<&str> {
+        match self {
+            Self::InvalidTransition { current, .. } => Some(current),
+            Self::Replayed(recorded) => recorded.current_status.as_deref(),
+            _ => None,
         }
     }
 }
 
-impl poem::error::ResponseError for ApiError {
-    fn status(&self) -> StatusCode {
-        ApiError::status(self)
-    }
+/// An error as data, kept to be answered again (an idempotency key's first answer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedError {
+    pub status: u16,
+    pub code: ErrorCode,
+    pub title: String,
+    pub detail: String,
+    #[serde(default)]
+    pub errors: Vec<FieldError>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_status: Option<String>,
+}
 
-    fn as_response(&self) -> poem::Response {
-        self.to_problem(None).into_response(self.status())
+impl RecordedError {
+    pub fn of(err: &ApiError) -> Self {
+        Self {
+            status: err.status().as_u16(),
+            code: err.code(),
+            title: err.title().to_owned(),
+            detail: err.detail(),
+            errors: err.field_errors().to_vec(),
+            current_status: err.current_status().map(str::to_owned),
+        }
     }
 }
 
@@ -292,49 +414,19 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-/// An RFC 9457 problem document.
-#[derive(Debug, Clone, Serialize, Deserialize, Object)]
-#[oai(rename = "Problem")]
-pub struct Problem {
-    /// A URI naming the problem type: `urn:staybase:problem:<code>`.
-    #[serde(rename = "type")]
-    #[oai(rename = "type")]
-    pub type_: String,
-    /// A short summary of the problem type.
-    pub title: String,
-    /// The HTTP status code.
-    pub status: u16,
-    /// What went wrong with this request, for people.
-    pub detail: String,
-    /// Stable machine-readable code, e.g. `validation_failed`, `not_found`.
-    pub code: String,
-    /// Field-level problems, for `validation_failed`.
-    pub errors: Vec<FieldError>,
-    /// For `invalid_transition`: the resource's current status.
-    #[oai(skip_serializing_if_is_none)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub current_status: Option<String>,
-    /// The request id, also sent as `X-Request-Id`.
-    #[oai(skip_serializing_if_is_none)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-}
-
-pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
-
-impl Problem {
-    pub fn into_response(self, status: StatusCode) -> poem::Response {
-        let body = serde_json::to_vec(&self).unwrap_or_default();
-        poem::Response::builder()
-            .status(status)
-            .content_type(PROBLEM_CONTENT_TYPE)
-            .body(body)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_codes_round_trip_through_their_names() {
+        for &code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(serde_json::from_value::<ErrorCode>(json).unwrap(), code);
+        }
+        assert_eq!(ErrorCode::parse("no_such_code"), None);
+    }
 
     #[test]
     fn contention_codes_of_both_databases_are_recognised() {

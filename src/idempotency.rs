@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     db::{Db, Timestamp, Tx},
-    error::{ApiError, Problem},
+    error::{ApiError, ErrorCode, RecordedError},
     ids::{TenantId, UserId},
     jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
     on_db, on_tx,
@@ -38,7 +38,7 @@ impl IdempotencyKey {
     /// operation with its request.
     pub fn new(header: Option<&str>, operation: &str, request: &Value) -> Result<Self, ApiError> {
         let key = header.ok_or_else(|| ApiError::BadRequest {
-            code: "idempotency_key_required",
+            code: ErrorCode::IdempotencyKeyRequired,
             detail: "Send an `Idempotency-Key` header: a unique value per logical request, \
                      reused only to retry it."
                 .into(),
@@ -48,7 +48,7 @@ impl IdempotencyKey {
             || !key.bytes().all(|byte| byte.is_ascii_graphic())
         {
             return Err(ApiError::BadRequest {
-                code: "invalid_idempotency_key",
+                code: ErrorCode::InvalidIdempotencyKey,
                 detail: format!(
                     "The `Idempotency-Key` must be 1 to {MAX_KEY_LENGTH} visible ASCII characters."
                 ),
@@ -79,8 +79,9 @@ impl Replay {
         if (200..300).contains(&self.status) {
             return Ok(self.body);
         }
-        let problem: Problem = serde_json::from_value(self.body).map_err(ApiError::internal)?;
-        Err(ApiError::Replayed(Box::new(problem)))
+        let recorded: RecordedError =
+            serde_json::from_value(self.body).map_err(ApiError::internal)?;
+        Err(ApiError::Replayed(Box::new(recorded)))
     }
 }
 
@@ -145,7 +146,7 @@ pub async fn earlier(
 fn replay(stored: StoredKey, key: &IdempotencyKey) -> Result<Replay, ApiError> {
     if stored.request_hash != key.request_hash {
         return Err(ApiError::Unprocessable {
-            code: "idempotency_key_reused",
+            code: ErrorCode::IdempotencyKeyReused,
             detail: "This Idempotency-Key was used with a different request.".into(),
         });
     }
@@ -248,7 +249,7 @@ pub async fn remember_failure(
     if !status.is_client_error() || status == StatusCode::TOO_MANY_REQUESTS {
         return Ok(());
     }
-    let problem = serde_json::to_value(err.to_problem(None)).map_err(ApiError::internal)?;
+    let problem = serde_json::to_value(RecordedError::of(err)).map_err(ApiError::internal)?;
     let mut tx = db.begin().await?;
     // A concurrent retry may have answered first: its answer stands.
     if let Claim::Fresh = claim(&mut tx, tenant, user, key, Timestamp::now()).await? {
@@ -303,10 +304,13 @@ mod tests {
             Err(ApiError::BadRequest { code, .. }) => code,
             other => panic!("{other:?}"),
         };
-        assert_eq!(code(None), "idempotency_key_required");
-        assert_eq!(code(Some("")), "invalid_idempotency_key");
-        assert_eq!(code(Some("has space")), "invalid_idempotency_key");
-        assert_eq!(code(Some(&"k".repeat(256))), "invalid_idempotency_key");
+        assert_eq!(code(None).as_str(), "idempotency_key_required");
+        assert_eq!(code(Some("")).as_str(), "invalid_idempotency_key");
+        assert_eq!(code(Some("has space")).as_str(), "invalid_idempotency_key");
+        assert_eq!(
+            code(Some(&"k".repeat(256))).as_str(),
+            "invalid_idempotency_key"
+        );
         assert!(IdempotencyKey::new(Some("0b5e-x_1"), "op", &body).is_ok());
     }
 

@@ -7,7 +7,7 @@ use crate::{
         AccessClaims, PLATFORM_AUDIENCE, account_disabled, keys::ACCESS_TOKEN_LIFETIME, password,
     },
     db::{Db, Timestamp},
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     users::model::Email,
 };
 
@@ -49,7 +49,7 @@ pub async fn create(
     .await?;
     if !inserted {
         return Err(ApiError::Conflict {
-            code: "email_taken",
+            code: ErrorCode::EmailTaken,
             detail: format!(
                 "A platform administrator with the email {} exists.",
                 email.display
@@ -68,7 +68,7 @@ pub struct AdminSession {
 
 fn invalid_credentials() -> ApiError {
     ApiError::Unauthenticated {
-        code: "invalid_credentials",
+        code: ErrorCode::InvalidCredentials,
         detail: "The email or password is incorrect.".into(),
     }
 }
@@ -120,7 +120,7 @@ pub async fn login(
     let admin = check_credentials(state, email, password).await?;
     if admin.must_change_password {
         return Err(ApiError::Refused {
-            code: "password_change_required",
+            code: ErrorCode::PasswordChangeRequired,
             detail: "This account has a one-time password: replace it at /v1/admin/auth/password."
                 .into(),
         });

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::error::ErrorCode;
 
 pub use principal::{Principal, UserPrincipal};
 
@@ -40,7 +41,7 @@ pub struct AccessClaims {
 
 pub fn account_disabled() -> ApiError {
     ApiError::Refused {
-        code: "account_disabled",
+        code: ErrorCode::AccountDisabled,
         detail: "This account is disabled.".into(),
     }
 }

@@ -14,7 +14,7 @@ use crate::{
     app::AppState,
     authz::{AuthAction, ProfileAction, Role, Roles},
     db::{Timestamp, Tx},
-    error::{ApiError, FieldError},
+    error::{ApiError, ErrorCode, FieldError},
     ids::UserId,
     mail::{self, Branding, OutgoingEmail, Template},
     tenants::Tenant,
@@ -113,7 +113,7 @@ pub async fn register(
         Inserted::Created(user) => *user,
         Inserted::EmailTaken => {
             return Err(ApiError::Conflict {
-                code: "email_taken",
+                code: ErrorCode::EmailTaken,
                 detail: "An account with this email already exists; sign in instead.".into(),
             });
         }
@@ -269,7 +269,7 @@ async fn issue(
 
 fn invalid_credentials() -> ApiError {
     ApiError::Unauthenticated {
-        code: "invalid_credentials",
+        code: ErrorCode::InvalidCredentials,
         detail: "The email or password is incorrect.".into(),
     }
 }
@@ -301,7 +301,7 @@ pub async fn login(
     }
     if user.must_change_password {
         return Err(ApiError::Refused {
-            code: "password_change_required",
+            code: ErrorCode::PasswordChangeRequired,
             detail: "This account has a one-time password: set your own with \
                      auth/password-change, which also signs you in."
                 .into(),
@@ -338,7 +338,7 @@ pub async fn refresh(
             tx.commit().await?;
             tracing::warn!(family = %row.family_id, "refresh token reused; session revoked");
             return Err(ApiError::Unauthenticated {
-                code: "refresh_token_reused",
+                code: ErrorCode::RefreshTokenReused,
                 detail: "This refresh token was already used; the session has been ended. Sign in again.".into(),
             });
         }
@@ -361,7 +361,7 @@ pub async fn refresh(
 
 fn invalid_refresh_token() -> ApiError {
     ApiError::Unauthenticated {
-        code: "invalid_refresh_token",
+        code: ErrorCode::InvalidRefreshToken,
         detail: "The refresh token is unknown, expired or revoked. Sign in again.".into(),
     }
 }

@@ -11,7 +11,7 @@ use crate::{
     auth::Principal,
     authz::{Permission, PolicyAction},
     db::Timestamp,
-    error::{ApiError, FieldError},
+    error::{ApiError, ErrorCode, FieldError},
     tenants::Tenant,
 };
 
@@ -66,7 +66,7 @@ pub async fn add(
     let mut tx = state.db.begin().await?;
     if store::insert(&mut tx, &permit, &rule).await?.is_none() {
         return Err(ApiError::Conflict {
-            code: "rule_exists",
+            code: ErrorCode::RuleExists,
             detail: "The tenant already has this rule.".into(),
         });
     }

@@ -14,7 +14,7 @@ use crate::{
     auth::Principal,
     authz::{BookingAction, Permit},
     db::{Timestamp, Tx},
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     events,
     idempotency::{self, Claim, IdempotencyKey},
     ids::{BookingId, PropertyId, UserId},
@@ -411,7 +411,7 @@ pub(super) async fn move_booking(
     let to = from.apply(action, tenant.settings.payment_collection)?;
     if action == Action::Cancel && booking.check_out <= tenant.settings.today() {
         return Err(ApiError::Conflict {
-            code: "stay_ended",
+            code: ErrorCode::StayEnded,
             detail: "The stay has ended: it can no longer be cancelled.".into(),
         });
     }

@@ -14,7 +14,7 @@ use crate::{
     app::AppState,
     auth::{Principal, service as auth_service},
     config::Switch,
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     ratelimit::RouteClass,
 };
 
@@ -34,7 +34,7 @@ fn bearer(request: &Request) -> Result<Option<&str>, ApiError> {
             Ok(Some(token.trim()))
         }
         _ => Err(ApiError::Unauthenticated {
-            code: "invalid_authorization",
+            code: ErrorCode::InvalidAuthorization,
             detail: "Send `Authorization: Bearer <access token or API key>`.".into(),
         }),
     }

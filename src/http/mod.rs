@@ -292,9 +292,7 @@ fn problem_response(error: &ApiError, request_id: &str) -> Response {
     if let ApiError::Internal(cause) = error {
         tracing::error!(error = %cause, "internal error");
     }
-    error
-        .to_problem(Some(request_id))
-        .into_response(error.status())
+    problems::Problem::of(error, Some(request_id)).into_response(error.status())
 }
 
 /// Turns whatever the framework or a handler raised into our one error type.
@@ -369,11 +367,13 @@ mod tests {
     #[test]
     fn framework_errors_map_to_stable_codes() {
         assert_eq!(
-            classify(poem::error::NotFoundError.into()).code(),
+            classify(poem::error::NotFoundError.into()).code().as_str(),
             "route_not_found"
         );
         assert_eq!(
-            classify(poem::error::MethodNotAllowedError.into()).code(),
+            classify(poem::error::MethodNotAllowedError.into())
+                .code()
+                .as_str(),
             "method_not_allowed"
         );
         let content_type = poem_openapi::error::ContentTypeError::ExpectContentType;
@@ -382,6 +382,6 @@ mod tests {
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
         let internal = poem::Error::from_string("boom", StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(classify(internal).code(), "internal_error");
+        assert_eq!(classify(internal).code().as_str(), "internal_error");
     }
 }

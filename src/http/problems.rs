@@ -1,3 +1,5 @@
+//! Problem documents (RFC 9457): how an `ApiError` is answered, and its schema in the spec.
+//!
 //! Per-operation error documentation: handlers return `Result<_, Failure<S>>`, where `S`
 //! lists the problem statuses the operation can answer, so the OpenAPI spec shows each one
 //! with the problem+json schema. At run time a `Failure` is just the `ApiError` it carries.
@@ -6,12 +8,112 @@ use std::marker::PhantomData;
 
 use poem::http::StatusCode;
 use poem_openapi::{
-    ApiResponse,
+    ApiResponse, Enum, Object,
     registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
     types::Type,
 };
 
-use crate::error::{ApiError, PROBLEM_CONTENT_TYPE, Problem};
+use crate::error::{ApiError, ErrorCode, FieldError};
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+macro_rules! define_problem_code {
+    ($($(#[$doc:meta])* $name:ident => $code:literal,)+) => {
+        /// Stable machine-readable error codes: switch on these, not on `title` or `detail`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+        #[oai(rename = "ErrorCode", rename_all = "snake_case")]
+        pub enum ProblemCode {
+            $($(#[$doc])* $name,)+
+        }
+
+        impl From<ErrorCode> for ProblemCode {
+            fn from(code: ErrorCode) -> Self {
+                match code {
+                    $(ErrorCode::$name => Self::$name,)+
+                }
+            }
+        }
+    };
+}
+
+crate::with_error_codes!(define_problem_code);
+
+/// A field-level validation message.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "FieldError")]
+pub struct FieldErrorView {
+    /// A dotted path into the request body (`location.lat`, `amenities[2]`) or the name of a
+    /// query parameter.
+    pub field: String,
+    pub message: String,
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Problem")]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:staybase:problem:<code>`.
+    #[oai(rename = "type")]
+    pub type_: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, for people.
+    pub detail: String,
+    // Documented on the enum: a description here would wrap its reference in an `allOf`.
+    pub code: ProblemCode,
+    /// Field-level problems, for `validation_failed`.
+    pub errors: Vec<FieldErrorView>,
+    /// For `invalid_transition`: the resource's current status.
+    #[oai(skip_serializing_if_is_none)]
+    pub current_status: Option<String>,
+    /// The request id, also sent as `X-Request-Id`.
+    #[oai(skip_serializing_if_is_none)]
+    pub request_id: Option<String>,
+}
+
+impl Problem {
+    pub fn of(error: &ApiError, request_id: Option<&str>) -> Self {
+        let code = error.code();
+        Self {
+            type_: format!("urn:staybase:problem:{code}"),
+            title: error.title().to_owned(),
+            status: error.status().as_u16(),
+            detail: error.detail(),
+            code: code.into(),
+            errors: error
+                .field_errors()
+                .iter()
+                .map(|FieldError { field, message }| FieldErrorView {
+                    field: field.clone(),
+                    message: message.clone(),
+                })
+                .collect(),
+            current_status: error.current_status().map(str::to_owned),
+            request_id: request_id.map(str::to_owned),
+        }
+    }
+
+    pub fn into_response(self, status: StatusCode) -> poem::Response {
+        use poem_openapi::types::ToJSON;
+        let body = serde_json::to_vec(&self.to_json()).unwrap_or_default();
+        poem::Response::builder()
+            .status(status)
+            .content_type(PROBLEM_CONTENT_TYPE)
+            .body(body)
+    }
+}
+
+impl poem::error::ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        ApiError::status(self)
+    }
+
+    fn as_response(&self) -> poem::Response {
+        Problem::of(self, None).into_response(self.status())
+    }
+}
 
 /// The problem statuses one operation documents (503, database trouble, is added to every set).
 pub trait ErrorStatuses: Send + Sync + 'static {
@@ -70,5 +172,22 @@ impl<S: ErrorStatuses> ApiResponse for Failure<S> {
 
     fn register(registry: &mut Registry) {
         Problem::register(registry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ToJSON;
+
+    use super::*;
+
+    #[test]
+    fn the_schema_enum_names_every_error_code_as_the_code_does() {
+        for &code in ErrorCode::ALL {
+            assert_eq!(
+                ProblemCode::from(code).to_json(),
+                Some(serde_json::Value::from(code.as_str()))
+            );
+        }
     }
 }

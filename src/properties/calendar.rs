@@ -11,7 +11,7 @@ use crate::{
     authz::{Permit, PropertyAction},
     bookings,
     db::{Db, Timestamp, Tx},
-    error::{ApiError, FieldError},
+    error::{ApiError, ErrorCode, FieldError},
     ids::{PropertyId, TenantId},
     on_db, on_tx,
     tenants::Tenant,
@@ -247,7 +247,7 @@ pub async fn block(
     }
     if bookings::store::any_held_in(&mut tx, tenant.id, property, (start, end)).await? {
         return Err(ApiError::Conflict {
-            code: "dates_booked",
+            code: ErrorCode::DatesBooked,
             detail: "Some of these nights are booked; cancel the booking to free them.".into(),
         });
     }

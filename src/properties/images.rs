@@ -14,7 +14,7 @@ use crate::{
     auth::Principal,
     authz::PropertyAction,
     db::{Db, Timestamp, Tx},
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     ids::{PropertyId, TenantId},
     jobs::{self, EnqueueOptions, Job, JobContext, JobError, JobRegistry},
     on_db, on_tx,
@@ -162,7 +162,7 @@ pub async fn upload(
         drop(tx);
         state.storage.delete(&original).await?;
         return Err(ApiError::Conflict {
-            code: "too_many_images",
+            code: ErrorCode::TooManyImages,
             detail: format!("A property has at most {MAX_IMAGES} images."),
         });
     }

@@ -13,7 +13,7 @@ use crate::{
     auth::Principal,
     authz::PropertyAction,
     db::{Db, Timestamp},
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     ids::{PropertyId, TenantId},
     jobs::{self, EnqueueOptions, Job, JobContext, JobError, JobRegistry, Schedule},
     on_db, on_tx,
@@ -110,7 +110,7 @@ pub async fn add(
     }
     if imports_of(&state.db, tenant.id, property).await?.len() >= MAX_IMPORTS {
         return Err(ApiError::Conflict {
-            code: "too_many_imports",
+            code: ErrorCode::TooManyImports,
             detail: format!("A property imports at most {MAX_IMPORTS} calendars."),
         });
     }

@@ -13,7 +13,7 @@ use crate::{
     auth::Principal,
     authz::{Permit, PropertyAction, own_or_any},
     db::{Bind, Timestamp},
-    error::{ApiError, FieldError},
+    error::{ApiError, ErrorCode, FieldError},
     events,
     ids::{PropertyId, TenantId, UserId},
     tenants::Tenant,
@@ -247,7 +247,7 @@ pub async fn delete(
     let upcoming = (tenant.settings.today(), last_date);
     if crate::bookings::store::any_held_in(&mut tx, tenant.id, id, upcoming).await? {
         return Err(ApiError::Conflict {
-            code: "property_has_bookings",
+            code: ErrorCode::PropertyHasBookings,
             detail: "The property has upcoming bookings; cancel them or unlist it instead.".into(),
         });
     }

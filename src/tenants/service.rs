@@ -14,7 +14,7 @@ use crate::{
     auth::{Principal, password},
     authz::{AuthAction, Permit, Role, Roles, SettingsAction, TenantAction},
     db::{Db, Timestamp},
-    error::{ApiError, FieldError},
+    error::{ApiError, ErrorCode, FieldError},
     ids::{TenantId, UserId},
     users::{
         model::Email,
@@ -104,7 +104,7 @@ pub async fn create_with_admin(
     let mut tx = db.begin().await?;
     if let InsertOutcome::SlugTaken = store::insert(&mut tx, &tenant).await? {
         return Err(ApiError::Conflict {
-            code: "slug_taken",
+            code: ErrorCode::SlugTaken,
             detail: format!("The slug {} is already in use.", tenant.slug),
         });
     }
@@ -218,7 +218,7 @@ pub async fn update_settings(
         && crate::properties::store::tenant_has_properties(&mut tx, tenant.id).await?
     {
         return Err(ApiError::Conflict {
-            code: "currency_locked",
+            code: ErrorCode::CurrencyLocked,
             detail: format!(
                 "The currency stays {}: the marketplace already has properties priced in it.",
                 current.settings.currency

@@ -12,7 +12,7 @@ use crate::{
     auth::{Principal, store as auth_store},
     authz::{ProfileAction, Role, Roles, UserAction},
     db::Timestamp,
-    error::{ApiError, FieldError},
+    error::{ApiError, ErrorCode, FieldError},
     ids::UserId,
     storage::ImageFormat,
     tenants::Tenant,
@@ -262,7 +262,7 @@ pub async fn administer(
         };
     if locks_out_self {
         return Err(ApiError::Conflict {
-            code: "cannot_lock_out_self",
+            code: ErrorCode::CannotLockOutSelf,
             detail: "You cannot disable your own account or remove your own tenant_admin role."
                 .into(),
         });

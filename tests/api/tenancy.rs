@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 use staybase::{
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     tenants::{TenantStatus, service as tenants},
 };
 
@@ -75,7 +75,7 @@ async fn slugs_are_unique_and_validated() {
         matches!(
             duplicate,
             Err(ApiError::Conflict {
-                code: "slug_taken",
+                code: ErrorCode::SlugTaken,
                 ..
             })
         ),
