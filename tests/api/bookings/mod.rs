@@ -19,13 +19,7 @@ async fn listed_property(app: &TestApp, host: &Account, name: &str) -> String {
     let property = NewProperty {
         name,
         description: "d",
-        location: Location {
-            address: "a",
-            city: "Nice",
-            country: "FR",
-            lat: 43.7,
-            lng: 7.26,
-        },
+        location: Location::NICE,
         nightly_price: eur(10_000),
         cleaning_fee: Some(eur(5_000)),
         max_guests: 4,

@@ -57,6 +57,17 @@ pub struct Location<'a> {
     pub lng: f64,
 }
 
+impl Location<'static> {
+    /// Where the booking and calendar tests' listings stand.
+    pub const NICE: Self = Self {
+        address: "a",
+        city: "Nice",
+        country: "FR",
+        lat: 43.7,
+        lng: 7.26,
+    };
+}
+
 /// The body of `POST /properties`. Optional fields left `None` are not sent.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NewProperty<'a> {
