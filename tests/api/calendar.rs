@@ -3,32 +3,32 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Account, TestApp, assert_problem, day, spawn_app};
+use crate::helpers::{
+    Account, Block, Location, NewProperty, TestApp, assert_problem, day, eur, spawn_app,
+};
 
 async fn listed_property(app: &TestApp, host: &Account, name: &str) -> String {
-    let body = json!({
-        "name": name, "description": "d",
-        "location": { "address": "a", "city": "Nice", "country": "FR", "lat": 43.7, "lng": 7.26 },
-        "nightly_price": { "amount": 10000, "currency": "EUR" }, "max_guests": 2,
-        "min_nights": 2, "max_nights": 10, "status": "listed"
-    });
-    let response = app
-        .post_json("/v1/t/acme/properties", &body, Some(&host.access_token))
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let property = NewProperty {
+        name,
+        description: "d",
+        location: Location::NICE,
+        nightly_price: eur(10_000),
+        max_guests: 2,
+        min_nights: Some(2),
+        max_nights: Some(10),
+        status: Some("listed"),
+        ..NewProperty::default()
+    };
+    let created = app.properties(host).created(&property).await;
+    created["id"].as_str().unwrap().to_owned()
 }
 
 async fn block(app: &TestApp, host: &Account, id: &str, start: i64, end: i64) -> reqwest::Response {
-    app.post_json(
-        &format!("/v1/t/acme/properties/{id}/blocked-dates"),
-        &json!({ "start": day(start), "end": day(end), "reason": "maintenance" }),
-        Some(&host.access_token),
-    )
-    .await
+    let block = Block {
+        reason: Some("maintenance"),
+        ..Block::days(start, end)
+    };
+    app.properties(host).block(id, &block).await
 }
 
 #[tokio::test]
@@ -152,11 +152,8 @@ async fn calendar_input_is_checked_and_owned() {
     .await;
     assert_eq!(body["errors"][0]["field"], "start");
     let response = app
-        .post_json(
-            &format!("/v1/t/acme/properties/{id}/blocked-dates"),
-            &json!({ "start": "soon", "end": "later" }),
-            Some(&host.access_token),
-        )
+        .properties(&host)
+        .block(&id, &Block::new("soon", "later"))
         .await;
     let body = assert_problem(
         response,
@@ -292,12 +289,7 @@ async fn the_ics_export_lists_blocked_nights_and_its_url_rotates() {
         Value::Null,
         "only the owner sees the feed URL"
     );
-    let owned: Value = app
-        .get_with(&path, &host.access_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let owned = app.properties(&host).fetched(&id).await;
     let url = owned["ical_export_url"].as_str().unwrap().to_owned();
     assert!(
         url.starts_with("/v1/t/acme/ical/cal_") && url.ends_with(".ics"),
@@ -409,20 +401,7 @@ async fn an_imported_calendar_blocks_its_nights() {
     assert_eq!(response.status(), StatusCode::CREATED);
     let import: Value = response.json().await.unwrap();
 
-    let availability_path = format!(
-        "/v1/t/acme/properties/{id}/availability?from={}&to={}",
-        day(4),
-        day(9)
-    );
-    let statuses = || async {
-        let availability: Value = app.get(&availability_path).await.json().await.unwrap();
-        availability["nights"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["status"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
-    };
+    let statuses = || app.nights(&id, 4, 9);
     crate::helpers::eventually(|| async { statuses().await[1] == "blocked" }).await;
     assert_eq!(
         statuses().await,

@@ -16,6 +16,9 @@ use staybase::{
 };
 use tokio::sync::oneshot;
 
+mod client;
+pub use client::*;
+
 pub const TEST_DATABASE_URL: &str = "STAYBASE_TEST_DATABASE_URL";
 pub const TEST_REDIS_URL: &str = "STAYBASE_TEST_REDIS_URL";
 
@@ -193,7 +196,12 @@ impl Account {
 }
 
 impl TestApp {
-    pub async fn post_json(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &(impl serde::Serialize + ?Sized),
+        token: Option<&str>,
+    ) -> Response {
         let mut request = self.client.post(self.url(path)).json(body);
         if let Some(token) = token {
             request = request.bearer_auth(token);

@@ -5,7 +5,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime, Weekday};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::helpers::{
+    Block, Location, NewProperty, SettingsPatch, Stay, assert_problem, eur, spawn_app,
+};
 
 /// The next Monday at least two weeks away, so that weekend nights fall where the test expects.
 fn monday(weeks_ahead: i64) -> time::Date {
@@ -16,20 +18,13 @@ fn monday(weeks_ahead: i64) -> time::Date {
     day
 }
 
-async fn quote(
-    app: &TestApp,
-    id: &str,
-    check_in: time::Date,
-    check_out: time::Date,
-    guests: u32,
-) -> reqwest::Response {
-    app.post_json(
-        &format!("/v1/t/acme/properties/{id}/quote"),
-        &json!({ "check_in": check_in.to_string(), "check_out": check_out.to_string(), "guests": guests }),
-        None,
-    )
-    .await
-}
+const PARIS: Location = Location {
+    address: "a",
+    city: "Paris",
+    country: "FR",
+    lat: 48.8,
+    lng: 2.3,
+};
 
 #[tokio::test]
 async fn a_quote_itemises_the_stay_with_the_tenants_fees() {
@@ -37,35 +32,34 @@ async fn a_quote_itemises_the_stay_with_the_tenants_fees() {
     app.create_tenant("acme").await;
     let admin = app.tenant_admin("acme").await;
     let host = app.register("acme", "host@example.com", true).await;
-    let response = app
-        .client
-        .patch(app.url("/v1/t/acme/settings"))
-        .bearer_auth(&admin.access_token)
-        .json(&json!({ "platform_fee_bps": 1000, "tax_bps": 500 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = json!({
-        "name": "Loft", "description": "d",
-        "location": { "address": "a", "city": "Paris", "country": "FR", "lat": 48.8, "lng": 2.3 },
-        "nightly_price": { "amount": 10000, "currency": "EUR" },
-        "weekend_price": { "amount": 15000, "currency": "EUR" },
-        "cleaning_fee": { "amount": 5000, "currency": "EUR" },
-        "weekly_discount_bps": 1000,
-        "max_guests": 3, "min_nights": 2, "max_nights": 14, "status": "listed"
-    });
-    let property: Value = app
-        .post_json("/v1/t/acme/properties", &body, Some(&host.access_token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fees = SettingsPatch {
+        platform_fee_bps: Some(1000),
+        tax_bps: Some(500),
+        ..SettingsPatch::default()
+    };
+    app.set_settings(&admin, &fees).await;
+    let loft = NewProperty {
+        name: "Loft",
+        description: "d",
+        location: PARIS,
+        nightly_price: eur(10_000),
+        weekend_price: Some(eur(15_000)),
+        cleaning_fee: Some(eur(5_000)),
+        weekly_discount_bps: Some(1000),
+        max_guests: 3,
+        min_nights: Some(2),
+        max_nights: Some(14),
+        status: Some("listed"),
+        ..NewProperty::default()
+    };
+    let property = app.properties(&host).created(&loft).await;
     let id = property["id"].as_str().unwrap().to_owned();
 
     // Thursday to Sunday: one weeknight, then Friday and Saturday.
     let thursday = monday(2) + Duration::days(3);
-    let response = quote(&app, &id, thursday, thursday + Duration::days(3), 2).await;
+    let response = app
+        .quote(&id, &Stay::new(thursday, thursday + Duration::days(3), 2))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let quote_body: Value = response.json().await.unwrap();
     let lines: Vec<(String, i64)> = quote_body["line_items"]
@@ -97,7 +91,8 @@ async fn a_quote_itemises_the_stay_with_the_tenants_fees() {
     assert_eq!(quote_body["nights"], 3);
 
     // A week: the weekly discount applies to the nights.
-    let week: Value = quote(&app, &id, monday(2), monday(2) + Duration::days(7), 2)
+    let week: Value = app
+        .quote(&id, &Stay::new(monday(2), monday(2) + Duration::days(7), 2))
         .await
         .json()
         .await
@@ -116,14 +111,16 @@ async fn a_quote_itemises_the_stay_with_the_tenants_fees() {
     // The rules of a stay.
     let past = OffsetDateTime::now_utc().date() - Duration::days(2);
     let body = assert_problem(
-        quote(&app, &id, past, past + Duration::days(3), 2).await,
+        app.quote(&id, &Stay::new(past, past + Duration::days(3), 2))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     )
     .await;
     assert_eq!(body["errors"][0]["field"], "check_in");
     let body = assert_problem(
-        quote(&app, &id, monday(2), monday(2) + Duration::days(1), 2).await,
+        app.quote(&id, &Stay::new(monday(2), monday(2) + Duration::days(1), 2))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     )
@@ -133,24 +130,20 @@ async fn a_quote_itemises_the_stay_with_the_tenants_fees() {
         "one night is under the minimum"
     );
     let body = assert_problem(
-        quote(&app, &id, monday(2), monday(2) + Duration::days(3), 4).await,
+        app.quote(&id, &Stay::new(monday(2), monday(2) + Duration::days(3), 4))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     )
     .await;
     assert_eq!(body["errors"][0]["field"], "guests");
 
-    let block = json!({ "start": (monday(2) + Duration::days(1)).to_string(), "end": (monday(2) + Duration::days(2)).to_string() });
-    let response = app
-        .post_json(
-            &format!("/v1/t/acme/properties/{id}/blocked-dates"),
-            &block,
-            Some(&host.access_token),
-        )
-        .await;
+    let block = Block::new(monday(2) + Duration::days(1), monday(2) + Duration::days(2));
+    let response = app.properties(&host).block(&id, &block).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_problem(
-        quote(&app, &id, monday(2), monday(2) + Duration::days(3), 2).await,
+        app.quote(&id, &Stay::new(monday(2), monday(2) + Duration::days(3), 2))
+            .await,
         StatusCode::CONFLICT,
         "dates_unavailable",
     )
@@ -163,28 +156,26 @@ async fn quotes_round_half_to_even_and_take_one_length_of_stay_discount() {
     app.create_tenant("acme").await;
     let admin = app.tenant_admin("acme").await;
     let host = app.register("acme", "host@example.com", true).await;
-    let response = app
-        .client
-        .patch(app.url("/v1/t/acme/settings"))
-        .bearer_auth(&admin.access_token)
-        .json(&json!({ "platform_fee_bps": 5000, "tax_bps": 5000 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = json!({
-        "name": "Odd", "description": "d",
-        "location": { "address": "a", "city": "Paris", "country": "FR", "lat": 48.8, "lng": 2.3 },
-        "nightly_price": { "amount": 10001, "currency": "EUR" },
-        "weekly_discount_bps": 1000, "monthly_discount_bps": 1500,
-        "max_guests": 2, "min_nights": 1, "max_nights": 60, "status": "listed"
-    });
-    let property: Value = app
-        .post_json("/v1/t/acme/properties", &body, Some(&host.access_token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fees = SettingsPatch {
+        platform_fee_bps: Some(5000),
+        tax_bps: Some(5000),
+        ..SettingsPatch::default()
+    };
+    app.set_settings(&admin, &fees).await;
+    let odd = NewProperty {
+        name: "Odd",
+        description: "d",
+        location: PARIS,
+        nightly_price: eur(10_001),
+        weekly_discount_bps: Some(1000),
+        monthly_discount_bps: Some(1500),
+        max_guests: 2,
+        min_nights: Some(1),
+        max_nights: Some(60),
+        status: Some("listed"),
+        ..NewProperty::default()
+    };
+    let property = app.properties(&host).created(&odd).await;
     let id = property["id"].as_str().unwrap().to_owned();
     let lines = |quote: &Value| -> Vec<(String, i64)> {
         quote["line_items"]
@@ -201,7 +192,8 @@ async fn quotes_round_half_to_even_and_take_one_length_of_stay_discount() {
     };
 
     // One weeknight of 100.01: half of it is 50.005, which rounds to the even 50.00.
-    let one: Value = quote(&app, &id, monday(2), monday(2) + Duration::days(1), 1)
+    let one: Value = app
+        .quote(&id, &Stay::new(monday(2), monday(2) + Duration::days(1), 1))
         .await
         .json()
         .await
@@ -217,7 +209,11 @@ async fn quotes_round_half_to_even_and_take_one_length_of_stay_discount() {
     assert_eq!(one["total"]["amount"], 20_001);
 
     // 28 nights take the monthly discount only: 15 % of 280 028 is 42 004.2 -> 42 004.
-    let month: Value = quote(&app, &id, monday(2), monday(2) + Duration::days(28), 1)
+    let month: Value = app
+        .quote(
+            &id,
+            &Stay::new(monday(2), monday(2) + Duration::days(28), 1),
+        )
         .await
         .json()
         .await

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Account, TestApp, assert_problem, spawn_app};
+use crate::helpers::{PropertyPatch, TestApp, assert_problem, eur, spawn_app};
 
 fn listing(name: &str, city: &str, price: i64) -> Value {
     json!({
@@ -18,27 +18,6 @@ fn listing(name: &str, city: &str, price: i64) -> Value {
         "amenities": ["wifi"],
         "status": "listed"
     })
-}
-
-async fn create(app: &TestApp, account: &Account, body: &Value) -> reqwest::Response {
-    app.post_json("/v1/t/acme/properties", body, Some(&account.access_token))
-        .await
-}
-
-async fn created(app: &TestApp, account: &Account, body: &Value) -> Value {
-    let response = create(app, account, body).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
-}
-
-async fn patch(app: &TestApp, token: &str, id: &str, body: Value) -> reqwest::Response {
-    app.client
-        .patch(app.url(&format!("/v1/t/acme/properties/{id}")))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn search(app: &TestApp, query: &str) -> Value {
@@ -67,7 +46,7 @@ async fn hosts_own_their_listings_and_drafts_stay_private() {
 
     let mut draft = listing("Loft", "Paris", 12_500);
     draft.as_object_mut().unwrap().remove("status");
-    let property = created(&app, &host, &draft).await;
+    let property = app.properties(&host).created(&draft).await;
     assert_eq!(property["status"], "draft");
     assert_eq!(property["owner_id"], host.id.as_str());
     assert_eq!(
@@ -109,37 +88,34 @@ async fn hosts_own_their_listings_and_drafts_stay_private() {
         .unwrap();
     assert_eq!(names(&mine), ["Loft"]);
 
-    let response = patch(
-        &app,
-        &host.access_token,
-        &id,
-        json!({ "status": "listed", "max_guests": 6 }),
-    )
-    .await;
+    let listed = PropertyPatch {
+        status: Some("listed"),
+        max_guests: Some(6),
+        ..PropertyPatch::default()
+    };
+    let response = app.properties(&host).update(&id, &listed).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.json::<Value>().await.unwrap()["max_guests"], 6);
     assert_eq!(app.get(&path).await.status(), StatusCode::OK);
     assert_eq!(names(&search(&app, "").await), ["Loft"]);
 
-    let response = patch(
-        &app,
-        &other_host.access_token,
-        &id,
-        json!({ "name": "Mine now" }),
-    )
-    .await;
+    let renamed = PropertyPatch {
+        name: Some("Mine now"),
+        ..PropertyPatch::default()
+    };
+    let response = app.properties(&other_host).update(&id, &renamed).await;
     assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
-    let response = patch(
-        &app,
-        &admin.access_token,
-        &id,
-        json!({ "name": "Loft by the park" }),
-    )
-    .await;
+    let renamed = PropertyPatch {
+        name: Some("Loft by the park"),
+        ..PropertyPatch::default()
+    };
+    let response = app.properties(&admin).update(&id, &renamed).await;
     assert_eq!(response.status(), StatusCode::OK);
 
     assert_problem(
-        create(&app, &guest, &listing("Guest place", "Paris", 100)).await,
+        app.properties(&guest)
+            .create(&listing("Guest place", "Paris", 100))
+            .await,
         StatusCode::FORBIDDEN,
         "forbidden",
     )
@@ -152,26 +128,14 @@ async fn hosts_own_their_listings_and_drafts_stay_private() {
     )
     .await;
 
-    let delete = |token: String| {
-        let app = &app;
-        let path = path.clone();
-        async move {
-            app.client
-                .delete(app.url(&path))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
     assert_problem(
-        delete(other_host.access_token.clone()).await,
+        app.properties(&other_host).delete(&id).await,
         StatusCode::FORBIDDEN,
         "forbidden",
     )
     .await;
     assert_eq!(
-        delete(host.access_token.clone()).await.status(),
+        app.properties(&host).delete(&id).await.status(),
         StatusCode::NO_CONTENT
     );
     assert_problem(
@@ -243,7 +207,7 @@ async fn listings_are_validated_field_by_field() {
     bad["max_nights"] = json!(10);
     bad["amenities"] = json!(["wifi", "moat"]);
     let body = assert_problem(
-        create(&app, &host, &bad).await,
+        app.properties(&host).create(&bad).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     )
@@ -262,7 +226,7 @@ async fn listings_are_validated_field_by_field() {
     bad["location"]["lat"] = json!(45.0);
     bad["location"]["country"] = json!("F1");
     let body = assert_problem(
-        create(&app, &host, &bad).await,
+        app.properties(&host).create(&bad).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     )
@@ -311,7 +275,10 @@ async fn the_currency_is_fixed_once_the_tenant_has_a_property() {
         StatusCode::OK,
         "no property yet"
     );
-    let in_euros = create(&app, &host, &listing("Loft", "Paris", 12_500)).await;
+    let in_euros = app
+        .properties(&host)
+        .create(&listing("Loft", "Paris", 12_500))
+        .await;
     let body = assert_problem(
         in_euros,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -322,7 +289,7 @@ async fn the_currency_is_fixed_once_the_tenant_has_a_property() {
 
     let mut in_dollars = listing("Loft", "Paris", 12_500);
     in_dollars["nightly_price"]["currency"] = json!("USD");
-    created(&app, &host, &in_dollars).await;
+    app.properties(&host).created(&in_dollars).await;
     assert_problem(
         settings(json!({ "currency": "EUR" })).await,
         StatusCode::CONFLICT,
@@ -400,7 +367,7 @@ async fn search_filters_combine() {
         body["location"] = json!({ "address": "1 Main Street", "city": city, "country": country, "lat": lat, "lng": lng });
         body["max_guests"] = json!(guests);
         body["amenities"] = json!(amenities);
-        rows.push(created(&app, &host, &body).await);
+        rows.push(app.properties(&host).created(&body).await);
     }
 
     let mut paris = names(&search(&app, "city=PARIS").await);
@@ -457,12 +424,13 @@ async fn pages_neither_repeat_nor_skip_while_listings_are_added() {
     app.create_tenant("acme").await;
     let host = app.register("acme", "host@example.com", true).await;
     for n in 0..7 {
-        created(
-            &app,
-            &host,
-            &listing(&format!("Home {n}"), "Paris", 10_000 + (n % 3) * 1000),
-        )
-        .await;
+        app.properties(&host)
+            .created(&listing(
+                &format!("Home {n}"),
+                "Paris",
+                10_000 + (n % 3) * 1000,
+            ))
+            .await;
     }
     for sort in ["newest", "price_asc", "price_desc", "rating"] {
         let mut seen = Vec::new();
@@ -476,12 +444,9 @@ async fn pages_neither_repeat_nor_skip_while_listings_are_added() {
             let page = search(&app, &query).await;
             seen.extend(names(&page));
             // A new listing arrives between pages.
-            created(
-                &app,
-                &host,
-                &listing(&format!("Late {sort} {added}"), "Paris", 10_500),
-            )
-            .await;
+            app.properties(&host)
+                .created(&listing(&format!("Late {sort} {added}"), "Paris", 10_500))
+                .await;
             added += 1;
             match page["next_cursor"].as_str() {
                 Some(next) => cursor = Some(next.to_owned()),
@@ -532,7 +497,10 @@ async fn public_answers_are_cached_and_a_change_shows_at_once() {
     let app = spawn_app().await;
     app.create_tenant("acme").await;
     let host = app.register("acme", "host@example.com", true).await;
-    let property = created(&app, &host, &listing("Loft", "Paris", 12_500)).await;
+    let property = app
+        .properties(&host)
+        .created(&listing("Loft", "Paris", 12_500))
+        .await;
     let id = property["id"].as_str().unwrap().to_owned();
     let detail = format!("/v1/t/acme/properties/{id}");
     let hits = || async {
@@ -555,13 +523,11 @@ async fn public_answers_are_cached_and_a_change_shows_at_once() {
         "the second search and the second read came from the cache"
     );
 
-    let response = patch(
-        &app,
-        &host.access_token,
-        &id,
-        json!({ "nightly_price": { "amount": 9900, "currency": "EUR" } }),
-    )
-    .await;
+    let cheaper = PropertyPatch {
+        nightly_price: Some(eur(9900)),
+        ..PropertyPatch::default()
+    };
+    let response = app.properties(&host).update(&id, &cheaper).await;
     assert_eq!(response.status(), StatusCode::OK);
     let view: Value = app.get(&detail).await.json().await.unwrap();
     assert_eq!(
