@@ -1,16 +1,12 @@
 //! A read cache for public listing answers: in process (moka) by default, Redis when configured
-//! (shared by the replicas). Keys carry the tenant's listings version, which every listing
+//! (shared by the replicas). Services cache domain values (as JSON), not HTTP bodies. Keys carry the tenant's listings version, which every listing
 //! change bumps in its transaction, so a change is never served stale; the short time-to-live
 //! only bounds memory.
 
-use std::{marker::PhantomData, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use poem_openapi::{
-    ApiResponse,
-    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
-    types::ToJSON,
-};
+use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{metrics::Metrics, tenants::Tenant};
 
@@ -45,7 +41,7 @@ impl ReadCache {
         )
     }
 
-    pub async fn get(&self, key: &str) -> Option<Bytes> {
+    async fn get(&self, key: &str) -> Option<Bytes> {
         let found = match &self.redis {
             Some((pool, prefix)) => match redis_get(pool, &format!("{prefix}:cache:{key}")).await {
                 Ok(found) => found,
@@ -60,7 +56,22 @@ impl ReadCache {
         found
     }
 
-    pub async fn put(&self, key: String, value: Bytes) {
+    /// A cached value, if there is one that still decodes as `T`.
+    pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let bytes = self.get(key).await?;
+        serde_json::from_slice(&bytes)
+            .inspect_err(|err| tracing::warn!(error = %err, key, "a cached value did not decode"))
+            .ok()
+    }
+
+    pub async fn put_json<T: Serialize>(&self, key: String, value: &T) {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => self.put(key, Bytes::from(bytes)).await,
+            Err(err) => tracing::warn!(error = %err, key, "a value could not be cached"),
+        }
+    }
+
+    async fn put(&self, key: String, value: Bytes) {
         if let Some((pool, prefix)) = &self.redis
             && redis_set(pool, &format!("{prefix}:cache:{key}"), &value)
                 .await
@@ -98,54 +109,4 @@ async fn redis_set(pool: &deadpool_redis::Pool, key: &str, value: &[u8]) -> Resu
         .query_async::<()>(&mut conn)
         .await
         .map_err(|err| err.to_string())
-}
-
-/// A JSON answer as bytes (fresh or from the cache), documented as `T`.
-pub struct JsonBytes<T>(Bytes, PhantomData<T>);
-
-impl<T: ToJSON> JsonBytes<T> {
-    pub fn cached(bytes: Bytes) -> Self {
-        Self(bytes, PhantomData)
-    }
-
-    pub fn fresh(value: &T) -> Self {
-        let json = value.to_json().unwrap_or(serde_json::Value::Null);
-        Self(
-            Bytes::from(serde_json::to_vec(&json).unwrap_or_default()),
-            PhantomData,
-        )
-    }
-
-    pub fn bytes(&self) -> Bytes {
-        self.0.clone()
-    }
-}
-
-impl<T: Send> poem::IntoResponse for JsonBytes<T> {
-    fn into_response(self) -> poem::Response {
-        poem::Response::builder()
-            .content_type("application/json; charset=utf-8")
-            .body(self.0)
-    }
-}
-
-impl<T: ToJSON + Send> ApiResponse for JsonBytes<T> {
-    fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: vec![MetaResponse {
-                description: "",
-                status: Some(200),
-                status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: "application/json; charset=utf-8",
-                    schema: T::schema_ref(),
-                }],
-                headers: vec![],
-            }],
-        }
-    }
-
-    fn register(registry: &mut Registry) {
-        T::register(registry);
-    }
 }

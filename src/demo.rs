@@ -11,8 +11,8 @@ use crate::{
     error::ApiError,
     ids::{PropertyId, UserId},
     properties::{
-        model::{AMENITIES, Listing, Location, Property, PropertyStatus},
-        store as property_store,
+        model::{AMENITIES, Listing, Location, Property, PropertyStatus, new_calendar_token},
+        service as properties,
     },
     tenants::{Tenant, service as tenants},
     users::store::{self as user_store, Inserted, NewUser},
@@ -206,11 +206,11 @@ pub async fn seed(
                 listing,
                 rating_sum: 0,
                 review_count: 0,
-                ical_token: Some(crate::properties::ical::new_token()),
+                ical_token: Some(new_calendar_token()),
                 created_at: now,
                 updated_at: now,
             };
-            property_store::insert(
+            properties::insert_as_operator(
                 &mut tx,
                 &Permit::for_operator(tenant.id, PropertyAction::Create),
                 &property,

@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use crate::{
-    bookings, idempotency,
+    bookings, calendar, idempotency,
     jobs::{JobRegistry, PruneFinishedJobs, Schedule, prune_finished_jobs},
-    mail,
-    properties::{images, imports},
+    mail, photos,
 };
 
 pub fn application(retention_hours: u32) -> JobRegistry {
@@ -20,7 +19,7 @@ pub fn application(retention_hours: u32) -> JobRegistry {
     mail::register_jobs(&mut registry);
     idempotency::register_jobs(&mut registry);
     bookings::jobs::register_jobs(&mut registry);
-    images::register_jobs(&mut registry);
-    imports::register_jobs(&mut registry);
+    photos::jobs::register_jobs(&mut registry);
+    calendar::jobs::register_jobs(&mut registry);
     registry
 }

@@ -6,7 +6,6 @@ use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
     param::{Header, Path, Query},
     payload::Json,
-    types::{ParseFromJSON, ToJSON},
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -18,12 +17,13 @@ use super::{
 };
 use crate::{
     app::AppState,
+    dates::{Stay, format_date, parse_date},
     error::ApiError,
     error_statuses,
     http::{ApiResult, Caller, JsonBody, cursor, tenancy},
     ids::{BookingId, PropertyId},
     pricing::api::QuoteLine,
-    properties::{api::MoneyDto, calendar},
+    properties::api::MoneyDto,
     users::api::page_limit,
 };
 
@@ -117,8 +117,8 @@ impl From<&Booking> for BookingView {
             property_name: booking.property_name.clone(),
             guest_id: booking.guest_id.0,
             host_id: booking.host_id.0,
-            check_in: calendar::format_date(booking.check_in),
-            check_out: calendar::format_date(booking.check_out),
+            check_in: format_date(booking.check_in),
+            check_out: format_date(booking.check_out),
             nights: booking.nights(),
             guests: booking.guests,
             status: booking.status.as_str().to_owned(),
@@ -202,11 +202,9 @@ fn parse_statuses(value: Option<&str>) -> Result<Vec<BookingStatus>, ApiError> {
         .collect()
 }
 
-fn parse_date(field: &str, value: Option<&str>) -> Result<Option<time::Date>, ApiError> {
+fn parse_optional_date(field: &str, value: Option<&str>) -> Result<Option<time::Date>, ApiError> {
     value
-        .map(|value| {
-            calendar::parse_date(field, value).map_err(|err| ApiError::Validation(vec![err]))
-        })
+        .map(|value| parse_date(field, value).map_err(|err| ApiError::Validation(vec![err])))
         .transpose()
 }
 
@@ -236,16 +234,9 @@ impl BookingsApi {
         body: JsonBody<NewBookingRequest>,
     ) -> ApiResult<CreatedBooking, CreateErrors> {
         let body = body.0;
-        let request = serde_json::json!({
-            "property_id": body.property_id,
-            "check_in": body.check_in,
-            "check_out": body.check_out,
-            "guests": body.guests,
-        });
         let new = NewBooking {
             property: PropertyId(body.property_id),
-            check_in: &body.check_in,
-            check_out: &body.check_out,
+            stay: Stay::parse(&body.check_in, &body.check_out)?,
             guests: body.guests,
         };
         let created = service::create(
@@ -253,18 +244,15 @@ impl BookingsApi {
             &tenant.0,
             &caller.0,
             new,
-            (idempotency_key.0.as_deref(), &request),
-            |booking| BookingView::from(booking).to_json().unwrap_or_default(),
+            idempotency_key.0.as_deref(),
         )
         .await?;
         Ok(match created {
             Created::New(booking) => {
                 CreatedBooking::Created(Json(BookingView::from(booking.as_ref())), None)
             }
-            Created::Replayed { body } => {
-                let view = BookingView::parse_from_json(Some(body))
-                    .map_err(|err| ApiError::internal(err.into_message()))?;
-                CreatedBooking::Created(Json(view), Some(true))
+            Created::Replayed(booking) => {
+                CreatedBooking::Created(Json(BookingView::from(booking.as_ref())), Some(true))
             }
         })
     }
@@ -301,8 +289,8 @@ impl BookingsApi {
         };
         let query = ListQuery {
             statuses: parse_statuses(status.0.as_deref())?,
-            from: parse_date("from", from.0.as_deref())?,
-            to: parse_date("to", to.0.as_deref())?,
+            from: parse_optional_date("from", from.0.as_deref())?,
+            to: parse_optional_date("to", to.0.as_deref())?,
             after: cursor::decode(cursor.0.as_deref())?.map(BookingId),
             limit: page_limit(limit.0)?,
         };

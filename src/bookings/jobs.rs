@@ -16,15 +16,15 @@ use super::{
 };
 use crate::{
     authz::{BookingAction, Permit},
+    dates::format_date,
     db::{Db, Timestamp},
     error::ApiError,
     ids::{BookingId, TenantId, UserId},
     jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
     mail::{self, Branding, OutgoingEmail, Template, templates::BookingMessage},
     money::Money,
-    properties::calendar::format_date,
-    tenants::{Tenant, settings::today_in, store as tenants_store},
-    users::{User, store as users_store},
+    tenants::{Tenant, service as tenants, settings::today_in},
+    users::{User, service as users},
 };
 
 /// Lapses a request or hold at its deadline, if it is still unanswered or unpaid by then.
@@ -72,7 +72,7 @@ async fn tenant_of(db: &Db, context: &JobContext) -> Result<Tenant, JobError> {
     let id = context
         .tenant
         .ok_or_else(|| JobError::Permanent("a booking job without its tenant".into()))?;
-    tenants_store::find_by_id(db, id)
+    tenants::find_by_id(db, id)
         .await?
         .ok_or_else(|| JobError::Permanent(format!("tenant {} does not exist", id.0)))
 }
@@ -120,7 +120,7 @@ async fn complete(context: JobContext, _job: CompleteStays) -> Result<(), JobErr
         }
         let tenant = match tenants.entry(tenant_id) {
             Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(slot) => match tenants_store::find_by_id(db, tenant_id).await? {
+            Entry::Vacant(slot) => match tenants::find_by_id(db, tenant_id).await? {
                 Some(tenant) => slot.insert(tenant),
                 None => continue,
             },
@@ -209,7 +209,7 @@ async fn notify(context: JobContext, job: NotifyBooking) -> Result<(), JobError>
 }
 
 async fn user(db: &Db, tenant: &Tenant, id: UserId) -> Result<User, ApiError> {
-    users_store::get(db, tenant.id, id)
+    users::find(db, tenant.id, id)
         .await?
         .ok_or_else(|| ApiError::internal(format!("user {id} of a booking does not exist")))
 }

@@ -190,7 +190,7 @@ impl From<&LineItem> for PricedLine {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Booking {
     pub tenant_id: TenantId,
     pub id: BookingId,

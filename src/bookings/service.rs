@@ -13,33 +13,50 @@ use crate::{
     app::AppState,
     auth::Principal,
     authz::{BookingAction, Permit},
+    availability,
+    dates::{Stay, format_date},
     db::{Timestamp, Tx},
     error::{ApiError, ErrorCode},
     events,
-    idempotency::{self, Claim, IdempotencyKey},
+    idempotency::{self, Claim, IdempotencyKey, Replay},
     ids::{BookingId, PropertyId, UserId},
     jobs::{self, EnqueueOptions},
     pricing::service as pricing,
-    properties::{
-        calendar, model::PropertyStatus, service as properties, store as properties_store,
-    },
-    tenants::{Tenant, store as tenants_store},
+    properties::service as properties,
+    tenants::{Tenant, service as tenants},
 };
 
-pub struct NewBooking<'a> {
+pub struct NewBooking {
     pub property: PropertyId,
-    pub check_in: &'a str,
-    pub check_out: &'a str,
+    pub stay: Stay,
     pub guests: u32,
+}
+
+impl NewBooking {
+    /// The request as the idempotency key's hash sees it.
+    fn as_request(&self) -> Value {
+        json!({
+            "property_id": self.property,
+            "check_in": format_date(self.stay.check_in),
+            "check_out": format_date(self.stay.check_out),
+            "guests": self.guests,
+        })
+    }
 }
 
 /// The outcome of a create.
 pub enum Created {
     New(Box<Booking>),
-    /// An earlier request with the same idempotency key answered this.
-    Replayed {
-        body: Value,
-    },
+    /// An earlier request with the same idempotency key made this booking; it is answered as it
+    /// was then.
+    Replayed(Box<Booking>),
+}
+
+/// The first answer to a key, as the booking it made (or the problem it met).
+fn replayed(replay: Replay) -> Result<Created, ApiError> {
+    let booking: Booking =
+        serde_json::from_value(replay.into_result()?).map_err(ApiError::internal)?;
+    Ok(Created::Replayed(Box::new(booking)))
 }
 
 /// How the caller stands to a booking: its guest, its host (the property's owner), or neither
@@ -98,8 +115,8 @@ fn summary(booking: &Booking) -> Value {
         "property_id": booking.property_id,
         "guest_id": booking.guest_id,
         "status": booking.status.as_str(),
-        "check_in": calendar::format_date(booking.check_in),
-        "check_out": calendar::format_date(booking.check_out),
+        "check_in": format_date(booking.check_in),
+        "check_out": format_date(booking.check_out),
         "guests": booking.guests,
         "total": { "amount": booking.total, "currency": booking.currency },
         "refund": booking.refund_amount.map(|amount| json!({ "amount": amount, "currency": booking.currency })),
@@ -170,26 +187,26 @@ async fn announce(
 /// Books a stay for the caller. The property row is locked (PostgreSQL; SQLite's writer lock
 /// serializes anyway) before the nights are checked, so two overlapping requests cannot both
 /// pass; PostgreSQL's exclusion constraint backs this. The price is the quote's, fixed here.
+#[tracing::instrument(skip(state, tenant, principal, new, idempotency_key), fields(tenant = %tenant.slug, property = %new.property))]
 pub async fn create(
     state: &AppState,
     tenant: &Tenant,
     principal: &Principal,
-    new: NewBooking<'_>,
-    (idempotency_key, request): (Option<&str>, &Value),
-    render: impl Fn(&Booking) -> Value,
+    new: NewBooking,
+    idempotency_key: Option<&str>,
 ) -> Result<Created, ApiError> {
     let caller = principal.user()?;
     let permit = state
         .authorizer
         .check(&state.db, tenant, principal, BookingAction::Create)
         .await?;
-    let key = IdempotencyKey::new(idempotency_key, "create_booking", request)?;
+    let key = IdempotencyKey::new(idempotency_key, "create_booking", &new.as_request())?;
     let earlier =
         idempotency::earlier(&state.db, tenant.id, caller.user_id, &key, Timestamp::now()).await?;
     if let Some(replay) = earlier {
-        return replay.into_result().map(|body| Created::Replayed { body });
+        return replayed(replay);
     }
-    let booked = book(state, tenant, principal, &permit, (new, &key), render).await;
+    let booked = book(state, tenant, principal, &permit, (new, &key)).await;
     if let Err(err) = &booked
         && let Err(unrecorded) =
             idempotency::remember_failure(&state.db, tenant.id, caller.user_id, &key, err).await
@@ -205,11 +222,10 @@ async fn book(
     tenant: &Tenant,
     principal: &Principal,
     permit: &Permit<BookingAction>,
-    (new, key): (NewBooking<'_>, &IdempotencyKey),
-    render: impl Fn(&Booking) -> Value,
+    (new, key): (NewBooking, &IdempotencyKey),
 ) -> Result<Created, ApiError> {
     let caller = principal.user()?;
-    let stay = calendar::parse_range("check_in", new.check_in, "check_out", new.check_out)?;
+    let stay = new.stay;
     let seen = properties::get(state, tenant, principal, new.property).await?;
     if seen.owner_id == caller.user_id {
         return Err(ApiError::validation(
@@ -222,14 +238,11 @@ async fn book(
     if let Claim::Replay(replay) =
         idempotency::claim(&mut tx, tenant.id, caller.user_id, key, now).await?
     {
-        return replay.into_result().map(|body| Created::Replayed { body });
+        return replayed(replay);
     }
-    let property = properties_store::get_in(&mut tx, tenant.id, new.property)
-        .await?
-        .filter(|property| property.listing.status == PropertyStatus::Listed)
-        .ok_or(ApiError::NotFound("property"))?;
+    let property = properties::listed_for_booking(&mut tx, tenant.id, new.property).await?;
     pricing::check_stay(tenant, &property.listing, stay, new.guests)?;
-    if !store::stay_is_free(&mut tx, tenant.id, property.id, stay).await? {
+    if !availability::stay_is_free(&mut tx, tenant.id, property.id, stay).await? {
         return Err(ApiError::dates_unavailable());
     }
     let quote = pricing::price(tenant, &property.listing, stay)?;
@@ -244,8 +257,8 @@ async fn book(
         property_name: property.listing.name.clone(),
         host_id: property.owner_id,
         guest_id: caller.user_id,
-        check_in: stay.0,
-        check_out: stay.1,
+        check_in: stay.check_in,
+        check_out: stay.check_out,
         guests: new.guests,
         status,
         currency: property.currency.clone(),
@@ -266,17 +279,10 @@ async fn book(
     };
     store::insert(&mut tx, permit, &booking).await?;
     announce(&mut tx, tenant, &booking, "booking.created", now).await?;
-    idempotency::record(
-        &mut tx,
-        tenant.id,
-        caller.user_id,
-        key,
-        201,
-        &render(&booking),
-    )
-    .await?;
+    let outcome = serde_json::to_value(&booking).map_err(ApiError::internal)?;
+    idempotency::record(&mut tx, tenant.id, caller.user_id, key, 201, &outcome).await?;
     // Last, as it locks the tenant row until the commit.
-    tenants_store::bump_listings(&mut tx, tenant.id).await?;
+    tenants::listings_changed(&mut tx, tenant.id).await?;
     tx.commit().await?;
     Ok(Created::New(Box::new(booking)))
 }
@@ -443,7 +449,7 @@ pub(super) async fn move_booking(
     };
     announce(tx, tenant, &moved, event, now).await?;
     if from.holds_nights() && !to.holds_nights() {
-        tenants_store::bump_listings(tx, tenant.id).await?;
+        tenants::listings_changed(tx, tenant.id).await?;
     }
     Ok(moved)
 }

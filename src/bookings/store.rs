@@ -1,7 +1,5 @@
 //! Bookings' SQL. Every read joins the property for its name and owner (the host).
 
-use std::sync::LazyLock;
-
 use time::Date;
 use uuid::Uuid;
 
@@ -15,35 +13,6 @@ use crate::{
     on_db, on_tx,
     tenants::settings::CancellationPolicy,
 };
-
-/// The SQL list of the statuses that hold nights: `('requested', ...)`.
-static HOLDING: LazyLock<String> = LazyLock::new(|| {
-    let quoted: Vec<String> = BookingStatus::HOLDING
-        .iter()
-        .map(|status| format!("'{}'", status.as_str()))
-        .collect();
-    format!("({})", quoted.join(", "))
-});
-
-/// Bookings of property `$2` in tenant `$1` that hold a night of `[$3, $4)`.
-fn held_overlapping() -> String {
-    format!(
-        "FROM bookings WHERE tenant_id = $1 AND property_id = $2 AND status IN {holding} \
-         AND check_in < $4 AND check_out > $3",
-        holding = *HOLDING
-    )
-}
-
-/// One row when a night of `[$3, $4)` of property `$2` is booked or blocked.
-fn stay_taken() -> String {
-    format!(
-        "SELECT 1 {} UNION ALL \
-         SELECT 1 FROM blocked_ranges WHERE tenant_id = $1 AND property_id = $2 \
-           AND start_date < $4 AND end_date > $3 \
-         LIMIT 1",
-        held_overlapping()
-    )
-}
 
 const COLUMNS: &str = "b.tenant_id, b.id, b.property_id, p.name AS property_name, \
     p.owner_id AS host_id, b.guest_id, b.check_in, b.check_out, CAST(b.guests AS BIGINT) AS guests, \
@@ -114,106 +83,6 @@ impl TryFrom<BookingRow> for Booking {
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
     serde_json::to_string(value).map_err(ApiError::internal)
-}
-
-/// Whether every night of `[check_in, check_out)` is free of holding bookings and blocked
-/// ranges, read in the transaction that holds the property's lock.
-pub async fn stay_is_free(
-    tx: &mut Tx,
-    tenant: TenantId,
-    property: PropertyId,
-    (check_in, check_out): (Date, Date),
-) -> Result<bool, ApiError> {
-    let sql = stay_taken();
-    let taken: Option<i32> = on_tx!(tx, |conn| {
-        sqlx::query_scalar(&sql)
-            .bind(tenant.0)
-            .bind(property.0)
-            .bind(check_in)
-            .bind(check_out)
-            .fetch_optional(conn)
-            .await
-    })?;
-    Ok(taken.is_none())
-}
-
-/// `stay_is_free` outside a transaction, for a quote: an answer of the moment, which the
-/// booking checks again under the lock.
-pub async fn stay_is_free_now(
-    db: &Db,
-    tenant: TenantId,
-    property: PropertyId,
-    (check_in, check_out): (Date, Date),
-) -> Result<bool, ApiError> {
-    let sql = stay_taken();
-    let taken: Option<i32> = on_db!(db, |pool| {
-        sqlx::query_scalar(&sql)
-            .bind(tenant.0)
-            .bind(property.0)
-            .bind(check_in)
-            .bind(check_out)
-            .fetch_optional(pool)
-            .await
-    })?;
-    Ok(taken.is_none())
-}
-
-/// Stays of holding bookings overlapping `[from, to)`, by check-in.
-pub async fn held_between(
-    db: &Db,
-    tenant: TenantId,
-    property: PropertyId,
-    (from, to): (Date, Date),
-) -> Result<Vec<(BookingId, Date, Date)>, ApiError> {
-    let sql = format!(
-        "SELECT id, check_in, check_out {} ORDER BY check_in",
-        held_overlapping()
-    );
-    let rows: Vec<(Uuid, Date, Date)> = on_db!(db, |pool| {
-        sqlx::query_as(&sql)
-            .bind(tenant.0)
-            .bind(property.0)
-            .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await
-    })?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, check_in, check_out)| (BookingId(id), check_in, check_out))
-        .collect())
-}
-
-/// Whether a holding booking covers a night of `[from, to)`, in a transaction that holds the
-/// property's lock.
-pub async fn any_held_in(
-    tx: &mut Tx,
-    tenant: TenantId,
-    property: PropertyId,
-    (from, to): (Date, Date),
-) -> Result<bool, ApiError> {
-    let sql = format!("SELECT 1 {} LIMIT 1", held_overlapping());
-    let found: Option<i32> = on_tx!(tx, |conn| {
-        sqlx::query_scalar(&sql)
-            .bind(tenant.0)
-            .bind(property.0)
-            .bind(from)
-            .bind(to)
-            .fetch_optional(conn)
-            .await
-    })?;
-    Ok(found.is_some())
-}
-
-/// The condition, on a query over `properties`, that no holding booking covers a night of the
-/// stay whose check-in and check-out are bound as `$check_in` and `$check_out`.
-pub fn free_of_bookings(check_in: usize, check_out: usize) -> String {
-    format!(
-        "NOT EXISTS (SELECT 1 FROM bookings bk WHERE bk.tenant_id = properties.tenant_id \
-         AND bk.property_id = properties.id AND bk.status IN {holding} \
-         AND bk.check_in < ${check_out} AND bk.check_out > ${check_in})",
-        holding = *HOLDING
-    )
 }
 
 pub async fn insert(

@@ -80,6 +80,15 @@ impl serde::Serialize for Timestamp {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+        OffsetDateTime::parse(&text, &Rfc3339)
+            .map(Timestamp::from)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 impl Type<Sqlite> for Timestamp {
     fn type_info() -> SqliteTypeInfo {
         <String as Type<Sqlite>>::type_info()

@@ -4,9 +4,10 @@ use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 use uuid::Uuid;
 
-use super::service::{self, StayRequest};
+use super::service;
 use crate::{
     app::AppState,
+    dates::Stay,
     error_statuses,
     http::{ApiResult, Caller, JsonBody, tenancy},
     ids::PropertyId,
@@ -64,13 +65,15 @@ impl PricingApi {
         body: JsonBody<QuoteRequest>,
     ) -> ApiResult<Json<QuoteView>, QuoteErrors> {
         let body = body.0;
-        let stay = StayRequest {
-            check_in: &body.check_in,
-            check_out: &body.check_out,
-            guests: body.guests,
-        };
-        let (quote, currency) =
-            service::quote(&state, &tenant.0, &caller.0, PropertyId(id.0), stay).await?;
+        let stay = Stay::parse(&body.check_in, &body.check_out)?;
+        let (quote, currency) = service::quote(
+            &state,
+            &tenant.0,
+            &caller.0,
+            PropertyId(id.0),
+            (stay, body.guests),
+        )
+        .await?;
         Ok(Json(QuoteView {
             nights: quote.nights,
             line_items: quote

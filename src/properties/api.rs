@@ -2,29 +2,27 @@
 
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Enum, Multipart, Object, OpenApi,
+    ApiResponse, Enum, Object, OpenApi,
     param::{Path, Query},
     payload::Json,
-    types::multipart::Upload,
 };
 use uuid::Uuid;
 
 use super::{
-    calendar::{self, Block, NightStatus},
-    ical,
-    images::{self, ImageStatus, PropertyImage, Rendition},
-    imports::{self, CalendarImport},
-    model::{AMENITIES, Listing, Location, Property, PropertyStatus},
-    service::{self, PriceCurrencies, Search, Sort},
+    model::{
+        Listing, Location, Page, Property, PropertyDetail, PropertyStatus, Search, Sort,
+        calendar_feed_path,
+    },
+    service::{self, PriceCurrencies},
 };
 use crate::{
     app::AppState,
-    authz::PropertyAction,
-    cache::{JsonBytes, ReadCache},
+    dates::Stay,
     error::ApiError,
     error_statuses,
     http::{ApiResult, Caller, JsonBody, tenancy},
     ids::PropertyId,
+    photos::api::ImageView,
     tenants::Tenant,
     users::api::page_limit,
 };
@@ -205,135 +203,38 @@ pub struct PropertyView {
 }
 
 impl PropertyView {
-    /// The view of `property` for a caller who manages it (`private`) or not.
-    fn new(tenant: &Tenant, property: Property, private: bool, images: Vec<PropertyImage>) -> Self {
-        let ical_export_url = property
+    /// The view of a property for a caller who manages it (`private`) or not.
+    fn new(tenant: &Tenant, detail: PropertyDetail) -> Self {
+        let ical_export_url = detail
+            .property
             .ical_token
             .as_deref()
-            .filter(|_| private)
-            .map(|token| ical::export_url(tenant, token));
-        let images = images
+            .filter(|_| detail.private)
+            .map(|token| calendar_feed_path(tenant, token));
+        let images = detail
+            .photos
             .iter()
             .map(|image| ImageView::new(tenant, image))
             .collect();
         Self {
             ical_export_url,
             images,
-            ..Self::from(property)
+            ..Self::from(detail.property)
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, Enum)]
-#[oai(rename_all = "snake_case", rename = "ImageStatus")]
-pub enum ImageStatusDto {
-    /// The renditions are being made.
-    Processing,
-    Ready,
-    /// The file could not be decoded as an image.
-    Failed,
-}
-
-#[derive(Debug, Object)]
-#[oai(rename = "PropertyImage")]
-pub struct ImageView {
-    id: Uuid,
-    position: i64,
-    status: ImageStatusDto,
-    /// At most 400 pixels on its longest side; set once ready.
-    thumbnail_url: Option<String>,
-    /// At most 1600 pixels on its longest side; set once ready.
-    large_url: Option<String>,
-}
-
-impl ImageView {
-    fn new(tenant: &Tenant, image: &PropertyImage) -> Self {
-        let ready = image.status() == ImageStatus::Ready;
-        let url = |size: &str| {
-            ready.then(|| {
-                format!(
-                    "/v1/t/{}/properties/{}/images/{}/{size}",
-                    tenant.slug, image.property_id, image.id
-                )
-            })
-        };
+impl PropertyPage {
+    fn new(tenant: &Tenant, page: Page) -> Self {
         Self {
-            id: image.id,
-            position: image.position,
-            status: match image.status() {
-                ImageStatus::Processing => ImageStatusDto::Processing,
-                ImageStatus::Ready => ImageStatusDto::Ready,
-                ImageStatus::Failed => ImageStatusDto::Failed,
-            },
-            thumbnail_url: url("thumbnail"),
-            large_url: url("large"),
+            data: page
+                .properties
+                .into_iter()
+                .map(|detail| PropertyView::new(tenant, detail))
+                .collect(),
+            next_cursor: page.next_cursor,
         }
     }
-}
-
-#[derive(Debug, Multipart)]
-pub struct ImageUpload {
-    /// A JPEG, PNG or WebP photo of at most 10 MiB (recognised by content).
-    file: Upload,
-}
-
-#[derive(Debug, Object)]
-pub struct ImageOrder {
-    /// Every image of the property, in the new order.
-    image_ids: Vec<Uuid>,
-}
-
-#[derive(Debug, Object)]
-pub struct ImageList {
-    data: Vec<ImageView>,
-    /// Always `null`: every image is in `data`.
-    next_cursor: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, Enum)]
-#[oai(rename_all = "snake_case", rename = "ImageSize")]
-pub enum SizeDto {
-    Thumbnail,
-    Large,
-}
-
-#[derive(ApiResponse)]
-pub enum ImageAccepted {
-    /// Stored; the renditions follow shortly (`status` becomes `ready`).
-    #[oai(status = 202)]
-    Accepted(Json<ImageView>),
-}
-
-/// A JPEG rendition.
-pub struct Jpeg(bytes::Bytes);
-
-impl poem::IntoResponse for Jpeg {
-    fn into_response(self) -> poem::Response {
-        poem::Response::builder()
-            .content_type("image/jpeg")
-            .header("cache-control", "public, max-age=86400, immutable")
-            .body(self.0)
-    }
-}
-
-impl ApiResponse for Jpeg {
-    fn meta() -> poem_openapi::registry::MetaResponses {
-        use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses};
-        MetaResponses {
-            responses: vec![MetaResponse {
-                description: "The rendition",
-                status: Some(200),
-                status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: "image/jpeg",
-                    schema: <poem_openapi::payload::Binary<Vec<u8>> as poem_openapi::payload::Payload>::schema_ref(),
-                }],
-                headers: vec![],
-            }],
-        }
-    }
-
-    fn register(_registry: &mut poem_openapi::registry::Registry) {}
 }
 
 impl From<Property> for PropertyView {
@@ -420,7 +321,6 @@ pub enum Deleted {
 
 error_statuses!(ReadErrors => [401, 403, 404, 422, 429]);
 error_statuses!(WriteErrors => [400, 401, 403, 404, 413, 415, 422, 429]);
-error_statuses!(WriteConflictErrors => [400, 401, 403, 404, 409, 413, 415, 422, 429]);
 error_statuses!(DeleteErrors => [401, 403, 404, 409, 429]);
 
 fn price(
@@ -469,159 +369,6 @@ fn parse_near(
     Ok(Some((lat, lng, radius)))
 }
 
-#[derive(Debug, Object)]
-pub struct NewBlock {
-    /// First blocked night, `YYYY-MM-DD`.
-    start: String,
-    /// The day after the last blocked night (exclusive).
-    end: String,
-    /// A note for the host, e.g. "renovation".
-    #[oai(validator(max_length = 200))]
-    reason: Option<String>,
-}
-
-#[derive(Debug, Object)]
-#[oai(rename = "BlockedRange")]
-pub struct BlockView {
-    id: Uuid,
-    start: String,
-    /// Exclusive.
-    end: String,
-    reason: Option<String>,
-}
-
-impl From<Block> for BlockView {
-    fn from(block: Block) -> Self {
-        Self {
-            id: block.id,
-            start: calendar::format_date(block.start),
-            end: calendar::format_date(block.end),
-            reason: block.reason,
-        }
-    }
-}
-
-#[derive(Debug, Object)]
-pub struct BlockList {
-    /// Blocks from today on.
-    data: Vec<BlockView>,
-    /// Always `null`: every upcoming block is in `data`.
-    next_cursor: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, Enum)]
-#[oai(rename_all = "snake_case", rename = "NightStatus")]
-pub enum NightStatusDto {
-    Available,
-    Booked,
-    Blocked,
-}
-
-#[derive(Debug, Object)]
-pub struct Night {
-    date: String,
-    status: NightStatusDto,
-}
-
-#[derive(Debug, Object)]
-pub struct Availability {
-    property_id: Uuid,
-    from: String,
-    /// Exclusive.
-    to: String,
-    nights: Vec<Night>,
-}
-
-#[derive(Debug, Object)]
-pub struct NewCalendarImport {
-    /// The other platform's iCalendar export URL (http or https).
-    #[oai(validator(max_length = 2000))]
-    url: String,
-}
-
-#[derive(Debug, Object)]
-#[oai(rename = "CalendarImport")]
-pub struct CalendarImportView {
-    id: Uuid,
-    url: String,
-    /// When the calendar was last fetched and applied; `null` until the first success.
-    last_synced_at: Option<time::OffsetDateTime>,
-    /// Why the last fetch failed, if it did.
-    last_error: Option<String>,
-    created_at: time::OffsetDateTime,
-}
-
-impl From<CalendarImport> for CalendarImportView {
-    fn from(import: CalendarImport) -> Self {
-        Self {
-            id: import.id,
-            url: import.url,
-            last_synced_at: import.last_synced_at.map(|at| at.get()),
-            last_error: import.last_error,
-            created_at: import.created_at.get(),
-        }
-    }
-}
-
-#[derive(Debug, Object)]
-pub struct CalendarImportList {
-    data: Vec<CalendarImportView>,
-    /// Always `null`: every import is in `data`.
-    next_cursor: Option<String>,
-}
-
-#[derive(ApiResponse)]
-pub enum ImportCreated {
-    /// Added; the first fetch follows shortly, then every 15 minutes.
-    #[oai(status = 201)]
-    Created(Json<CalendarImportView>),
-}
-
-#[derive(Debug, Object)]
-pub struct CalendarExport {
-    /// The new feed URL; the previous one no longer works.
-    ical_export_url: String,
-}
-
-/// An iCalendar document.
-pub struct Calendar(String);
-
-impl poem::IntoResponse for Calendar {
-    fn into_response(self) -> poem::Response {
-        poem::Response::builder()
-            .content_type("text/calendar; charset=utf-8")
-            .header("cache-control", "private, max-age=300")
-            .body(self.0)
-    }
-}
-
-impl ApiResponse for Calendar {
-    fn meta() -> poem_openapi::registry::MetaResponses {
-        use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses};
-        MetaResponses {
-            responses: vec![MetaResponse {
-                description: "The feed (RFC 5545): one all-day event per unavailable range",
-                status: Some(200),
-                status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: "text/calendar",
-                    schema: <poem_openapi::payload::PlainText<String> as poem_openapi::payload::Payload>::schema_ref(),
-                }],
-                headers: vec![],
-            }],
-        }
-    }
-
-    fn register(_registry: &mut poem_openapi::registry::Registry) {}
-}
-
-#[derive(ApiResponse)]
-pub enum BlockCreated {
-    /// The block as stored, merged with the blocks it overlaps or touches.
-    #[oai(status = 201)]
-    Created(Json<BlockView>),
-}
-
 pub struct PropertiesApi;
 
 #[OpenApi(tag = "crate::http::Tag::Properties")]
@@ -638,12 +385,9 @@ impl PropertiesApi {
         tenant: tenancy::Path,
         caller: Caller,
     ) -> ApiResult<Json<AmenityList>, ReadErrors> {
-        state
-            .authorizer
-            .check(&state.db, &tenant.0, &caller.0, PropertyAction::Read)
-            .await?;
+        let amenities = service::amenities(&state, &tenant.0, &caller.0).await?;
         Ok(Json(AmenityList {
-            data: AMENITIES
+            data: amenities
                 .iter()
                 .map(|(code, label)| Amenity {
                     code: (*code).to_owned(),
@@ -697,12 +441,12 @@ impl PropertiesApi {
                 .map_or(PropertyStatus::Draft, PropertyStatus::from),
         };
         let property = service::create(&state, &tenant.0, &caller.0, listing, currencies).await?;
-        Ok(Created::Created(Json(PropertyView::new(
-            &tenant.0,
+        let detail = PropertyDetail {
             property,
-            true,
-            Vec::new(),
-        ))))
+            photos: Vec::new(),
+            private: true,
+        };
+        Ok(Created::Created(Json(PropertyView::new(&tenant.0, detail))))
     }
 
     /// Search listed properties, or your own (`owner=me`) in any status.
@@ -718,7 +462,6 @@ impl PropertiesApi {
     async fn search(
         &self,
         state: Data<&AppState>,
-        request: &poem::Request,
         tenant: tenancy::Path,
         caller: Caller,
         /// City name, case-insensitive.
@@ -748,7 +491,7 @@ impl PropertiesApi {
         /// Page size, 1 to 100 (default 20).
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
-    ) -> ApiResult<JsonBytes<PropertyPage>, ReadErrors> {
+    ) -> ApiResult<Json<PropertyPage>, ReadErrors> {
         let mine = match owner.0.as_deref() {
             None => false,
             Some("me") => true,
@@ -756,12 +499,7 @@ impl PropertiesApi {
         };
         let stay = match (check_in.0.as_deref(), check_out.0.as_deref()) {
             (None, None) => None,
-            (Some(check_in), Some(check_out)) => Some(calendar::parse_range(
-                "check_in",
-                check_in,
-                "check_out",
-                check_out,
-            )?),
+            (Some(check_in), Some(check_out)) => Some(Stay::parse(check_in, check_out)?),
             (None, Some(_)) => {
                 return Err(ApiError::validation("check_in", "is required with check_out").into());
             }
@@ -796,43 +534,8 @@ impl PropertiesApi {
             cursor: cursor.0,
             limit: page_limit(limit.0)?,
         };
-        // Anonymous answers are the same for everyone: cache them.
-        let cacheable = caller.0.is_anonymous();
-        let key = ReadCache::key(
-            &tenant.0,
-            &format!(
-                "search?{}",
-                request.original_uri().query().unwrap_or_default()
-            ),
-        );
-        if cacheable {
-            state
-                .authorizer
-                .check(&state.db, &tenant.0, &caller.0, PropertyAction::Read)
-                .await?;
-            if let Some(bytes) = state.cache.get(&key).await {
-                return Ok(JsonBytes::cached(bytes));
-            }
-        }
         let page = service::search(&state, &tenant.0, &caller.0, search).await?;
-        let ids: Vec<PropertyId> = page.properties.iter().map(|property| property.id).collect();
-        let mut photos = images::of_properties(&state.db, tenant.0.id, &ids).await?;
-        let answer = JsonBytes::fresh(&PropertyPage {
-            data: page
-                .properties
-                .into_iter()
-                .map(|property| {
-                    let private = service::manages(&caller.0, &property);
-                    let photos = photos.remove(&property.id.0).unwrap_or_default();
-                    PropertyView::new(&tenant.0, property, private, photos)
-                })
-                .collect(),
-            next_cursor: page.next_cursor,
-        });
-        if cacheable {
-            state.cache.put(key, answer.bytes()).await;
-        }
-        Ok(answer)
+        Ok(Json(PropertyPage::new(&tenant.0, page)))
     }
 
     /// Get a property. Drafts and unlisted ones are visible to their owner and tenant admins
@@ -848,28 +551,9 @@ impl PropertiesApi {
         tenant: tenancy::Path,
         caller: Caller,
         id: Path<Uuid>,
-    ) -> ApiResult<JsonBytes<PropertyView>, ReadErrors> {
-        let cacheable = caller.0.is_anonymous();
-        let key = ReadCache::key(&tenant.0, &format!("property/{}", id.0));
-        if cacheable && let Some(bytes) = state.cache.get(&key).await {
-            // Only listed properties are cached (others answer 404 to anonymous callers).
-            state
-                .authorizer
-                .check(&state.db, &tenant.0, &caller.0, PropertyAction::Read)
-                .await?;
-            return Ok(JsonBytes::cached(bytes));
-        }
-        let property = service::get(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
-        let private = service::manages(&caller.0, &property);
-        let photos = images::of_properties(&state.db, tenant.0.id, &[property.id])
-            .await?
-            .remove(&property.id.0)
-            .unwrap_or_default();
-        let answer = JsonBytes::fresh(&PropertyView::new(&tenant.0, property, private, photos));
-        if cacheable {
-            state.cache.put(key, answer.bytes()).await;
-        }
-        Ok(answer)
+    ) -> ApiResult<Json<PropertyView>, ReadErrors> {
+        let detail = service::detail(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
+        Ok(Json(PropertyView::new(&tenant.0, detail)))
     }
 
     /// Change a property (its owner, or tenant admins).
@@ -941,319 +625,7 @@ impl PropertiesApi {
             currencies,
         )
         .await?;
-        let photos = images::of_properties(&state.db, tenant.0.id, &[property.id])
-            .await?
-            .remove(&property.id.0)
-            .unwrap_or_default();
-        Ok(Json(PropertyView::new(&tenant.0, property, true, photos)))
-    }
-
-    /// Each night of `[from, to)` (at most 366): available, booked or blocked.
-    #[oai(
-        path = "/t/:tenant/properties/:id/availability",
-        method = "get",
-        operation_id = "get_availability"
-    )]
-    async fn availability(
-        &self,
-        state: Data<&AppState>,
-        tenant: tenancy::Path,
-        caller: Caller,
-        id: Path<Uuid>,
-        /// First night, `YYYY-MM-DD`.
-        from: Query<String>,
-        /// The day after the last night (exclusive).
-        to: Query<String>,
-    ) -> ApiResult<Json<Availability>, ReadErrors> {
-        let range = calendar::parse_range("from", &from.0, "to", &to.0)?;
-        let nights =
-            calendar::availability(&state, &tenant.0, &caller.0, PropertyId(id.0), range).await?;
-        Ok(Json(Availability {
-            property_id: id.0,
-            from: calendar::format_date(range.0),
-            to: calendar::format_date(range.1),
-            nights: nights
-                .into_iter()
-                .map(|(date, status)| Night {
-                    date: calendar::format_date(date),
-                    status: match status {
-                        NightStatus::Available => NightStatusDto::Available,
-                        NightStatus::Booked => NightStatusDto::Booked,
-                        NightStatus::Blocked => NightStatusDto::Blocked,
-                    },
-                })
-                .collect(),
-        }))
-    }
-
-    /// Block nights (the property's owner, or tenant admins). Blocks that overlap or touch
-    /// merge into one.
-    #[oai(
-        path = "/t/:tenant/properties/:id/blocked-dates",
-        method = "post",
-        operation_id = "block_dates"
-    )]
-    async fn block(
-        &self,
-        state: Data<&AppState>,
-        tenant: tenancy::Path,
-        caller: Caller,
-        id: Path<Uuid>,
-        body: JsonBody<NewBlock>,
-    ) -> ApiResult<BlockCreated, WriteConflictErrors> {
-        let body = body.0;
-        let range = calendar::parse_range("start", &body.start, "end", &body.end)?;
-        let block = calendar::block(
-            &state,
-            &tenant.0,
-            &caller.0,
-            PropertyId(id.0),
-            range,
-            body.reason,
-        )
-        .await?;
-        Ok(BlockCreated::Created(Json(block.into())))
-    }
-
-    /// The upcoming blocked ranges (the property's owner, or tenant admins).
-    #[oai(
-        path = "/t/:tenant/properties/:id/blocked-dates",
-        method = "get",
-        operation_id = "list_blocked_dates"
-    )]
-    async fn blocks(
-        &self,
-        state: Data<&AppState>,
-        tenant: tenancy::Path,
-        caller: Caller,
-        id: Path<Uuid>,
-    ) -> ApiResult<Json<BlockList>, ReadErrors> {
-        let blocks = calendar::blocks(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
-        Ok(Json(BlockList {
-            data: blocks.into_iter().map(BlockView::from).collect(),
-            next_cursor: None,
-        }))
-    }
-
-    /// Unblock a range (the property's owner, or tenant admins).
-    #[oai(
-        path = "/t/:tenant/properties/:id/blocked-dates/:block_id",
-        method = "delete",
-        operation_id = "unblock_dates"
-    )]
-    async fn unblock(
-        &self,
-        state: Data<&AppState>,
-        tenant: tenancy::Path,
-        caller: Caller,
-        id: Path<Uuid>,
-        block_id: Path<Uuid>,
-    ) -> ApiResult<Deleted, ReadErrors> {
-        calendar::unblock(&state, &tenant.0, &caller.0, PropertyId(id.0), block_id.0).await?;
-        Ok(Deleted::NoContent)
-    }
-
-    /// A property's iCalendar feed (`.ics`) of unavailable nights, for other platforms. The
-    /// secret in the URL is the credential: hosts rotate it when it leaks.
-    #[oai(
-        path = "/t/:tenant/ical/:feed",
-        method = "get",
-        operation_id = "export_calendar"
-    )]
-    async fn export_calendar(
-        &self,
-        state: Data<&AppState>,
-        tenant: tenancy::Path,
-        caller: Caller,
-        /// The feed's file name, `<secret>.ics`.
-        feed: Path<String>,
-    ) -> ApiResult<Calendar, ReadErrors> {
-        let token = feed.0.strip_suffix(".ics").unwrap_or(&feed.0);
-        Ok(Calendar(
-            ical::export(&state, &tenant.0, &caller.0, token).await?,
-        ))
-    }
-
-    /// Issue a new calendar export URL (the property's owner, or tenant admins).
-    #[oai(
-        path = "/t/:tenant/properties/:id/ical-export/rotate",
-        method = "post",
-        operation_id = "rotate_calendar_export"
-    )]
-    async fn rotate_export(
-        &self,
-        state: Data<&AppState>,
-        tenant: tenancy::Path,
-        caller: Caller,
-        id: Path<Uuid>,
-    ) -> ApiResult<Json<CalendarExport>, ReadErrors> {
-        let ical_export_url = ical::rotate(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
-        Ok(Json(CalendarExport { ical_export_url }))
-    }
-
-    /// Add a photo (multipart field `file`; the property's owner, or tenant admins).
-    ///
-    /// JPEG, PNG or WebP by content (415 otherwise), at most 10 MiB and 20 photos per property.
-    /// Thumbnail and large renditions, stripped of metadata, follow shortly.
-    #[oai(
-        path = "/t/:tenant/properties/:id/images",
-        method = "post",
-        operation_id = "upload_property_image"
-    )]
-    async fn upload_image(
-        &self,
-        state: Data<&AppState>,
-        tenant: tenancy::Path,
-        caller: Caller,
-        id: Path<Uuid>,
-        upload: ImageUpload,
-    ) -> ApiResult<ImageAccepted, WriteConflictErrors> {
-        let bytes = upload.file.into_vec().await.map_err(|err| {
-            ApiError::MalformedRequest(format!("The upload could not be read: {err}."))
-        })?;
-        let image = images::upload(&state, &tenant.0, &caller.0, PropertyId(id.0), bytes).await?;
-        Ok(ImageAccepted::Accepted(Json(ImageView::new(
-            &tenant.0, &image,
-        ))))
-    }
-
-    /// Reorder a property's photos (its owner, or tenant admins).
-    #[oai(
-        path = "/t/:tenant/properties/:id/images/order",
-        method = "put",
-        operation_id = "order_property_images"
-    )]
-    async fn order_images(
-        &self,
-        state: Data<&AppState>,
-        tenant: tenancy::Path,
-        caller: Caller,
-        id: Path<Uuid>,
-        body: JsonBody<ImageOrder>,
-    ) -> ApiResult<Json<ImageList>, WriteErrors> {
-        let ordered = images::reorder(
-            &state,
-            &tenant.0,
-            &caller.0,
-            PropertyId(id.0),
-            &body.image_ids,
-        )
-        .await?;
-        Ok(Json(ImageList {
-            data: ordered
-                .iter()
-                .map(|image| ImageView::new(&tenant.0, image))
-                .collect(),
-            next_cursor: None,
-        }))
-    }
-
-    /// Remove a photo (the property's owner, or tenant admins).
-    #[oai(
-        path = "/t/:tenant/properties/:id/images/:image_id",
-        method = "delete",
-        operation_id = "delete_property_image"
-    )]
-    async fn delete_image(
-        &self,
-        state: Data<&AppState>,
-        tenant: tenancy::Path,
-        caller: Caller,
-        id: Path<Uuid>,
-        image_id: Path<Uuid>,
-    ) -> ApiResult<Deleted, ReadErrors> {
-        images::delete(&state, &tenant.0, &caller.0, PropertyId(id.0), image_id.0).await?;
-        Ok(Deleted::NoContent)
-    }
-
-    /// A photo rendition (anyone who may see the property).
-    #[oai(
-        path = "/t/:tenant/properties/:id/images/:image_id/:size",
-        method = "get",
-        operation_id = "get_property_image"
-    )]
-    async fn get_image(
-        &self,
-        state: Data<&AppState>,
-        tenant: tenancy::Path,
-        caller: Caller,
-        id: Path<Uuid>,
-        image_id: Path<Uuid>,
-        size: Path<SizeDto>,
-    ) -> ApiResult<Jpeg, ReadErrors> {
-        let which = match size.0 {
-            SizeDto::Thumbnail => Rendition::Thumbnail,
-            SizeDto::Large => Rendition::Large,
-        };
-        let bytes = images::rendition(
-            &state,
-            &tenant.0,
-            &caller.0,
-            PropertyId(id.0),
-            image_id.0,
-            which,
-        )
-        .await?;
-        Ok(Jpeg(bytes))
-    }
-
-    /// Import a calendar from another platform (the property's owner, or tenant admins): its
-    /// events block nights here, refreshed every 15 minutes. Private and loopback addresses are
-    /// refused (422 naming `url`).
-    #[oai(
-        path = "/t/:tenant/properties/:id/calendar-imports",
-        method = "post",
-        operation_id = "add_calendar_import"
-    )]
-    async fn add_import(
-        &self,
-        state: Data<&AppState>,
-        tenant: tenancy::Path,
-        caller: Caller,
-        id: Path<Uuid>,
-        body: JsonBody<NewCalendarImport>,
-    ) -> ApiResult<ImportCreated, WriteConflictErrors> {
-        let import =
-            imports::add(&state, &tenant.0, &caller.0, PropertyId(id.0), &body.url).await?;
-        Ok(ImportCreated::Created(Json(import.into())))
-    }
-
-    /// The calendars a property imports, with their last sync (owner, or tenant admins).
-    #[oai(
-        path = "/t/:tenant/properties/:id/calendar-imports",
-        method = "get",
-        operation_id = "list_calendar_imports"
-    )]
-    async fn list_imports(
-        &self,
-        state: Data<&AppState>,
-        tenant: tenancy::Path,
-        caller: Caller,
-        id: Path<Uuid>,
-    ) -> ApiResult<Json<CalendarImportList>, ReadErrors> {
-        let list = imports::list(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
-        Ok(Json(CalendarImportList {
-            data: list.into_iter().map(CalendarImportView::from).collect(),
-            next_cursor: None,
-        }))
-    }
-
-    /// Stop importing a calendar; the nights it blocked are free again.
-    #[oai(
-        path = "/t/:tenant/properties/:id/calendar-imports/:import_id",
-        method = "delete",
-        operation_id = "remove_calendar_import"
-    )]
-    async fn remove_import(
-        &self,
-        state: Data<&AppState>,
-        tenant: tenancy::Path,
-        caller: Caller,
-        id: Path<Uuid>,
-        import_id: Path<Uuid>,
-    ) -> ApiResult<Deleted, ReadErrors> {
-        imports::remove(&state, &tenant.0, &caller.0, PropertyId(id.0), import_id.0).await?;
-        Ok(Deleted::NoContent)
+        Ok(Json(PropertyView::new(&tenant.0, property)))
     }
 
     /// Remove a property (its owner, or tenant admins). Its bookings keep their history.

@@ -1,10 +1,7 @@
-//! Properties: the listings hosts offer and guests search.
+//! Properties: the listings hosts offer and guests search. Their calendars (`calendar`) and
+//! photos (`photos`) are resources of their own.
 
 pub mod api;
-pub mod calendar;
-pub mod ical;
-pub mod images;
-pub mod imports;
 pub mod model;
 pub mod service;
-pub mod store;
+mod store;

@@ -1,9 +1,19 @@
-use serde::Serialize;
+//! Listings: what a host offers, how it is validated, and how it is searched.
 
-use crate::ids::{PropertyId, TenantId, UserId};
-use crate::{db::Timestamp, error::FieldError};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+use crate::{
+    auth::secrets,
+    dates::Stay,
+    db::Timestamp,
+    error::FieldError,
+    ids::{PropertyId, TenantId, UserId},
+    photos::model::PropertyImage,
+    tenants::Tenant,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PropertyStatus {
     /// Only its owner and the tenant's admins see it.
@@ -65,7 +75,7 @@ pub fn is_amenity(code: &str) -> bool {
     AMENITIES.iter().any(|(known, _)| *known == code)
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Location {
     pub address: String,
     pub city: String,
@@ -76,7 +86,7 @@ pub struct Location {
 }
 
 /// Everything an owner decides about a listing.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Listing {
     pub name: String,
     pub description: String,
@@ -96,7 +106,7 @@ pub struct Listing {
     pub status: PropertyStatus,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Property {
     pub tenant_id: TenantId,
     pub id: PropertyId,
@@ -116,6 +126,85 @@ impl Property {
     pub fn average_rating(&self) -> Option<f64> {
         (self.review_count > 0).then(|| self.rating_sum as f64 / self.review_count as f64)
     }
+}
+
+/// A new secret for a property's calendar export feed.
+pub fn new_calendar_token() -> String {
+    secrets::generate("cal_")
+}
+
+/// Where a property's calendar export feed is served; the token in it is the credential.
+pub fn calendar_feed_path(tenant: &Tenant, token: &str) -> String {
+    format!("/v1/t/{}/ical/{token}.ics", tenant.slug)
+}
+
+/// A property as a caller sees it: with its photos, and whether the caller manages it (and so
+/// sees its private parts, such as the calendar export URL).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PropertyDetail {
+    pub property: Property,
+    pub photos: Vec<PropertyImage>,
+    pub private: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    Newest,
+    PriceAsc,
+    PriceDesc,
+    Rating,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Search {
+    pub city: Option<String>,
+    pub country: Option<String>,
+    /// Centre and radius in kilometres.
+    pub near: Option<(f64, f64, f64)>,
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    pub guests: Option<u32>,
+    pub amenities: Vec<String>,
+    /// Only properties free every night of the stay whose stay limits fit.
+    pub stay: Option<Stay>,
+    /// Only the caller's own listings, in any status.
+    pub mine: bool,
+    pub sort: Option<Sort>,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+/// Where the previous page ended, as the sort saw it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Cursor {
+    pub sort: Sort,
+    pub key: i64,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// The position after `property` in `sort` order.
+    pub fn after(sort: Sort, property: &Property) -> Self {
+        let key = match sort {
+            Sort::Newest => 0,
+            Sort::PriceAsc | Sort::PriceDesc => property.listing.nightly_price,
+            Sort::Rating => property
+                .average_rating()
+                .map_or(0, |rating| (rating * 100.0).round() as i64),
+        };
+        Self {
+            sort,
+            key,
+            id: property.id.0,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Page {
+    pub properties: Vec<PropertyDetail>,
+    pub next_cursor: Option<String>,
 }
 
 /// The largest price accepted, in minor units (10 million in the major unit).

@@ -1,23 +1,33 @@
-//! Listings: who may create, see, change and remove them, and how they are searched.
+//! Listings: who may create, see, change and remove them, and how they are searched. Public
+//! answers (what anonymous callers see) are cached here, keyed by the tenant's listings version.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    model::{Listing, Property, PropertyStatus, is_amenity},
-    store::{self, SearchQuery},
+    model::{
+        AMENITIES, Cursor, Listing, Page, Property, PropertyDetail, PropertyStatus, Search, Sort,
+        is_amenity, new_calendar_token,
+    },
+    store,
 };
 use crate::{
     app::AppState,
     auth::Principal,
-    authz::{Permit, PropertyAction, own_or_any},
-    db::{Bind, Timestamp},
+    authz::{Permit, PropertyAction, Role, own_or_any},
+    availability,
+    cache::ReadCache,
+    db::{Db, Timestamp, Tx},
     error::{ApiError, ErrorCode, FieldError},
     events,
     ids::{PropertyId, TenantId, UserId},
-    tenants::Tenant,
+    photos::service as photos,
+    tenants::{Tenant, service as tenants},
 };
+
+/// The permissions to change a listing: its owner's, or the tenant-wide one.
+pub const CHANGE: (PropertyAction, PropertyAction) =
+    (PropertyAction::UpdateOwn, PropertyAction::UpdateAny);
 
 /// The currencies a request gave its prices in, by field, checked against the tenant's.
 pub type PriceCurrencies = Vec<(&'static str, String)>;
@@ -62,6 +72,20 @@ fn summary(property: &Property) -> serde_json::Value {
     })
 }
 
+/// The amenity catalogue: the codes listings and searches use.
+pub async fn amenities(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+) -> Result<&'static [(&'static str, &'static str)], ApiError> {
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, PropertyAction::Read)
+        .await?;
+    Ok(AMENITIES)
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn create(
     state: &AppState,
     tenant: &Tenant,
@@ -84,14 +108,14 @@ pub async fn create(
         listing,
         rating_sum: 0,
         review_count: 0,
-        ical_token: Some(super::ical::new_token()),
+        ical_token: Some(new_calendar_token()),
         created_at: now,
         updated_at: now,
     };
     let mut tx = state.db.begin().await?;
     // The currency as of this transaction: a concurrent settings change either waits for this
     // listing (and then finds it) or has already committed (and is seen here).
-    let currency = crate::tenants::store::currency_for_share(&mut tx, tenant.id).await?;
+    let currency = tenants::currency_in(&mut tx, tenant.id).await?;
     if currency != property.currency {
         return Err(ApiError::validation(
             "nightly_price.currency",
@@ -108,16 +132,26 @@ pub async fn create(
         now,
     )
     .await?;
-    crate::tenants::store::bump_listings(&mut tx, tenant.id).await?;
+    tenants::listings_changed(&mut tx, tenant.id).await?;
     tx.commit().await?;
     Ok(property)
 }
 
+/// Inserts a listing an operator's tool made (the demo seed), as it is: no caller, no checks
+/// beyond the store's, no event.
+pub async fn insert_as_operator(
+    tx: &mut Tx,
+    permit: &Permit<PropertyAction>,
+    property: &Property,
+) -> Result<(), ApiError> {
+    store::insert(tx, permit, property).await
+}
+
 /// Whether the caller manages the property (its owner or a tenant admin) and so sees its
 /// private parts, such as the calendar export URL.
-pub fn manages(principal: &Principal, property: &Property) -> bool {
+fn manages(principal: &Principal, property: &Property) -> bool {
     is_owner(principal, property)
-        || matches!(principal, Principal::User(user) if user.roles.contains(crate::authz::Role::TenantAdmin))
+        || matches!(principal, Principal::User(user) if user.roles.contains(Role::TenantAdmin))
 }
 
 fn is_owner(principal: &Principal, property: &Property) -> bool {
@@ -125,6 +159,7 @@ fn is_owner(principal: &Principal, property: &Property) -> bool {
 }
 
 /// The property if the caller may see it; others' drafts and unlisted ones are not found.
+#[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]
 pub async fn get(
     state: &AppState,
     tenant: &Tenant,
@@ -158,6 +193,61 @@ pub async fn get(
     }
 }
 
+/// The property with its photos, as the caller may see it. Anonymous callers all see the same
+/// answer, which is cached (only listed properties are: others are not found for them).
+#[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]
+pub async fn detail(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: PropertyId,
+) -> Result<PropertyDetail, ApiError> {
+    let cacheable = principal.is_anonymous();
+    let key = ReadCache::key(tenant, &format!("property/{id}"));
+    if cacheable && let Some(detail) = state.cache.get_json(&key).await {
+        state
+            .authorizer
+            .check(&state.db, tenant, principal, PropertyAction::Read)
+            .await?;
+        return Ok(detail);
+    }
+    let property = get(state, tenant, principal, id).await?;
+    let detail = with_photos(state, tenant, principal, vec![property])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound("property"))?;
+    if cacheable {
+        state.cache.put_json(key, &detail).await;
+    }
+    Ok(detail)
+}
+
+/// Each property with its photos and whether the caller manages it; the calendar secret is
+/// kept only for those who do.
+async fn with_photos(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    properties: Vec<Property>,
+) -> Result<Vec<PropertyDetail>, ApiError> {
+    let ids: Vec<PropertyId> = properties.iter().map(|property| property.id).collect();
+    let mut photos = photos::of_properties(state, tenant.id, &ids).await?;
+    Ok(properties
+        .into_iter()
+        .map(|mut property| {
+            let private = manages(principal, &property);
+            if !private {
+                property.ical_token = None;
+            }
+            PropertyDetail {
+                photos: photos.remove(&property.id).unwrap_or_default(),
+                property,
+                private,
+            }
+        })
+        .collect())
+}
+
 /// The property and the permit to act on it with the first of `scoped` (its owner) or the
 /// second (anyone else).
 pub async fn for_change(
@@ -176,7 +266,22 @@ pub async fn for_change(
     Ok((property, permit))
 }
 
+/// A listed property, read in `tx` and locked until it ends (on PostgreSQL; SQLite's writer
+/// lock serializes anyway): what a booking is made against.
+#[tracing::instrument(skip(tx))]
+pub async fn listed_for_booking(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: PropertyId,
+) -> Result<Property, ApiError> {
+    store::get_in(tx, tenant, id)
+        .await?
+        .filter(|property| property.listing.status == PropertyStatus::Listed)
+        .ok_or(ApiError::NotFound("property"))
+}
+
 /// A partial edit, applied over the current listing and then checked as a whole.
+#[tracing::instrument(skip(state, tenant, principal, edit, currencies), fields(tenant = %tenant.slug))]
 pub async fn update(
     state: &AppState,
     tenant: &Tenant,
@@ -184,15 +289,8 @@ pub async fn update(
     id: PropertyId,
     edit: impl FnOnce(Listing) -> Listing,
     currencies: PriceCurrencies,
-) -> Result<Property, ApiError> {
-    let (_, permit) = for_change(
-        state,
-        tenant,
-        principal,
-        id,
-        (PropertyAction::UpdateOwn, PropertyAction::UpdateAny),
-    )
-    .await?;
+) -> Result<PropertyDetail, ApiError> {
+    let (_, permit) = for_change(state, tenant, principal, id, CHANGE).await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
     // The edit applies to the listing as it is now, locked until the change commits, so two
@@ -218,11 +316,20 @@ pub async fn update(
         now,
     )
     .await?;
-    crate::tenants::store::bump_listings(&mut tx, tenant.id).await?;
+    tenants::listings_changed(&mut tx, tenant.id).await?;
     tx.commit().await?;
-    Ok(updated)
+    let photos = photos::of_properties(state, tenant.id, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    Ok(PropertyDetail {
+        property: updated,
+        photos,
+        private: true,
+    })
 }
 
+#[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]
 pub async fn delete(
     state: &AppState,
     tenant: &Tenant,
@@ -245,7 +352,7 @@ pub async fn delete(
     // The last date both backends store as plain `YYYY-MM-DD`.
     let last_date = time::macros::date!(9999 - 12 - 31);
     let upcoming = (tenant.settings.today(), last_date);
-    if crate::bookings::store::any_held_in(&mut tx, tenant.id, id, upcoming).await? {
+    if availability::booked_in(&mut tx, tenant.id, id, upcoming).await? {
         return Err(ApiError::Conflict {
             code: ErrorCode::PropertyHasBookings,
             detail: "The property has upcoming bookings; cancel them or unlist it instead.".into(),
@@ -263,147 +370,55 @@ pub async fn delete(
         now,
     )
     .await?;
-    crate::tenants::store::bump_listings(&mut tx, tenant.id).await?;
+    tenants::listings_changed(&mut tx, tenant.id).await?;
     tx.commit().await
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Sort {
-    Newest,
-    PriceAsc,
-    PriceDesc,
-    Rating,
-}
-
-#[derive(Debug, Default)]
-pub struct Search {
-    pub city: Option<String>,
-    pub country: Option<String>,
-    /// Centre and radius in kilometres.
-    pub near: Option<(f64, f64, f64)>,
-    pub min_price: Option<i64>,
-    pub max_price: Option<i64>,
-    pub guests: Option<u32>,
-    pub amenities: Vec<String>,
-    /// Only properties free every night of `[check_in, check_out)` whose stay limits fit.
-    pub stay: Option<(time::Date, time::Date)>,
-    /// Only the caller's own listings, in any status.
-    pub mine: bool,
-    pub sort: Option<Sort>,
-    pub cursor: Option<String>,
-    pub limit: u32,
-}
-
-/// Where the previous page ended, as the sort saw it.
-#[derive(Debug, Serialize, Deserialize)]
-struct Cursor {
-    sort: Sort,
-    key: i64,
-    id: Uuid,
-}
-
-fn sort_key(sort: Sort, property: &Property) -> i64 {
-    match sort {
-        Sort::Newest => 0,
-        Sort::PriceAsc | Sort::PriceDesc => property.listing.nightly_price,
-        Sort::Rating => property
-            .average_rating()
-            .map_or(0, |rating| (rating * 100.0).round() as i64),
-    }
-}
-
-pub struct Page {
-    pub properties: Vec<Property>,
-    pub next_cursor: Option<String>,
-}
-
-const KM_PER_DEGREE: f64 = 111.195;
-
-pub async fn search(
+/// Replaces the property's calendar export secret (its owner, or tenant admins); the old feed
+/// URL stops working. Returns the new secret.
+#[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]
+pub async fn rotate_calendar_token(
     state: &AppState,
     tenant: &Tenant,
     principal: &Principal,
-    search: Search,
-) -> Result<Page, ApiError> {
+    id: PropertyId,
+) -> Result<String, ApiError> {
+    let (_, permit) = for_change(state, tenant, principal, id, CHANGE).await?;
+    let token = new_calendar_token();
+    let mut tx = state.db.begin().await?;
+    if !store::set_ical_token(&mut tx, &permit, id, &token).await? {
+        return Err(ApiError::NotFound("property"));
+    }
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// The property whose calendar export secret is `token`, with its name: the secret is the
+/// credential, so anyone who may browse the marketplace may present it.
+#[tracing::instrument(skip(state, tenant, principal, token), fields(tenant = %tenant.slug))]
+pub async fn by_calendar_token(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    token: &str,
+) -> Result<Option<(PropertyId, String)>, ApiError> {
     state
         .authorizer
         .check(&state.db, tenant, principal, PropertyAction::Read)
         .await?;
-    let owner = if search.mine {
-        Some(principal.user()?.user_id)
-    } else {
-        None
-    };
-    let (query, sort) = search_query(tenant.id, owner, &search)?;
-    let mut properties = store::search(&state.db, &query).await?;
-    let next_cursor = (properties.len() > search.limit as usize).then(|| {
-        properties.truncate(search.limit as usize);
-        let last = properties.last().expect("a full page has a last row");
-        let cursor = Cursor {
-            sort,
-            key: sort_key(sort, last),
-            id: last.id.0,
-        };
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
-    });
-    Ok(Page {
-        properties,
-        next_cursor,
-    })
+    store::find_by_calendar_token(&state.db, tenant.id, token).await
 }
 
-/// The SQL of a search (one more row than a page, to tell whether another page follows):
-/// listed properties, or `owner`'s in any status.
-pub fn search_query(
-    tenant: TenantId,
-    owner: Option<UserId>,
-    search: &Search,
-) -> Result<(SearchQuery, Sort), ApiError> {
+/// Whether the tenant has ever had a property (deleted ones count: their bookings keep prices),
+/// read in `tx`.
+pub async fn tenant_has_properties(tx: &mut Tx, tenant: TenantId) -> Result<bool, ApiError> {
+    store::tenant_has_properties(tx, tenant).await
+}
+
+/// Checks a search's filters and decodes its cursor.
+fn checked(search: &Search) -> Result<(Sort, Option<Cursor>), ApiError> {
     let sort = search.sort.unwrap_or(Sort::Newest);
-    let mut conditions = vec!["tenant_id = $1".to_owned(), "deleted_at IS NULL".to_owned()];
-    let mut binds = vec![Bind::Uuid(tenant.0)];
-    // Adds a condition on a new bind; the condition gets the bind's placeholder number.
-    macro_rules! add {
-        ($condition:expr, $value:expr $(,)?) => {{
-            binds.push($value);
-            let n = binds.len();
-            conditions.push($condition(n));
-        }};
-    }
-    if let Some(owner) = owner {
-        add!(|n: usize| format!("owner_id = ${n}"), Bind::Uuid(owner.0));
-    } else {
-        add!(
-            |n: usize| format!("status = ${n}"),
-            Bind::Text(PropertyStatus::Listed.as_str().into()),
-        );
-    }
     let mut errors = Vec::new();
-    if let Some(city) = &search.city {
-        add!(
-            |n: usize| format!("city_key = ${n}"),
-            Bind::Text(city.trim().to_lowercase()),
-        );
-    }
-    if let Some(country) = &search.country {
-        add!(
-            |n: usize| format!("country = ${n}"),
-            Bind::Text(country.trim().to_uppercase()),
-        );
-    }
-    if let Some(guests) = search.guests {
-        add!(
-            |n: usize| format!("max_guests >= ${n}"),
-            Bind::Int(i64::from(guests)),
-        );
-    }
-    if let Some(min) = search.min_price {
-        add!(|n: usize| format!("nightly_price >= ${n}"), Bind::Int(min));
-    }
-    if let Some(max) = search.max_price {
-        add!(|n: usize| format!("nightly_price <= ${n}"), Bind::Int(max));
-    }
     if let (Some(min), Some(max)) = (search.min_price, search.max_price)
         && min > max
     {
@@ -415,106 +430,82 @@ pub fn search_query(
                 format!("amenities[{index}]"),
                 "is not an amenity code",
             ));
-            continue;
         }
-        add!(
-            |n: usize| {
-                format!(
-                    "EXISTS (SELECT 1 FROM property_amenities a WHERE a.tenant_id = properties.tenant_id \
-                     AND a.property_id = properties.id AND a.amenity = ${n})"
-                )
-            },
-            Bind::Text(amenity.clone()),
-        );
     }
-    if let Some((lat, lng, radius_km)) = search.near {
-        // A bounding box the indexes can use, then the distance on an equirectangular
-        // projection (accurate to well under 1 % at city scale; needs no trigonometry in SQL).
-        let degrees = radius_km / KM_PER_DEGREE;
-        let shrink = lat.to_radians().cos().max(0.01);
-        add!(
-            |n: usize| format!("lat >= ${n}"),
-            Bind::Float(lat - degrees)
-        );
-        add!(
-            |n: usize| format!("lat <= ${n}"),
-            Bind::Float(lat + degrees)
-        );
-        add!(
-            |n: usize| format!("lng >= ${n}"),
-            Bind::Float(lng - degrees / shrink),
-        );
-        add!(
-            |n: usize| format!("lng <= ${n}"),
-            Bind::Float(lng + degrees / shrink),
-        );
-        binds.push(Bind::Float(lat));
-        binds.push(Bind::Float(lng));
-        binds.push(Bind::Float(shrink));
-        binds.push(Bind::Float(degrees * degrees));
-        let n = binds.len();
-        conditions.push(format!(
-            "((lat - ${a}) * (lat - ${a}) + (lng - ${b}) * ${c} * (lng - ${b}) * ${c}) <= ${d}",
-            a = n - 3,
-            b = n - 2,
-            c = n - 1,
-            d = n
-        ));
-    }
-    if let Some((check_in, check_out)) = search.stay {
-        let nights = (check_out - check_in).whole_days();
-        add!(|n: usize| format!("min_nights <= ${n}"), Bind::Int(nights));
-        add!(|n: usize| format!("max_nights >= ${n}"), Bind::Int(nights));
-        binds.push(Bind::Date(check_in));
-        binds.push(Bind::Date(check_out));
-        let n = binds.len();
-        conditions.push(format!(
-            "NOT EXISTS (SELECT 1 FROM blocked_ranges b WHERE b.tenant_id = properties.tenant_id \
-             AND b.property_id = properties.id AND b.start_date < ${} AND b.end_date > ${})",
-            n,
-            n - 1
-        ));
-        conditions.push(crate::bookings::store::free_of_bookings(n - 1, n));
-    }
-    if let Some(cursor) = &search.cursor {
-        let cursor: Cursor = URL_SAFE_NO_PAD
-            .decode(cursor)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .filter(|cursor: &Cursor| cursor.sort == sort)
-            .ok_or_else(|| ApiError::validation("cursor", "is not a cursor of this search"))?;
-        if sort != Sort::Newest {
-            binds.push(Bind::Int(cursor.key));
-        }
-        binds.push(Bind::Uuid(cursor.id));
-        let (k, i) = (binds.len() - 1, binds.len());
-        conditions.push(match sort {
-            Sort::Newest => format!("id < ${i}"),
-            Sort::PriceAsc => {
-                format!("(nightly_price > ${k} OR (nightly_price = ${k} AND id > ${i}))")
-            }
-            Sort::PriceDesc => {
-                format!("(nightly_price < ${k} OR (nightly_price = ${k} AND id < ${i}))")
-            }
-            Sort::Rating => format!("(rating_x100 < ${k} OR (rating_x100 = ${k} AND id < ${i}))"),
-        });
-    }
+    let cursor = search
+        .cursor
+        .as_ref()
+        .map(|cursor| {
+            URL_SAFE_NO_PAD
+                .decode(cursor)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .filter(|cursor: &Cursor| cursor.sort == sort)
+                .ok_or_else(|| ApiError::validation("cursor", "is not a cursor of this search"))
+        })
+        .transpose()?;
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let order_by = match sort {
-        Sort::Newest => "id DESC",
-        Sort::PriceAsc => "nightly_price ASC, id ASC",
-        Sort::PriceDesc => "nightly_price DESC, id DESC",
-        Sort::Rating => "rating_x100 DESC, id DESC",
+    Ok((sort, cursor))
+}
+
+/// Listed properties matching `search`, or the caller's own in any status (`mine`), a page at a
+/// time. Anonymous answers are the same for everyone, and cached.
+#[tracing::instrument(skip(state, tenant, principal, search), fields(tenant = %tenant.slug))]
+pub async fn search(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    search: Search,
+) -> Result<Page, ApiError> {
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, PropertyAction::Read)
+        .await?;
+    let cacheable = principal.is_anonymous();
+    let key = ReadCache::key(
+        tenant,
+        &format!(
+            "search?{}",
+            serde_json::to_string(&search).map_err(ApiError::internal)?
+        ),
+    );
+    if cacheable && let Some(page) = state.cache.get_json(&key).await {
+        return Ok(page);
+    }
+    let owner = if search.mine {
+        Some(principal.user()?.user_id)
+    } else {
+        None
     };
-    Ok((
-        SearchQuery {
-            conditions,
-            binds,
-            order_by,
-            limit: search.limit + 1,
-        },
-        sort,
-    ))
+    let (sort, cursor) = checked(&search)?;
+    let query = store::search_query(tenant.id, owner, &search, (sort, cursor.as_ref()));
+    let mut properties = store::search(&state.db, &query).await?;
+    let next_cursor = (properties.len() > search.limit as usize).then(|| {
+        properties.truncate(search.limit as usize);
+        let last = properties.last().expect("a full page has a last row");
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Cursor::after(sort, last)).unwrap_or_default())
+    });
+    let page = Page {
+        properties: with_photos(state, tenant, principal, properties).await?,
+        next_cursor,
+    };
+    if cacheable {
+        state.cache.put_json(key, &page).await;
+    }
+    Ok(page)
+}
+
+/// PostgreSQL's plan for `search` (`None` on SQLite), for the tests that keep searches on
+/// their indexes.
+pub async fn explain_search(
+    db: &Db,
+    tenant: TenantId,
+    owner: Option<UserId>,
+    search: &Search,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    let (sort, cursor) = checked(search)?;
+    let query = store::search_query(tenant, owner, search, (sort, cursor.as_ref()));
+    store::explain_search(db, &query).await
 }

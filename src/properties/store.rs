@@ -2,10 +2,10 @@
 
 use uuid::Uuid;
 
-use super::model::{Listing, Location, Property, PropertyStatus};
+use super::model::{Cursor, Listing, Location, Property, PropertyStatus, Search, Sort};
 use crate::{
     authz::{Permit, PropertyAction},
-    bind_all,
+    availability, bind_all,
     db::{Bind, Db, Timestamp, Tx},
     error::ApiError,
     ids::{PropertyId, TenantId, UserId},
@@ -384,6 +384,159 @@ pub struct SearchQuery {
     pub binds: Vec<Bind>,
     pub order_by: &'static str,
     pub limit: u32,
+}
+
+const KM_PER_DEGREE: f64 = 111.195;
+
+/// The SQL of a checked search (one more row than a page, to tell whether another page
+/// follows): listed properties, or `owner`'s in any status, after `cursor` in `sort` order.
+pub fn search_query(
+    tenant: TenantId,
+    owner: Option<UserId>,
+    search: &Search,
+    (sort, cursor): (Sort, Option<&Cursor>),
+) -> SearchQuery {
+    let mut conditions = vec!["tenant_id = $1".to_owned(), "deleted_at IS NULL".to_owned()];
+    let mut binds = vec![Bind::Uuid(tenant.0)];
+    // Adds a condition on a new bind; the condition gets the bind's placeholder number.
+    macro_rules! add {
+        ($condition:expr, $value:expr $(,)?) => {{
+            binds.push($value);
+            let n = binds.len();
+            conditions.push($condition(n));
+        }};
+    }
+    if let Some(owner) = owner {
+        add!(|n: usize| format!("owner_id = ${n}"), Bind::Uuid(owner.0));
+    } else {
+        add!(
+            |n: usize| format!("status = ${n}"),
+            Bind::Text(PropertyStatus::Listed.as_str().into()),
+        );
+    }
+    if let Some(city) = &search.city {
+        add!(
+            |n: usize| format!("city_key = ${n}"),
+            Bind::Text(city.trim().to_lowercase()),
+        );
+    }
+    if let Some(country) = &search.country {
+        add!(
+            |n: usize| format!("country = ${n}"),
+            Bind::Text(country.trim().to_uppercase()),
+        );
+    }
+    if let Some(guests) = search.guests {
+        add!(
+            |n: usize| format!("max_guests >= ${n}"),
+            Bind::Int(i64::from(guests)),
+        );
+    }
+    if let Some(min) = search.min_price {
+        add!(|n: usize| format!("nightly_price >= ${n}"), Bind::Int(min));
+    }
+    if let Some(max) = search.max_price {
+        add!(|n: usize| format!("nightly_price <= ${n}"), Bind::Int(max));
+    }
+    for amenity in &search.amenities {
+        add!(
+            |n: usize| {
+                format!(
+                    "EXISTS (SELECT 1 FROM property_amenities a WHERE a.tenant_id = properties.tenant_id \
+                     AND a.property_id = properties.id AND a.amenity = ${n})"
+                )
+            },
+            Bind::Text(amenity.clone()),
+        );
+    }
+    if let Some((lat, lng, radius_km)) = search.near {
+        // A bounding box the indexes can use, then the distance on an equirectangular
+        // projection (accurate to well under 1 % at city scale; needs no trigonometry in SQL).
+        let degrees = radius_km / KM_PER_DEGREE;
+        let shrink = lat.to_radians().cos().max(0.01);
+        add!(
+            |n: usize| format!("lat >= ${n}"),
+            Bind::Float(lat - degrees)
+        );
+        add!(
+            |n: usize| format!("lat <= ${n}"),
+            Bind::Float(lat + degrees)
+        );
+        add!(
+            |n: usize| format!("lng >= ${n}"),
+            Bind::Float(lng - degrees / shrink),
+        );
+        add!(
+            |n: usize| format!("lng <= ${n}"),
+            Bind::Float(lng + degrees / shrink),
+        );
+        binds.push(Bind::Float(lat));
+        binds.push(Bind::Float(lng));
+        binds.push(Bind::Float(shrink));
+        binds.push(Bind::Float(degrees * degrees));
+        let n = binds.len();
+        conditions.push(format!(
+            "((lat - ${a}) * (lat - ${a}) + (lng - ${b}) * ${c} * (lng - ${b}) * ${c}) <= ${d}",
+            a = n - 3,
+            b = n - 2,
+            c = n - 1,
+            d = n
+        ));
+    }
+    if let Some(stay) = search.stay {
+        let nights = stay.nights();
+        add!(|n: usize| format!("min_nights <= ${n}"), Bind::Int(nights));
+        add!(|n: usize| format!("max_nights >= ${n}"), Bind::Int(nights));
+        binds.push(Bind::Date(stay.check_in));
+        binds.push(Bind::Date(stay.check_out));
+        let n = binds.len();
+        conditions.extend(availability::free_stay_conditions(n - 1, n));
+    }
+    if let Some(cursor) = cursor {
+        if sort != Sort::Newest {
+            binds.push(Bind::Int(cursor.key));
+        }
+        binds.push(Bind::Uuid(cursor.id));
+        let (k, i) = (binds.len() - 1, binds.len());
+        conditions.push(match sort {
+            Sort::Newest => format!("id < ${i}"),
+            Sort::PriceAsc => {
+                format!("(nightly_price > ${k} OR (nightly_price = ${k} AND id > ${i}))")
+            }
+            Sort::PriceDesc => {
+                format!("(nightly_price < ${k} OR (nightly_price = ${k} AND id < ${i}))")
+            }
+            Sort::Rating => format!("(rating_x100 < ${k} OR (rating_x100 = ${k} AND id < ${i}))"),
+        });
+    }
+    let order_by = match sort {
+        Sort::Newest => "id DESC",
+        Sort::PriceAsc => "nightly_price ASC, id ASC",
+        Sort::PriceDesc => "nightly_price DESC, id DESC",
+        Sort::Rating => "rating_x100 DESC, id DESC",
+    };
+    SearchQuery {
+        conditions,
+        binds,
+        order_by,
+        limit: search.limit + 1,
+    }
+}
+
+/// The property whose calendar export feed has this secret, with its name.
+pub async fn find_by_calendar_token(
+    db: &Db,
+    tenant: TenantId,
+    token: &str,
+) -> Result<Option<(PropertyId, String)>, ApiError> {
+    let row: Option<(Uuid, String)> = on_db!(db, |pool| {
+        sqlx::query_as("SELECT id, name FROM properties WHERE tenant_id = $1 AND ical_token = $2 AND deleted_at IS NULL")
+            .bind(tenant.0)
+            .bind(token)
+            .fetch_optional(pool)
+            .await
+    })?;
+    Ok(row.map(|(id, name)| (PropertyId(id), name)))
 }
 
 /// PostgreSQL's plan for a search, as `EXPLAIN (FORMAT JSON)` gives it (`None` on SQLite).

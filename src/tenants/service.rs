@@ -13,7 +13,7 @@ use crate::{
     app::AppState,
     auth::{Principal, password},
     authz::{AuthAction, Permit, Role, Roles, SettingsAction, TenantAction},
-    db::{Db, Timestamp},
+    db::{Db, Timestamp, Tx},
     error::{ApiError, ErrorCode, FieldError},
     ids::{TenantId, UserId},
     users::{
@@ -161,6 +161,23 @@ pub async fn resolve_active(db: &Db, slug: &str) -> Result<Tenant, ApiError> {
     }
 }
 
+/// The tenant with this id, whatever its status (for work done on its behalf, such as jobs).
+pub async fn find_by_id(db: &Db, id: TenantId) -> Result<Option<Tenant>, ApiError> {
+    store::find_by_id(db, id).await
+}
+
+/// Marks a change to what the tenant's public listing answers show (a listing, its photos, its
+/// calendar), in the transaction of the change, so that cached answers are not served again.
+pub async fn listings_changed(tx: &mut Tx, tenant: TenantId) -> Result<(), ApiError> {
+    store::bump_listings(tx, tenant).await
+}
+
+/// The tenant's currency as of `tx`: on PostgreSQL it holds a share lock on the settings until
+/// the transaction ends, so a concurrent currency change waits for the listing being priced.
+pub async fn currency_in(tx: &mut Tx, tenant: TenantId) -> Result<String, ApiError> {
+    store::currency_for_share(tx, tenant).await
+}
+
 /// The public face of the tenant (anyone may read it).
 pub async fn public_profile(
     state: &AppState,
@@ -215,7 +232,7 @@ pub async fn update_settings(
         .map_err(ApiError::Validation)?;
     // Prices are stored in the tenant's currency: once one exists, the currency is fixed.
     if next.currency != current.settings.currency
-        && crate::properties::store::tenant_has_properties(&mut tx, tenant.id).await?
+        && crate::properties::service::tenant_has_properties(&mut tx, tenant.id).await?
     {
         return Err(ApiError::Conflict {
             code: ErrorCode::CurrencyLocked,

@@ -1,6 +1,6 @@
 //! A tenant's settings: how its marketplace books, charges and limits.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{error::FieldError, ratelimit::DEFAULT_PLAN};
 
@@ -23,7 +23,7 @@ const CURRENCIES: &[&str] = &[
 macro_rules! setting_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
         pub enum $name { $($variant),+ }
 
         impl $name {

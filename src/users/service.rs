@@ -11,15 +11,20 @@ use crate::{
     app::AppState,
     auth::{Principal, store as auth_store},
     authz::{ProfileAction, Role, Roles, UserAction},
-    db::Timestamp,
+    db::{Db, Timestamp},
     error::{ApiError, ErrorCode, FieldError},
-    ids::UserId,
+    ids::{TenantId, UserId},
     storage::ImageFormat,
     tenants::Tenant,
 };
 
 /// Largest profile picture accepted.
 pub const MAX_PICTURE_BYTES: usize = 5 * 1024 * 1024;
+
+/// The account with this id, for work done on the tenant's behalf (such as notifications).
+pub async fn find(db: &Db, tenant: TenantId, id: UserId) -> Result<Option<User>, ApiError> {
+    store::get(db, tenant, id).await
+}
 
 pub async fn me(
     state: &AppState,

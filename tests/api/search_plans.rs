@@ -4,11 +4,12 @@
 
 use serde_json::Value;
 use staybase::{
+    dates::Stay,
     db::Db,
     ids::{TenantId, UserId},
     properties::{
-        service::{Search, Sort, search_query},
-        store::explain_search,
+        model::{Search, Sort},
+        service::explain_search,
     },
 };
 use time::{Duration, OffsetDateTime};
@@ -184,7 +185,10 @@ async fn searches_use_indexes_at_100k_properties() {
         (
             "dates",
             Search {
-                stay: Some((today + Duration::days(10), today + Duration::days(13))),
+                stay: Some(Stay {
+                    check_in: today + Duration::days(10),
+                    check_out: today + Duration::days(13),
+                }),
                 ..Search::default()
             },
         ),
@@ -192,7 +196,10 @@ async fn searches_use_indexes_at_100k_properties() {
             "city, dates and price",
             Search {
                 city: Some("City 7".into()),
-                stay: Some((today + Duration::days(10), today + Duration::days(13))),
+                stay: Some(Stay {
+                    check_in: today + Duration::days(10),
+                    check_out: today + Duration::days(13),
+                }),
                 max_price: Some(30_000),
                 sort: Some(Sort::PriceAsc),
                 ..Search::default()
@@ -202,8 +209,7 @@ async fn searches_use_indexes_at_100k_properties() {
     let mut sequential = Vec::new();
     for (name, mut search) in searches {
         search.limit = 20;
-        let (query, _) = search_query(big.id, None, &search).unwrap();
-        let plan = explain_search(&app.state.db, &query)
+        let plan = explain_search(&app.state.db, big.id, None, &search)
             .await
             .unwrap()
             .unwrap();
@@ -220,8 +226,7 @@ async fn searches_use_indexes_at_100k_properties() {
         limit: 20,
         ..Search::default()
     };
-    let (query, _) = search_query(big.id, Some(owner), &mine).unwrap();
-    let plan = explain_search(&app.state.db, &query)
+    let plan = explain_search(&app.state.db, big.id, Some(owner), &mine)
         .await
         .unwrap()
         .unwrap();
