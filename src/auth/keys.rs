@@ -13,10 +13,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::RwLock;
 
+use super::store::{self, NewSigningKey};
 use crate::{
     db::{Db, Timestamp},
     error::ApiError,
-    on_db,
 };
 
 /// Access tokens live this long; a retired key verifies for this long (plus leeway) after.
@@ -24,14 +24,6 @@ pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 const LEEWAY_SECONDS: u64 = 30;
 /// An unknown `kid` triggers a reload (another replica rotated), at most this often.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(10);
-
-#[derive(sqlx::FromRow)]
-struct KeyRow {
-    id: String,
-    private_key_der: String,
-    public_key: String,
-    retired_at: Option<Timestamp>,
-}
 
 struct KeySet {
     signer: Option<(String, EncodingKey)>,
@@ -172,15 +164,7 @@ async fn load(db: &Db) -> Result<KeySet, ApiError> {
     let oldest_useful = Timestamp::now()
         - time::Duration::try_from(ACCESS_TOKEN_LIFETIME).unwrap_or(time::Duration::HOUR)
         - time::Duration::seconds(LEEWAY_SECONDS as i64);
-    let rows: Vec<KeyRow> = on_db!(db, |pool| {
-        sqlx::query_as(
-            "SELECT id, private_key_der, public_key, retired_at FROM signing_keys \
-             WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, id DESC",
-        )
-        .bind(oldest_useful)
-        .fetch_all(pool)
-        .await
-    })?;
+    let rows = store::signing_keys_retired_after(db, oldest_useful).await?;
     let mut set = KeySet {
         signer: None,
         verifiers: HashMap::new(),
@@ -219,23 +203,16 @@ async fn insert_new_key(db: &Db) -> Result<String, ApiError> {
     let id = uuid::Uuid::now_v7().simple().to_string();
     let now = Timestamp::now();
     let mut tx = db.begin().await?;
-    crate::on_tx!(&mut tx, |conn| {
-        sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query(
-            "INSERT INTO signing_keys (id, private_key_der, public_key, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&id)
-        .bind(STANDARD.encode(der.as_bytes()))
-        .bind(URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()))
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map(drop)
-    })?;
+    store::insert_signing_key(
+        &mut tx,
+        NewSigningKey {
+            id: &id,
+            private_key_der: &STANDARD.encode(der.as_bytes()),
+            public_key: &URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()),
+            now,
+        },
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(kid = %id, "new signing key");
     Ok(id)

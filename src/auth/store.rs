@@ -1,12 +1,12 @@
-//! SQL of sessions (refresh tokens) and single-use email tokens.
+//! SQL of sessions (refresh tokens), single-use email tokens and JWT signing keys.
 
 use uuid::Uuid;
 
 use crate::{
-    db::{Timestamp, Tx},
+    db::{Db, Timestamp, Tx},
     error::ApiError,
     ids::{TenantId, UserId},
-    on_tx,
+    on_db, on_tx,
 };
 
 pub struct NewRefreshToken<'a> {
@@ -295,4 +295,60 @@ pub async fn consume_user_token(
         .await
     })?;
     Ok(user.map(UserId))
+}
+
+/// A signing key as stored; shared by every tenant, so not scoped by one.
+#[derive(sqlx::FromRow)]
+pub struct SigningKeyRow {
+    pub id: String,
+    pub private_key_der: String,
+    pub public_key: String,
+    pub retired_at: Option<Timestamp>,
+}
+
+/// The active signing keys and those retired after `cutoff`, newest first.
+pub async fn signing_keys_retired_after(
+    db: &Db,
+    cutoff: Timestamp,
+) -> Result<Vec<SigningKeyRow>, ApiError> {
+    Ok(on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT id, private_key_der, public_key, retired_at FROM signing_keys \
+             WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(cutoff)
+        .fetch_all(pool)
+        .await
+    })?)
+}
+
+pub struct NewSigningKey<'a> {
+    pub id: &'a str,
+    /// PKCS#8 DER, base64.
+    pub private_key_der: &'a str,
+    /// The raw public key, base64url.
+    pub public_key: &'a str,
+    pub now: Timestamp,
+}
+
+/// Retires the active signing keys and inserts the new one, which signs from now on.
+pub async fn insert_signing_key(tx: &mut Tx, key: NewSigningKey<'_>) -> Result<(), ApiError> {
+    on_tx!(tx, |conn| {
+        sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+            .bind(key.now)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (id, private_key_der, public_key, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(key.id)
+        .bind(key.private_key_der)
+        .bind(key.public_key)
+        .bind(key.now)
+        .execute(&mut *conn)
+        .await
+        .map(drop)
+    })?;
+    Ok(())
 }

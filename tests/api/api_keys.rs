@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::helpers::{Account, TestApp, assert_problem, spawn_app};
 
 #[tokio::test]
 async fn api_keys_are_shown_once_act_with_their_roles_and_stop_when_revoked() {
@@ -157,6 +157,102 @@ async fn a_key_never_holds_more_than_its_creator() {
         app.get_with("/v1/t/acme/users", &secret).await,
         StatusCode::FORBIDDEN,
         "forbidden",
+    )
+    .await;
+}
+
+struct CreatedKey {
+    id: uuid::Uuid,
+    secret: String,
+}
+
+async fn create_guest_key(app: &TestApp, tenant: &str, admin: &Account) -> CreatedKey {
+    let response = app
+        .post_json(
+            &format!("/v1/t/{tenant}/api-keys"),
+            &json!({ "name": "channel manager", "roles": ["guest"] }),
+            Some(&admin.access_token),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    CreatedKey {
+        id: created["id"].as_str().unwrap().parse().unwrap(),
+        secret: created["secret"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn me_id(app: &TestApp, tenant: &str, secret: &str) -> Value {
+    let me: Value = app
+        .get_with(&format!("/v1/t/{tenant}/users/me"), secret)
+        .await
+        .json()
+        .await
+        .unwrap();
+    me["id"].clone()
+}
+
+/// Secret hashes are unique within a tenant, not across tenants, and a secret is looked up only
+/// in the tenant it is presented to: were two tenants' keys to share a hash, each would still
+/// act in its own tenant only.
+#[tokio::test]
+async fn secret_hashes_are_unique_per_tenant_and_looked_up_in_it() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    app.create_tenant("other").await;
+    let acme_admin = app.tenant_admin("acme").await;
+    let other_admin = app.tenant_admin("other").await;
+    let acme_key = create_guest_key(&app, "acme", &acme_admin).await;
+    let other_key = create_guest_key(&app, "other", &other_admin).await;
+    let db = &app.state.db;
+
+    let same_tenant: Result<_, sqlx::Error> = staybase::on_db!(db, |pool| {
+        sqlx::query(
+            "INSERT INTO api_keys (tenant_id, id, name, prefix, secret_hash, roles, created_by, \
+             created_at) SELECT tenant_id, $1, name, prefix, secret_hash, roles, created_by, \
+             created_at FROM api_keys WHERE id = $2",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(acme_key.id)
+        .execute(pool)
+        .await
+        .map(drop)
+    });
+    assert!(
+        same_tenant
+            .as_ref()
+            .is_err_and(staybase::db::is_unique_violation),
+        "a secret hash twice in one tenant: {same_tenant:?}"
+    );
+
+    let other_tenant = staybase::on_db!(db, |pool| {
+        sqlx::query(
+            "UPDATE api_keys SET secret_hash = \
+             (SELECT secret_hash FROM api_keys WHERE id = $1) WHERE id = $2",
+        )
+        .bind(acme_key.id)
+        .bind(other_key.id)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected())
+    })
+    .expect("the same secret hash in another tenant");
+    assert_eq!(other_tenant, 1);
+
+    assert_eq!(
+        me_id(&app, "acme", &acme_key.secret).await,
+        acme_admin.id.as_str()
+    );
+    assert_eq!(
+        me_id(&app, "other", &acme_key.secret).await,
+        other_admin.id.as_str(),
+        "the secret finds the key of the tenant it is presented to"
+    );
+    assert_problem(
+        app.get_with("/v1/t/other/users/me", &other_key.secret)
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
     )
     .await;
 }

@@ -7,6 +7,8 @@
 //! and then replays its response. A client error of the work (404, 409, 422) is the first
 //! response too and is stored; transient failures (429, 5xx) are not, so their retry runs again.
 
+pub mod store;
+
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -14,12 +16,12 @@ use poem::http::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use self::store::StoredKey;
 use crate::{
     db::{Db, Timestamp, Tx},
     error::{ApiError, ErrorCode, RecordedError},
     ids::{TenantId, UserId},
     jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
-    on_db, on_tx,
 };
 
 /// How long a key's response is replayed.
@@ -94,33 +96,6 @@ pub enum Claim {
     Replay(Replay),
 }
 
-#[derive(sqlx::FromRow)]
-struct StoredKey {
-    request_hash: String,
-    response_status: Option<i32>,
-    response_body: Option<String>,
-    created_at: Timestamp,
-}
-
-const FIND: &str = "SELECT request_hash, response_status, response_body, created_at \
-    FROM idempotency_keys WHERE tenant_id = $1 AND user_id = $2 AND key = $3";
-
-async fn find(
-    tx: &mut Tx,
-    tenant: TenantId,
-    user: UserId,
-    key: &str,
-) -> Result<Option<StoredKey>, ApiError> {
-    Ok(on_tx!(tx, |conn| {
-        sqlx::query_as(FIND)
-            .bind(tenant.0)
-            .bind(user.0)
-            .bind(key)
-            .fetch_optional(conn)
-            .await
-    })?)
-}
-
 /// The first answer to `key`, if it has one still within its retention; read before any work.
 pub async fn earlier(
     db: &Db,
@@ -129,15 +104,7 @@ pub async fn earlier(
     key: &IdempotencyKey,
     now: Timestamp,
 ) -> Result<Option<Replay>, ApiError> {
-    let stored: Option<StoredKey> = on_db!(db, |pool| {
-        sqlx::query_as(FIND)
-            .bind(tenant.0)
-            .bind(user.0)
-            .bind(&key.key)
-            .fetch_optional(pool)
-            .await
-    })?;
-    match stored {
+    match store::get(db, tenant, user, &key.key).await? {
         Some(stored) if stored.created_at > now - RETENTION => replay(stored, key).map(Some),
         _ => Ok(None),
     }
@@ -169,42 +136,18 @@ pub async fn claim(
     key: &IdempotencyKey,
     now: Timestamp,
 ) -> Result<Claim, ApiError> {
-    if let Some(stored) = find(tx, tenant, user, &key.key).await? {
+    if let Some(stored) = store::get_in(tx, tenant, user, &key.key).await? {
         if stored.created_at > now - RETENTION {
             return replay(stored, key).map(Claim::Replay);
         }
-        on_tx!(&mut *tx, |conn| {
-            sqlx::query(
-                "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND user_id = $2 AND key = $3",
-            )
-            .bind(tenant.0)
-            .bind(user.0)
-            .bind(&key.key)
-            .execute(conn)
-            .await
-            .map(drop)
-        })?;
+        store::delete(tx, tenant, user, &key.key).await?;
     }
     // On PostgreSQL this waits while another transaction holds the same key; once that one
     // commits nothing is inserted, and its response is read and replayed.
-    let inserted = on_tx!(&mut *tx, |conn| {
-        sqlx::query(
-            "INSERT INTO idempotency_keys (tenant_id, user_id, key, request_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(tenant.0)
-        .bind(user.0)
-        .bind(&key.key)
-        .bind(&key.request_hash)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|done| done.rows_affected())
-    })?;
-    if inserted == 1 {
+    if store::insert(tx, tenant, user, &key.key, &key.request_hash, now).await? {
         return Ok(Claim::Fresh);
     }
-    let stored = find(tx, tenant, user, &key.key)
+    let stored = store::get_in(tx, tenant, user, &key.key)
         .await?
         .ok_or(ApiError::Unavailable("database"))?;
     replay(stored, key).map(Claim::Replay)
@@ -219,21 +162,7 @@ pub async fn record(
     status: u16,
     body: &Value,
 ) -> Result<(), ApiError> {
-    on_tx!(tx, |conn| {
-        sqlx::query(
-            "UPDATE idempotency_keys SET response_status = $4, response_body = $5 \
-             WHERE tenant_id = $1 AND user_id = $2 AND key = $3",
-        )
-        .bind(tenant.0)
-        .bind(user.0)
-        .bind(&key.key)
-        .bind(i32::from(status))
-        .bind(body.to_string())
-        .execute(conn)
-        .await
-        .map(drop)
-    })?;
-    Ok(())
+    store::set_response(tx, tenant, user, &key.key, status, body).await
 }
 
 /// Stores `err` as the first answer to `key` when it is a client error of the work (a 404, 409 or
@@ -271,14 +200,7 @@ impl Job for PruneIdempotencyKeys {
 async fn prune(context: JobContext, _job: PruneIdempotencyKeys) -> Result<(), JobError> {
     let cutoff = Timestamp::now() - RETENTION;
     let mut tx = context.state.db.begin().await?;
-    let deleted = on_tx!(&mut tx, |conn| {
-        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-            .bind(cutoff)
-            .execute(conn)
-            .await
-            .map(|done| done.rows_affected())
-    })
-    .map_err(ApiError::from)?;
+    let deleted = store::delete_created_before(&mut tx, cutoff).await?;
     tx.commit().await?;
     tracing::info!(deleted, "pruned idempotency keys");
     Ok(())
