@@ -14,7 +14,7 @@ use crate::{
     db::{Db, Timestamp},
     error::ApiError,
     jobs::{JobId, store as job_store},
-    server::{self, Mode},
+    router::server::{self, Mode},
     tenants::{TenantStatus, service as tenants},
     users,
 };

@@ -31,7 +31,6 @@ pub mod pricing;
 pub mod properties;
 pub mod ratelimit;
 pub mod router;
-pub mod server;
 pub mod storage;
 pub mod telemetry;
 pub mod tenants;

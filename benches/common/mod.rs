@@ -5,7 +5,7 @@ use std::{net::SocketAddr, time::Duration};
 use staybase::{
     AppState, Config,
     config::{Secret, Switch},
-    server::{self, Mode},
+    router::server::{self, Mode},
 };
 
 /// Seconds per measured phase: `STAYBASE_BENCH_SECONDS`, default 10.

@@ -12,7 +12,7 @@ pub mod store;
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use poem::http::StatusCode;
+use http::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

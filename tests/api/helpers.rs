@@ -11,7 +11,7 @@ use sqlx::{Connection, Executor, PgConnection};
 use staybase::{
     AppState, Config,
     config::{DatabaseKind, Secret},
-    server::Mode,
+    router::server::Mode,
     tenants::{Tenant, service as tenants},
 };
 use tokio::sync::oneshot;
@@ -86,7 +86,7 @@ async fn spawn_with_config(
     database: TestDatabase,
     data_dir: tempfile::TempDir,
 ) -> TestApp {
-    let acceptor = staybase::server::bind(&config).await.expect("bind");
+    let acceptor = staybase::router::server::bind(&config).await.expect("bind");
     let addr = poem::listener::Acceptor::local_addr(&acceptor)[0]
         .as_socket_addr()
         .copied()
@@ -94,7 +94,7 @@ async fn spawn_with_config(
     let database_url = config.database_url().expose().to_owned();
     let state = AppState::start(config).await.expect("start app");
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
-    tokio::spawn(staybase::server::serve(
+    tokio::spawn(staybase::router::server::serve(
         acceptor,
         state.clone(),
         Mode::Api,
@@ -140,14 +140,14 @@ impl TestApp {
         let other = AppState::start(self.state.config.clone())
             .await
             .expect("start replica");
-        let acceptor = staybase::server::bind(&self.state.config)
+        let acceptor = staybase::router::server::bind(&self.state.config)
             .await
             .expect("bind replica");
         let addr = poem::listener::Acceptor::local_addr(&acceptor)[0]
             .as_socket_addr()
             .copied()
             .expect("tcp address");
-        tokio::spawn(staybase::server::serve(
+        tokio::spawn(staybase::router::server::serve(
             acceptor,
             other,
             Mode::Api,

@@ -64,7 +64,7 @@ async fn with_redis_two_instances_share_one_limit() {
     app.create_tenant("acme").await;
     let other = AppState::start(app.state.config.clone()).await.unwrap();
     let other_addr = {
-        let acceptor = staybase::server::bind(&staybase::Config {
+        let acceptor = staybase::router::server::bind(&staybase::Config {
             bind: "127.0.0.1:0".parse().unwrap(),
             ..app.state.config.clone()
         })
@@ -74,10 +74,10 @@ async fn with_redis_two_instances_share_one_limit() {
             .as_socket_addr()
             .copied()
             .unwrap();
-        tokio::spawn(staybase::server::serve(
+        tokio::spawn(staybase::router::server::serve(
             acceptor,
             other,
-            staybase::server::Mode::Api,
+            staybase::router::server::Mode::Api,
             std::future::pending(),
         ));
         addr

@@ -1,5 +1,8 @@
 //! The route tree: the operational endpoints, the API (every resource's operations joined into
-//! one OpenAPI service), its spec and docs, behind the HTTP edge.
+//! one OpenAPI service), its spec and docs, behind the HTTP edge; and (`server`) the loop that
+//! serves it beside the job workers.
+
+pub mod server;
 
 use std::sync::Arc;
 
