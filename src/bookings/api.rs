@@ -20,10 +20,9 @@ use crate::{
     dates::{Stay, format_date, parse_date},
     error::ApiError,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, cursor, tenancy},
+    http::{ApiResult, Caller, JsonBody, MoneyDto, cursor, tenancy},
     ids::{BookingId, PropertyId},
     pricing::api::QuoteLine,
-    properties::api::MoneyDto,
     users::api::page_limit,
 };
 
@@ -110,7 +109,6 @@ pub struct BookingView {
 
 impl From<&Booking> for BookingView {
     fn from(booking: &Booking) -> Self {
-        let money = |amount: i64| MoneyDto::new(amount, &booking.currency);
         Self {
             id: booking.id.0,
             property_id: booking.property_id.0,
@@ -128,15 +126,20 @@ impl From<&Booking> for BookingView {
                 .map(|line| QuoteLine {
                     code: line.code.clone(),
                     label: line.label.clone(),
-                    amount: money(line.amount),
+                    amount: MoneyDto::from(&line.amount),
                 })
                 .collect(),
-            total: money(booking.total),
+            total: MoneyDto::from(&booking.total),
             cancellation_policy: booking.cancellation_policy.as_str().to_owned(),
             expires_at: booking.expires_at.map(|at| at.get()),
             cancellation: booking.cancelled_by.map(|by| CancellationView {
                 by: by.into(),
-                refund: money(booking.refund_amount.unwrap_or(0)),
+                refund: MoneyDto::from(
+                    &booking
+                        .refund
+                        .clone()
+                        .unwrap_or_else(|| booking.total.with_amount(0)),
+                ),
             }),
             history: booking
                 .history

@@ -222,7 +222,6 @@ fn template(
     guest: &User,
     for_host: bool,
 ) -> Template {
-    let money = |amount: i64| Money::new(amount, booking.currency.clone()).to_string();
     Template::Booking(Box::new(BookingMessage {
         status: status.as_str().to_owned(),
         for_host,
@@ -234,8 +233,8 @@ fn template(
         check_out: format_date(booking.check_out),
         nights: booking.nights(),
         guests: booking.guests,
-        total: money(booking.total),
-        refund: booking.refund_amount.map(money),
+        total: booking.total.to_string(),
+        refund: booking.refund.as_ref().map(Money::to_string),
         cancelled_by: booking.cancelled_by.map(|by| by.as_str().to_owned()),
         hold_minutes: tenant.settings.hold_minutes,
         request_expiry_hours: tenant.settings.request_expiry_hours,

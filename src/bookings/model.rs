@@ -8,7 +8,8 @@ use crate::{
     db::Timestamp,
     error::ApiError,
     ids::{BookingId, PropertyId, TenantId, UserId},
-    pricing::engine::{LineItem, basis_points},
+    money::Money,
+    pricing::engine::LineItem,
     tenants::settings::{BookingMode, CancellationPolicy, PaymentCollection},
 };
 
@@ -177,7 +178,7 @@ impl HistoryEntry {
 pub struct PricedLine {
     pub code: String,
     pub label: String,
-    pub amount: i64,
+    pub amount: Money,
 }
 
 impl From<&LineItem> for PricedLine {
@@ -185,7 +186,7 @@ impl From<&LineItem> for PricedLine {
         Self {
             code: line.code.to_owned(),
             label: line.label.clone(),
-            amount: line.amount,
+            amount: line.amount.clone(),
         }
     }
 }
@@ -203,13 +204,14 @@ pub struct Booking {
     pub check_out: Date,
     pub guests: u32,
     pub status: BookingStatus,
-    pub currency: String,
-    pub total: i64,
+    /// The price fixed when the booking was made: the sum of its lines.
+    pub total: Money,
     pub line_items: Vec<PricedLine>,
     pub cancellation_policy: CancellationPolicy,
     pub expires_at: Option<Timestamp>,
     pub cancelled_by: Option<Actor>,
-    pub refund_amount: Option<i64>,
+    /// What a cancellation gave back, once cancelled.
+    pub refund: Option<Money>,
     pub history: Vec<HistoryEntry>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -221,7 +223,7 @@ impl Booking {
     }
 }
 
-/// What a cancellation gives back, in minor units of the booking's total. Nothing was charged
+/// What a cancellation gives back, in the booking's currency. Nothing was charged
 /// before confirmation, so an unconfirmed booking refunds 0. A host's or an admin's
 /// cancellation refunds everything; a guest's follows the policy snapshot, counting whole days
 /// from the marketplace's `today` to check-in:
@@ -234,14 +236,14 @@ pub fn refund(
     policy: CancellationPolicy,
     status: BookingStatus,
     by: Actor,
-    total: i64,
+    total: &Money,
     (today, check_in): (Date, Date),
-) -> i64 {
+) -> Money {
     if status != BookingStatus::Confirmed {
-        return 0;
+        return total.with_amount(0);
     }
     if by != Actor::Guest {
-        return total;
+        return total.clone();
     }
     let days = (check_in - today).whole_days();
     let share_bps = match policy {
@@ -251,7 +253,8 @@ pub fn refund(
         CancellationPolicy::Strict if days >= 7 => 5_000,
         _ => 0,
     };
-    basis_points(total, share_bps).unwrap_or(total)
+    // A share of at most the whole of a non-negative total cannot overflow.
+    total.share(share_bps).unwrap_or_else(|_| total.clone())
 }
 
 #[cfg(test)]
@@ -340,14 +343,16 @@ mod tests {
     fn refunds_follow_the_policy_snapshot() {
         use CancellationPolicy::*;
         let check_in = date!(2027 - 07 - 14);
+        let total = Money::new(10_001, "EUR");
         let guest = |policy, days_before: i64| {
             refund(
                 policy,
                 BookingStatus::Confirmed,
                 Actor::Guest,
-                10_001,
+                &total,
                 (check_in - Duration::days(days_before), check_in),
             )
+            .amount
         };
         assert_eq!(guest(Flexible, 1), 10_001);
         assert_eq!(guest(Flexible, 0), 0);
@@ -369,16 +374,16 @@ mod tests {
                     Strict,
                     BookingStatus::Confirmed,
                     by,
-                    10_001,
+                    &total,
                     (today, check_in)
                 ),
-                10_001
+                total
             );
         }
         for unpaid in [BookingStatus::Requested, BookingStatus::PendingPayment] {
             assert_eq!(
-                refund(Flexible, unpaid, Actor::Guest, 10_001, (today, check_in)),
-                0
+                refund(Flexible, unpaid, Actor::Guest, &total, (today, check_in)),
+                Money::new(0, "EUR")
             );
         }
     }

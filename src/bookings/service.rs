@@ -118,8 +118,8 @@ fn summary(booking: &Booking) -> Value {
         "check_in": format_date(booking.check_in),
         "check_out": format_date(booking.check_out),
         "guests": booking.guests,
-        "total": { "amount": booking.total, "currency": booking.currency },
-        "refund": booking.refund_amount.map(|amount| json!({ "amount": amount, "currency": booking.currency })),
+        "total": booking.total,
+        "refund": booking.refund,
     })
 }
 
@@ -245,7 +245,7 @@ async fn book(
     if !availability::stay_is_free(&mut tx, tenant.id, property.id, stay).await? {
         return Err(ApiError::dates_unavailable());
     }
-    let quote = pricing::price(tenant, &property.listing, stay)?;
+    let quote = pricing::price(tenant, (&property.listing, &property.currency), stay)?;
     let status = BookingStatus::initial(
         tenant.settings.booking_mode,
         tenant.settings.payment_collection,
@@ -261,13 +261,12 @@ async fn book(
         check_out: stay.check_out,
         guests: new.guests,
         status,
-        currency: property.currency.clone(),
         total: quote.total,
         line_items: quote.line_items.iter().map(PricedLine::from).collect(),
         cancellation_policy: tenant.settings.cancellation_policy,
         expires_at: deadline(tenant, status, now),
         cancelled_by: None,
-        refund_amount: None,
+        refund: None,
         history: vec![HistoryEntry::new(
             status,
             Actor::Guest,
@@ -427,11 +426,11 @@ pub(super) async fn move_booking(
     moved.expires_at = deadline(tenant, to, now);
     if action == Action::Cancel {
         moved.cancelled_by = Some(by);
-        moved.refund_amount = Some(refund(
+        moved.refund = Some(refund(
             moved.cancellation_policy,
             from,
             by,
-            moved.total,
+            &moved.total,
             (tenant.settings.today(), moved.check_in),
         ));
     }

@@ -3,13 +3,14 @@
 use time::Date;
 use uuid::Uuid;
 
-use super::model::{Actor, Booking, BookingStatus};
+use super::model::{Actor, Booking, BookingStatus, PricedLine};
 use crate::{
     authz::{BookingAction, Permit},
     bind_all,
     db::{Bind, Db, Timestamp, Tx, is_exclusion_violation},
     error::ApiError,
     ids::{BookingId, PropertyId, TenantId, UserId},
+    money::Money,
     on_db, on_tx,
     tenants::settings::CancellationPolicy,
 };
@@ -63,9 +64,19 @@ impl TryFrom<BookingRow> for Booking {
             check_out: row.check_out,
             guests: u32::try_from(row.guests).map_err(|_| corrupt("guests"))?,
             status: BookingStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
-            currency: row.currency,
-            total: row.total,
-            line_items: serde_json::from_str(&row.line_items).map_err(|_| corrupt("line_items"))?,
+            line_items: serde_json::from_str::<Vec<StoredLine>>(&row.line_items)
+                .map_err(|_| corrupt("line_items"))?
+                .into_iter()
+                .map(|line| PricedLine {
+                    code: line.code,
+                    label: line.label,
+                    amount: Money::new(line.amount, &row.currency),
+                })
+                .collect(),
+            total: Money::new(row.total, &row.currency),
+            refund: row
+                .refund_amount
+                .map(|amount| Money::new(amount, &row.currency)),
             cancellation_policy: CancellationPolicy::parse(&row.cancellation_policy)
                 .ok_or_else(|| corrupt("cancellation_policy"))?,
             expires_at: row.expires_at,
@@ -73,12 +84,31 @@ impl TryFrom<BookingRow> for Booking {
                 .cancelled_by
                 .map(|by| Actor::parse(&by).ok_or_else(|| corrupt("cancelled_by")))
                 .transpose()?,
-            refund_amount: row.refund_amount,
             history: serde_json::from_str(&row.history).map_err(|_| corrupt("history"))?,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
     }
+}
+
+/// A line item as the `line_items` column stores it: in minor units of the booking's currency.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredLine {
+    code: String,
+    label: String,
+    amount: i64,
+}
+
+fn stored_lines(booking: &Booking) -> Vec<StoredLine> {
+    booking
+        .line_items
+        .iter()
+        .map(|line| StoredLine {
+            code: line.code.clone(),
+            label: line.label.clone(),
+            amount: line.amount.amount,
+        })
+        .collect()
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
@@ -91,7 +121,7 @@ pub async fn insert(
     booking: &Booking,
 ) -> Result<(), ApiError> {
     permit.require_tenant(booking.tenant_id)?;
-    let line_items = json(&booking.line_items)?;
+    let line_items = json(&stored_lines(booking))?;
     let history = json(&booking.history)?;
     let result = on_tx!(tx, |conn| {
         sqlx::query(
@@ -108,8 +138,8 @@ pub async fn insert(
         .bind(booking.check_out)
         .bind(i64::from(booking.guests) as i32)
         .bind(booking.status.as_str())
-        .bind(&booking.currency)
-        .bind(booking.total)
+        .bind(&booking.total.currency)
+        .bind(booking.total.amount)
         .bind(&line_items)
         .bind(booking.cancellation_policy.as_str())
         .bind(booking.expires_at)
@@ -148,7 +178,7 @@ pub async fn update_status(
         .bind(booking.status.as_str())
         .bind(booking.expires_at)
         .bind(booking.cancelled_by.map(Actor::as_str))
-        .bind(booking.refund_amount)
+        .bind(booking.refund.as_ref().map(|refund| refund.amount))
         .bind(&history)
         .bind(booking.updated_at)
         .bind(from.as_str())

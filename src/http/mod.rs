@@ -4,6 +4,7 @@
 pub mod caller;
 pub mod cursor;
 pub mod json;
+pub mod money;
 pub mod problems;
 pub mod tag;
 pub mod tenancy;
@@ -29,6 +30,7 @@ use crate::{
 
 pub use caller::Caller;
 pub use json::JsonBody;
+pub use money::MoneyDto;
 pub use problems::{ApiResult, Failure};
 pub use tag::Tag;
 

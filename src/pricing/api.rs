@@ -9,9 +9,8 @@ use crate::{
     app::AppState,
     dates::Stay,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, tenancy},
+    http::{ApiResult, Caller, JsonBody, MoneyDto, tenancy},
     ids::PropertyId,
-    properties::api::MoneyDto,
 };
 
 #[derive(Debug, Object)]
@@ -66,7 +65,7 @@ impl PricingApi {
     ) -> ApiResult<Json<QuoteView>, QuoteErrors> {
         let body = body.0;
         let stay = Stay::parse(&body.check_in, &body.check_out)?;
-        let (quote, currency) = service::quote(
+        let quote = service::quote(
             &state,
             &tenant.0,
             &caller.0,
@@ -82,10 +81,10 @@ impl PricingApi {
                 .map(|line| QuoteLine {
                     code: line.code.to_owned(),
                     label: line.label,
-                    amount: MoneyDto::new(line.amount, &currency),
+                    amount: MoneyDto::from(&line.amount),
                 })
                 .collect(),
-            total: MoneyDto::new(quote.total, &currency),
+            total: MoneyDto::from(&quote.total),
         }))
     }
 }

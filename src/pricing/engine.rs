@@ -1,14 +1,14 @@
 //! The pricing engine: a pure function from a listing, a stay and the tenant's fees to ordered
-//! line items. Every amount is in minor units; each computed line is rounded half to even, and
-//! the total is the sum of the lines. A tenant's pricing plugin will take these lines and
+//! line items. Every amount is `Money` in the listing's currency, with checked arithmetic; each
+//! computed line is rounded half to even, and the total is the sum of the lines. A tenant's pricing plugin will take these lines and
 //! return adjusted ones before the total is summed (see `Quote::from_lines`).
 
 use time::{Date, Weekday};
 
-use crate::properties::model::Listing;
-
-/// Basis points in a whole.
-const BPS: i128 = 10_000;
+use crate::{
+    money::{Money, MoneyError},
+    properties::model::Listing,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineItem {
@@ -16,15 +16,15 @@ pub struct LineItem {
     /// `cleaning_fee`, `platform_fee`, `taxes`.
     pub code: &'static str,
     pub label: String,
-    /// Minor units; discounts are negative.
-    pub amount: i64,
+    /// Discounts are negative.
+    pub amount: Money,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quote {
     pub nights: u32,
     pub line_items: Vec<LineItem>,
-    pub total: i64,
+    pub total: Money,
 }
 
 /// The tenant's share and the taxes, in basis points of the stay subtotal.
@@ -38,20 +38,8 @@ pub struct Fees {
 pub enum PricingError {
     #[error("the stay has no nights")]
     NoNights,
-    #[error("the amounts overflow")]
-    Overflow,
-}
-
-/// `amount × bps / 10 000`, rounded half to even (banker's rounding), for amount ≥ 0.
-pub fn basis_points(amount: i64, bps: u32) -> Result<i64, PricingError> {
-    let product = i128::from(amount) * i128::from(bps);
-    let (quotient, remainder) = (product / BPS, product % BPS);
-    let rounded = match (2 * remainder).cmp(&BPS) {
-        std::cmp::Ordering::Greater => quotient + 1,
-        std::cmp::Ordering::Equal => quotient + (quotient & 1),
-        std::cmp::Ordering::Less => quotient,
-    };
-    i64::try_from(rounded).map_err(|_| PricingError::Overflow)
+    #[error(transparent)]
+    Money(#[from] MoneyError),
 }
 
 fn is_weekend_night(night: Date) -> bool {
@@ -59,12 +47,13 @@ fn is_weekend_night(night: Date) -> bool {
 }
 
 impl Quote {
-    /// Totals the lines (after any adjustment of them).
-    pub fn from_lines(nights: u32, line_items: Vec<LineItem>) -> Result<Self, PricingError> {
-        let total = line_items
-            .iter()
-            .try_fold(0i64, |sum, line| sum.checked_add(line.amount))
-            .ok_or(PricingError::Overflow)?;
+    /// Totals the lines (after any adjustment of them), all in `currency`.
+    pub fn from_lines(
+        nights: u32,
+        currency: &str,
+        line_items: Vec<LineItem>,
+    ) -> Result<Self, PricingError> {
+        let total = Money::sum(currency, line_items.iter().map(|line| &line.amount))?;
         Ok(Self {
             nights,
             line_items,
@@ -73,9 +62,10 @@ impl Quote {
     }
 }
 
-/// Prices the nights of `[check_in, check_out)` at `listing`.
+/// Prices the nights of `[check_in, check_out)` at `listing`, whose prices are in `currency`.
 pub fn quote(
     listing: &Listing,
+    currency: &str,
     check_in: Date,
     check_out: Date,
     fees: Fees,
@@ -85,6 +75,7 @@ pub fn quote(
     if nights == 0 {
         return Err(PricingError::NoNights);
     }
+    let price = |amount: i64| Money::new(amount, currency);
     let weekend_price = listing
         .weekend_price
         .filter(|price| *price != listing.nightly_price);
@@ -97,18 +88,17 @@ pub fn quote(
         } else {
             weeknights += 1;
         }
-        night = night.next_day().ok_or(PricingError::Overflow)?;
+        night = night.next_day().ok_or(MoneyError::Overflow)?;
     }
     let mut lines = Vec::new();
-    let mut push = |code, label: String, amount: i64| {
+    let mut push = |code, label: String, amount: Money| {
         lines.push(LineItem {
             code,
             label,
             amount,
         })
     };
-    let times = |count: i64, price: i64| count.checked_mul(price).ok_or(PricingError::Overflow);
-    let nightly_total = times(weeknights, listing.nightly_price)?;
+    let nightly_total = price(listing.nightly_price).checked_mul(weeknights)?;
     if weeknights > 0 {
         let noun = if weekend_nights > 0 {
             "weeknight"
@@ -122,27 +112,25 @@ pub fn quote(
                 plural(weeknights),
                 listing.nightly_price
             ),
-            nightly_total,
+            nightly_total.clone(),
         );
     }
     let weekend_total = match weekend_price {
-        Some(price) if weekend_nights > 0 => {
-            let total = times(weekend_nights, price)?;
+        Some(weekend) if weekend_nights > 0 => {
+            let total = price(weekend).checked_mul(weekend_nights)?;
             push(
                 "weekend_nights",
                 format!(
-                    "{weekend_nights} weekend night{} × {price}",
+                    "{weekend_nights} weekend night{} × {weekend}",
                     plural(weekend_nights)
                 ),
-                total,
+                total.clone(),
             );
             total
         }
-        _ => 0,
+        _ => Money::zero(currency),
     };
-    let stay = nightly_total
-        .checked_add(weekend_total)
-        .ok_or(PricingError::Overflow)?;
+    let stay = nightly_total.checked_add(&weekend_total)?;
     let discount = if nights >= 28 && listing.monthly_discount_bps > 0 {
         Some((
             "monthly_discount",
@@ -158,37 +146,28 @@ pub fn quote(
     } else {
         None
     };
-    let mut subtotal = stay;
+    let mut subtotal = stay.clone();
     if let Some((code, label, bps)) = discount {
-        let amount = basis_points(stay, bps)?;
-        push(code, label.to_owned(), -amount);
-        subtotal -= amount;
+        let amount = stay.share(bps)?;
+        push(code, label.to_owned(), amount.checked_neg()?);
+        subtotal = subtotal.checked_sub(&amount)?;
     }
     if listing.cleaning_fee > 0 {
-        push(
-            "cleaning_fee",
-            "Cleaning fee".to_owned(),
-            listing.cleaning_fee,
-        );
-        subtotal = subtotal
-            .checked_add(listing.cleaning_fee)
-            .ok_or(PricingError::Overflow)?;
+        let fee = price(listing.cleaning_fee);
+        subtotal = subtotal.checked_add(&fee)?;
+        push("cleaning_fee", "Cleaning fee".to_owned(), fee);
     }
     if fees.platform_fee_bps > 0 {
         push(
             "platform_fee",
             "Service fee".to_owned(),
-            basis_points(subtotal, fees.platform_fee_bps)?,
+            subtotal.share(fees.platform_fee_bps)?,
         );
     }
     if fees.tax_bps > 0 {
-        push(
-            "taxes",
-            "Taxes".to_owned(),
-            basis_points(subtotal, fees.tax_bps)?,
-        );
+        push("taxes", "Taxes".to_owned(), subtotal.share(fees.tax_bps)?);
     }
-    Quote::from_lines(nights, lines)
+    Quote::from_lines(nights, currency, lines)
 }
 
 fn plural(count: i64) -> &'static str {
@@ -237,19 +216,17 @@ mod tests {
         quote
             .line_items
             .iter()
-            .map(|line| (line.code, line.amount))
+            .map(|line| (line.code, line.amount.amount))
             .collect()
     }
 
-    #[test]
-    fn half_even_rounding() {
-        assert_eq!(basis_points(5, 1_000).unwrap(), 0, "0.5 rounds to even 0");
-        assert_eq!(basis_points(15, 1_000).unwrap(), 2, "1.5 rounds to even 2");
-        assert_eq!(basis_points(25, 1_000).unwrap(), 2, "2.5 rounds to even 2");
-        assert_eq!(basis_points(26, 1_000).unwrap(), 3);
-        assert_eq!(basis_points(24, 1_000).unwrap(), 2);
-        assert_eq!(basis_points(12_345, 0).unwrap(), 0);
-        assert_eq!(basis_points(i64::MAX, 10_000).unwrap(), i64::MAX);
+    fn quote(
+        listing: &Listing,
+        check_in: Date,
+        check_out: Date,
+        fees: Fees,
+    ) -> Result<Quote, PricingError> {
+        super::quote(listing, "EUR", check_in, check_out, fees)
     }
 
     #[test]
@@ -264,7 +241,7 @@ mod tests {
         .unwrap();
         assert_eq!(quote.nights, 2);
         assert_eq!(codes(&quote), [("nights", 20_000), ("cleaning_fee", 2_500)]);
-        assert_eq!(quote.total, 22_500);
+        assert_eq!(quote.total, Money::new(22_500, "EUR"));
         assert_eq!(quote.line_items[0].label, "2 nights × 10000");
     }
 
@@ -288,7 +265,7 @@ mod tests {
                 ("cleaning_fee", 2_500)
             ]
         );
-        assert_eq!(quote.total, 42_500);
+        assert_eq!(quote.total, Money::new(42_500, "EUR"));
     }
 
     #[test]
@@ -358,8 +335,12 @@ mod tests {
             ]
         );
         assert_eq!(
-            quote.total,
-            quote.line_items.iter().map(|line| line.amount).sum::<i64>()
+            quote.total.amount,
+            quote
+                .line_items
+                .iter()
+                .map(|line| line.amount.amount)
+                .sum::<i64>()
         );
     }
 
@@ -387,7 +368,7 @@ mod tests {
         huge.nightly_price = i64::MAX / 2;
         assert_eq!(
             quote(&huge, date!(2027 - 07 - 05), date!(2027 - 07 - 08), NO_FEES),
-            Err(PricingError::Overflow)
+            Err(PricingError::Money(MoneyError::Overflow))
         );
     }
 }

@@ -8,6 +8,7 @@ use crate::{
     dates::Stay,
     error::{ApiError, FieldError},
     ids::PropertyId,
+    money::MoneyError,
     properties::{model::Listing, service as properties},
     tenants::Tenant,
 };
@@ -20,13 +21,13 @@ pub async fn quote(
     principal: &Principal,
     property: PropertyId,
     (stay, guests): (Stay, u32),
-) -> Result<(Quote, String), ApiError> {
+) -> Result<Quote, ApiError> {
     let found = properties::get(state, tenant, principal, property).await?;
     check_stay(tenant, &found.listing, stay, guests)?;
     if !availability::stay_is_free_now(&state.db, tenant.id, property, stay).await? {
         return Err(ApiError::dates_unavailable());
     }
-    Ok((price(tenant, &found.listing, stay)?, found.currency))
+    price(tenant, (&found.listing, &found.currency), stay)
 }
 
 /// Checks a stay against the tenant's today and the listing's stay length and party size.
@@ -65,15 +66,20 @@ pub fn check_stay(
 
 /// The line items of a checked stay under the tenant's fees. The tenant's pricing plugin will
 /// adjust the lines here, before `Quote::from_lines` totals them.
-pub fn price(tenant: &Tenant, listing: &Listing, stay: Stay) -> Result<Quote, ApiError> {
+pub fn price(
+    tenant: &Tenant,
+    (listing, currency): (&Listing, &str),
+    stay: Stay,
+) -> Result<Quote, ApiError> {
     let fees = Fees {
         platform_fee_bps: tenant.settings.platform_fee_bps,
         tax_bps: tenant.settings.tax_bps,
     };
-    engine::quote(listing, stay.check_in, stay.check_out, fees).map_err(|err| match err {
+    engine::quote(listing, currency, stay.check_in, stay.check_out, fees).map_err(|err| match err {
         PricingError::NoNights => ApiError::validation("check_out", "must be after check_in"),
-        PricingError::Overflow => {
+        PricingError::Money(MoneyError::Overflow) => {
             ApiError::validation("check_out", "the stay is too long to price")
         }
+        PricingError::Money(mismatch) => ApiError::internal(mismatch),
     })
 }

@@ -20,32 +20,12 @@ use crate::{
     dates::Stay,
     error::ApiError,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, tenancy},
+    http::{ApiResult, Caller, JsonBody, MoneyDto, tenancy},
     ids::PropertyId,
     photos::api::ImageView,
     tenants::Tenant,
     users::api::page_limit,
 };
-
-/// An amount of money: `amount` in minor units (cents), never a float.
-#[derive(Debug, Clone, Object)]
-#[oai(rename = "Money")]
-pub struct MoneyDto {
-    /// Minor units of the currency, e.g. 12500 for EUR 125.00.
-    amount: i64,
-    /// ISO 4217 code; must be the marketplace's currency.
-    #[oai(validator(min_length = 3, max_length = 3))]
-    currency: String,
-}
-
-impl MoneyDto {
-    pub fn new(amount: i64, currency: &str) -> Self {
-        Self {
-            amount,
-            currency: currency.to_owned(),
-        }
-    }
-}
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "Location")]
