@@ -77,6 +77,7 @@ async fn tenant_of(db: &Db, context: &JobContext) -> Result<Tenant, JobError> {
         .ok_or_else(|| JobError::Permanent(format!("tenant {} does not exist", id.0)))
 }
 
+#[tracing::instrument(skip(context), fields(booking = %job.booking_id))]
 async fn expire(context: JobContext, job: ExpireBooking) -> Result<(), JobError> {
     let db = &context.state.db;
     let tenant = tenant_of(db, &context).await?;
@@ -107,6 +108,7 @@ async fn expire(context: JobContext, job: ExpireBooking) -> Result<(), JobError>
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 async fn complete(context: JobContext, _job: CompleteStays) -> Result<(), JobError> {
     let db = &context.state.db;
     // No time zone is more than a day ahead of UTC: later check-outs are not due anywhere yet.
@@ -145,6 +147,7 @@ async fn complete(context: JobContext, _job: CompleteStays) -> Result<(), JobErr
 }
 
 /// Completes one confirmed stay; `false` when it is no longer confirmed.
+#[tracing::instrument(skip(db, tenant), fields(tenant = %tenant.slug))]
 async fn complete_stay(db: &Db, tenant: &Tenant, id: BookingId) -> Result<bool, ApiError> {
     let mut tx = db.begin().await?;
     let Some(booking) = store::get_in(&mut tx, tenant.id, id).await? else {
@@ -175,6 +178,7 @@ fn host_hears(status: BookingStatus) -> bool {
     )
 }
 
+#[tracing::instrument(skip(context), fields(booking = %job.booking_id, status = job.status.as_str()))]
 async fn notify(context: JobContext, job: NotifyBooking) -> Result<(), JobError> {
     let db = &context.state.db;
     let tenant = tenant_of(db, &context).await?;

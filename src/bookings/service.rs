@@ -288,6 +288,7 @@ async fn book(
 
 /// The booking, if the caller may see it: its guest, its host, or a tenant admin. Others get
 /// 404, as if it did not exist.
+#[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]
 pub async fn get(
     state: &AppState,
     tenant: &Tenant,
@@ -328,6 +329,7 @@ pub struct Page {
 
 /// Bookings newest first: the caller's as a guest, those of the caller's properties as a host,
 /// or all of the tenant's for its admins.
+#[tracing::instrument(skip(state, tenant, principal, query), fields(tenant = %tenant.slug))]
 pub async fn list(
     state: &AppState,
     tenant: &Tenant,
@@ -364,6 +366,7 @@ pub async fn list(
 }
 
 /// Accepts, declines or cancels a booking for the caller.
+#[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]
 pub async fn act(
     state: &AppState,
     tenant: &Tenant,
@@ -404,6 +407,7 @@ pub async fn act(
 }
 
 /// Moves a booking read (and locked) in `tx` by `action`, with everything that goes with it.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug, booking = %booking.id, from = booking.status.as_str()))]
 pub(super) async fn move_booking(
     tx: &mut Tx,
     permit: &Permit<BookingAction>,

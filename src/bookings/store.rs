@@ -115,6 +115,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, ApiError> {
     serde_json::to_string(value).map_err(ApiError::internal)
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %booking.tenant_id, booking = %booking.id))]
 pub async fn insert(
     tx: &mut Tx,
     permit: &Permit<BookingAction>,
@@ -159,6 +160,7 @@ pub async fn insert(
 
 /// Writes a booking's new status and what came with it, if it is still in `from`; `false`
 /// when another transaction moved it first.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %booking.tenant_id, booking = %booking.id, to = booking.status.as_str()))]
 pub async fn update_status(
     tx: &mut Tx,
     permit: &Permit<BookingAction>,
@@ -193,6 +195,7 @@ pub async fn update_status(
     }
 }
 
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn get(db: &Db, tenant: TenantId, id: BookingId) -> Result<Option<Booking>, ApiError> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE b.tenant_id = $1 AND b.id = $2");
     let row: Option<BookingRow> = on_db!(db, |pool| {
@@ -206,6 +209,7 @@ pub async fn get(db: &Db, tenant: TenantId, id: BookingId) -> Result<Option<Book
 }
 
 /// The booking, read on the transaction's connection and (on PostgreSQL) locked until it ends.
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn get_in(
     tx: &mut Tx,
     tenant: TenantId,
@@ -254,6 +258,7 @@ pub struct ListQuery {
     pub limit: u32,
 }
 
+#[tracing::instrument(level = "debug", skip(db, query))]
 pub async fn list(
     db: &Db,
     tenant: TenantId,
@@ -307,6 +312,7 @@ pub async fn list(
 
 /// Confirmed stays checking out on or before `until`, with their tenant's time zone, oldest
 /// first: candidates for completion.
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn confirmed_checking_out_by(
     db: &Db,
     until: Date,

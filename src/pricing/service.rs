@@ -15,6 +15,7 @@ use crate::{
 
 /// Prices a stay: dates from the tenant's today, within the listing's stay limits and party
 /// size, and free every night (409 `dates_unavailable` otherwise).
+#[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]
 pub async fn quote(
     state: &AppState,
     tenant: &Tenant,

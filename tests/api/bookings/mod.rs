@@ -6,6 +6,7 @@ mod create;
 mod idempotency;
 mod lifecycle;
 mod refunds;
+mod spans;
 mod transitions;
 mod visibility;
 
