@@ -396,13 +396,31 @@ fn is_contention(code: &str) -> bool {
                 .is_ok_and(|code| matches!(code & 0xff, 5 | 6)))
 }
 
+/// Whether a PostgreSQL SQLSTATE means the connection or the server went away rather than the
+/// statement failing: connection exceptions (class 08) and the server shutting down or
+/// starting (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now).
+fn is_connection_loss(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         let contended = matches!(&err, sqlx::Error::Database(db)
             if db.code().is_some_and(|code| is_contention(&code)));
+        let lost = matches!(&err, sqlx::Error::Database(db)
+            if db.code().is_some_and(|code| is_connection_loss(&code)));
         match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => {
                 tracing::warn!(error = %err, "database unavailable");
+                Self::Unavailable("database")
+            }
+            other if lost => {
+                tracing::warn!(error = %other, "database connection lost");
                 Self::Unavailable("database")
             }
             other if contended => {
@@ -426,6 +444,16 @@ mod tests {
             assert_eq!(serde_json::from_value::<ErrorCode>(json).unwrap(), code);
         }
         assert_eq!(ErrorCode::parse("no_such_code"), None);
+    }
+
+    #[test]
+    fn lost_connections_are_recognised() {
+        for lost in ["57P01", "57P02", "57P03", "08000", "08003", "08006"] {
+            assert!(is_connection_loss(lost), "{lost}");
+        }
+        for fault in ["23505", "40001", "42P01", "5", "57014"] {
+            assert!(!is_connection_loss(fault), "{fault}");
+        }
     }
 
     #[test]

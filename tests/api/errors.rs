@@ -234,3 +234,28 @@ async fn json_bodies_are_checked_field_by_field() {
         ]
     );
 }
+
+/// A database that drops the connection (PostgreSQL terminating the backend, as it does while
+/// stopping; a closed pool on SQLite) is a 503 to retry, not an internal error.
+#[tokio::test]
+async fn a_lost_database_connection_is_unavailable_not_an_internal_error() {
+    use staybase::{db::Db, error::ApiError};
+
+    let app = spawn_app().await;
+    let err = match &app.state.db {
+        Db::Postgres(pool) => {
+            let mut conn = pool.acquire().await.unwrap();
+            sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
+                .execute(&mut *conn)
+                .await
+                .unwrap_err()
+        }
+        Db::Sqlite(pool) => {
+            pool.close().await;
+            sqlx::query("SELECT 1").execute(pool).await.unwrap_err()
+        }
+    };
+    let answer = ApiError::from(err);
+    assert_eq!(answer.status(), 503, "{answer:?}");
+    assert_eq!(answer.code().as_str(), "service_unavailable");
+}
