@@ -62,17 +62,38 @@ fn is_public(ip: IpAddr) -> bool {
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            if let Some(v4) = embedded_ipv4(v6) {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let [first, second, ..] = v6.segments();
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
-                || (first == 0x2001 && v6.segments()[1] == 0x0db8))
+                || (first == 0x2001 && second == 0x0db8)
+                // Teredo (2001::/32) hides its IPv4 addresses; NAT64 for local use
+                // (64:ff9b:1::/48) translates to private networks.
+                || (first == 0x2001 && second == 0)
+                || (first == 0x64 && second == 0xff9b && v6.segments()[2] == 1))
         }
+    }
+}
+
+/// The IPv4 address an IPv6 transition form carries, which decides where a connection goes:
+/// IPv4-mapped (`::ffff:0:0/96`), IPv4-compatible (`::/96`), NAT64's well-known prefix
+/// (`64:ff9b::/96`) and 6to4 (`2002::/16`).
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let segments = v6.segments();
+    let octets = v6.octets();
+    let last_four = || std::net::Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15]);
+    match segments {
+        [0, 0, 0, 0, 0, 0xffff, _, _] | [0, 0, 0, 0, 0, 0, _, _] => Some(last_four()),
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(last_four()),
+        [0x2002, ..] => Some(std::net::Ipv4Addr::new(
+            octets[2], octets[3], octets[4], octets[5],
+        )),
+        _ => None,
     }
 }
 
@@ -167,10 +188,26 @@ mod tests {
             "::ffff:127.0.0.1",
             "224.0.0.1",
             "198.18.0.1",
+            // IPv6 forms that carry a private IPv4 address.
+            "64:ff9b::7f00:1",
+            "64:ff9b::a00:1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "64:ff9b:1::a00:1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for public in ["1.1.1.1", "93.184.216.34", "2606:4700:4700::1111"] {
+        for public in [
+            "1.1.1.1",
+            "93.184.216.34",
+            "2606:4700:4700::1111",
+            "64:ff9b::101:101",
+            "2002:101:101::1",
+            "::ffff:1.1.1.1",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
     }

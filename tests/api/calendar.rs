@@ -454,6 +454,10 @@ async fn imports_from_private_addresses_are_refused() {
     for url in [
         "http://127.0.0.1:9/cal.ics",
         "http://169.254.169.254/latest/meta-data",
+        // IPv6 forms whose embedded IPv4 address is loopback.
+        "http://[64:ff9b::7f00:1]:9/cal.ics",
+        "http://[::127.0.0.1]:9/cal.ics",
+        "http://[2002:7f00:1::]:9/cal.ics",
         "ftp://example.com/cal.ics",
         "not a url",
     ] {

@@ -75,7 +75,10 @@ async fn a_booking_shows_its_service_and_store_spans() {
     let create = recorder
         .find("staybase::bookings::service", "create")
         .expect("a service span");
-    assert!(create.fields.contains(&"tenant=acme".to_owned()), "{create:?}");
+    assert!(
+        create.fields.contains(&"tenant=acme".to_owned()),
+        "{create:?}"
+    );
     assert!(
         create
             .fields
