@@ -95,7 +95,7 @@ pub async fn authenticate(db: &Db, tenant: &Tenant, secret: &str) -> Result<Prin
     let key = store::find_active(db, tenant.id, &secrets::digest(secret))
         .await?
         .ok_or_else(ApiError::invalid_token)?;
-    let creator = users::store::get(db, tenant.id, key.created_by)
+    let creator = users::service::find(db, tenant.id, key.created_by)
         .await?
         .ok_or_else(ApiError::invalid_token)?;
     if creator.disabled {

@@ -15,13 +15,13 @@ use crate::{
     authz::{AuthAction, ProfileAction, Role, Roles},
     db::{Timestamp, Tx},
     error::{ApiError, ErrorCode, FieldError},
-    ids::UserId,
+    ids::{TenantId, UserId},
     mail::{self, Branding, OutgoingEmail, Template},
     tenants::Tenant,
     users::{
         User,
         model::{Email, parse_name, parse_phone},
-        store::{self as user_store, Change, Inserted, NewUser},
+        service::{self as users, Change, Inserted, NewUser},
     },
 };
 
@@ -92,7 +92,7 @@ pub async fn register(
     let hash = password::hash(input.password).await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
-    let user = match user_store::insert(
+    let user = match users::insert(
         &mut tx,
         &permit,
         NewUser {
@@ -287,7 +287,7 @@ pub async fn login(
         .check(&state.db, tenant, principal, AuthAction::Login)
         .await?;
     let user = match Email::parse(email) {
-        Ok(email) => user_store::find_by_email(&state.db, tenant.id, &email.normalized).await?,
+        Ok(email) => users::find_by_email(&state.db, tenant.id, &email.normalized).await?,
         Err(_) => None,
     };
     // The same argon2 work whether or not the account exists.
@@ -347,7 +347,7 @@ pub async fn refresh(
     if row.revoked_at.is_some() || row.expires_at <= now {
         return Err(invalid_refresh_token());
     }
-    let user = user_store::get_in(&mut tx, tenant.id, UserId(row.user_id))
+    let user = users::get_in(&mut tx, tenant.id, UserId(row.user_id))
         .await?
         .ok_or_else(invalid_refresh_token)?;
     if user.disabled {
@@ -412,7 +412,7 @@ pub async fn verify_email(
     )
     .await?
     .ok_or_else(invalid_email_token)?;
-    user_store::update(&mut tx, &permit, user, Change::EmailVerified, now).await?;
+    users::update_account(&mut tx, &permit, user, Change::EmailVerified, now).await?;
     tx.commit().await
 }
 
@@ -433,8 +433,7 @@ pub async fn request_password_reset(
             "must be an email address like name@example.com",
         ));
     };
-    let Some((user, _)) =
-        user_store::find_by_email(&state.db, tenant.id, &email.normalized).await?
+    let Some((user, _)) = users::find_by_email(&state.db, tenant.id, &email.normalized).await?
     else {
         return Ok(());
     };
@@ -495,7 +494,7 @@ pub async fn confirm_password_reset(
     )
     .await?
     .ok_or_else(invalid_email_token)?;
-    let user = user_store::get(&state.db, tenant.id, user_id)
+    let user = users::find(&state.db, tenant.id, user_id)
         .await?
         .ok_or_else(invalid_email_token)?;
     password::check_policy("new_password", &new_password, &user.email)
@@ -520,7 +519,7 @@ pub async fn confirm_password_reset(
         now,
     )
     .await?;
-    user_store::update(
+    users::update_account(
         &mut tx,
         &permit,
         user_id,
@@ -546,12 +545,12 @@ pub async fn change_password(
         .authorizer
         .check(&state.db, tenant, principal, ProfileAction::UpdateOwn)
         .await?;
-    let user = user_store::get(&state.db, tenant.id, caller.user_id)
+    let user = users::find(&state.db, tenant.id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     password::check_policy("new_password", &new_password, &user.email)
         .map_err(|e| ApiError::Validation(vec![e]))?;
-    let stored = user_store::find_by_email(&state.db, tenant.id, &user.email.to_lowercase())
+    let stored = users::find_by_email(&state.db, tenant.id, &user.email.to_lowercase())
         .await?
         .map(|(_, hash)| hash);
     if !password::verify(current_password, stored).await? {
@@ -568,7 +567,7 @@ pub async fn change_password(
         now,
     )
     .await?;
-    user_store::update(
+    users::update_account(
         &mut tx,
         &permit,
         user.id,
@@ -595,7 +594,7 @@ pub async fn replace_password(
         .check(&state.db, tenant, principal, AuthAction::Login)
         .await?;
     let found = match Email::parse(email) {
-        Ok(email) => user_store::find_by_email(&state.db, tenant.id, &email.normalized).await?,
+        Ok(email) => users::find_by_email(&state.db, tenant.id, &email.normalized).await?,
         Err(_) => None,
     };
     let (user, hash) = found.unzip();
@@ -611,7 +610,7 @@ pub async fn replace_password(
     let hash = password::hash(new_password).await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
-    let user = user_store::update(
+    let user = users::update_account(
         &mut tx,
         &permit,
         user.id,
@@ -625,6 +624,16 @@ pub async fn replace_password(
     tx.commit().await?;
     let session = session.sign(state).await?;
     Ok(session)
+}
+
+/// Ends every session of the user (a disabled account signs out everywhere).
+pub async fn end_sessions(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    auth_store::revoke_user_sessions(tx, tenant, user, None, now).await
 }
 
 /// Who presents `token` (an access token or an API key) to `tenant`; no token is anonymous.
@@ -647,7 +656,7 @@ pub async fn authenticate(
     if claims.tid != Some(tenant.id.0) {
         return Err(ApiError::invalid_token());
     }
-    let user = user_store::get(&state.db, tenant.id, UserId(claims.sub))
+    let user = users::find(&state.db, tenant.id, UserId(claims.sub))
         .await?
         .ok_or_else(ApiError::invalid_token)?;
     if user.disabled {

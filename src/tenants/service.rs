@@ -18,7 +18,7 @@ use crate::{
     ids::{TenantId, UserId},
     users::{
         model::Email,
-        store::{self as user_store, Inserted, NewUser},
+        service::{self as users, Inserted, NewUser},
     },
 };
 
@@ -111,7 +111,7 @@ pub async fn create_with_admin(
     let mut one_time_password = None;
     if let Some((email, hash, one_time)) = first_admin {
         let roles = Roles::new([Role::TenantAdmin, Role::Guest]);
-        let inserted = user_store::insert(
+        let inserted = users::insert(
             &mut tx,
             &Permit::for_operator(tenant.id, AuthAction::Register),
             NewUser {

@@ -2,16 +2,17 @@
 
 use bytes::Bytes;
 
+pub use super::store::{Change, Inserted, NewUser};
 use super::{
     User,
     model::{parse_name, parse_phone},
-    store::{self, Change},
+    store,
 };
 use crate::{
     app::AppState,
-    auth::{Principal, store as auth_store},
-    authz::{ProfileAction, Role, Roles, UserAction},
-    db::{Db, Timestamp},
+    auth::{self, Principal},
+    authz::{AccountAction, AuthAction, Permit, ProfileAction, Role, Roles, UserAction},
+    db::{Db, Timestamp, Tx},
     error::{ApiError, ErrorCode, FieldError},
     ids::{TenantId, UserId},
     storage::ImageFormat,
@@ -24,6 +25,45 @@ pub const MAX_PICTURE_BYTES: usize = 5 * 1024 * 1024;
 /// The account with this id, for work done on the tenant's behalf (such as notifications).
 pub async fn find(db: &Db, tenant: TenantId, id: UserId) -> Result<Option<User>, ApiError> {
     store::get(db, tenant, id).await
+}
+
+/// The account with this id, read in the transaction and (on PostgreSQL) locked until it ends,
+/// for read-modify-write changes.
+pub async fn get_in(tx: &mut Tx, tenant: TenantId, id: UserId) -> Result<Option<User>, ApiError> {
+    store::get_in(tx, tenant, id).await
+}
+
+/// The account with this normalized (lowercased) email and its password hash, for the
+/// sign-in checks of `auth`.
+pub async fn find_by_email(
+    db: &Db,
+    tenant: TenantId,
+    email_normalized: &str,
+) -> Result<Option<(User, String)>, ApiError> {
+    store::find_by_email(db, tenant, email_normalized).await
+}
+
+/// Inserts an account as it is, under a register permit: the caller's (sign-up) or an
+/// operator's (a new tenant's first administrator, the demo seed). Validation, hashing and
+/// the welcome mail are the caller's.
+pub async fn insert(
+    tx: &mut Tx,
+    permit: &Permit<AuthAction>,
+    user: NewUser<'_>,
+) -> Result<Inserted, ApiError> {
+    store::insert(tx, permit, user).await
+}
+
+/// Applies one change to an account (a verified email, a new password) for `auth`, whose
+/// service checked the permit; `None` when there is no such user.
+pub async fn update_account(
+    tx: &mut Tx,
+    permit: &Permit<impl AccountAction>,
+    id: UserId,
+    change: Change<'_>,
+    now: Timestamp,
+) -> Result<Option<User>, ApiError> {
+    store::update(tx, permit, id, change, now).await
 }
 
 pub async fn me(
@@ -282,7 +322,7 @@ pub async fn administer(
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     if matches!(change, AccountChange::Disabled(true)) {
-        auth_store::revoke_user_sessions(&mut tx, tenant.id, id, None, now).await?;
+        auth::service::end_sessions(&mut tx, tenant.id, id, now).await?;
     }
     tx.commit().await?;
     tracing::info!(user_id = %id, by = %caller.user_id, "account changed by an administrator");
