@@ -366,6 +366,7 @@ fn invalid_refresh_token() -> ApiError {
     }
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn logout(
     state: &AppState,
     tenant: &Tenant,
@@ -391,6 +392,7 @@ fn invalid_email_token() -> ApiError {
     ApiError::validation("token", "is invalid, expired or already used")
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn verify_email(
     state: &AppState,
     tenant: &Tenant,
@@ -417,6 +419,7 @@ pub async fn verify_email(
 }
 
 /// Sends a reset link if the account exists; answers the same either way.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn request_password_reset(
     state: &AppState,
     tenant: &Tenant,
@@ -471,6 +474,7 @@ pub async fn request_password_reset(
 }
 
 /// Sets a new password with a reset token and ends every session of the account.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn confirm_password_reset(
     state: &AppState,
     tenant: &Tenant,
@@ -533,6 +537,7 @@ pub async fn confirm_password_reset(
 
 /// Changes the password of the signed-in user after checking the current one; every other
 /// session of the account ends.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn change_password(
     state: &AppState,
     tenant: &Tenant,
@@ -581,6 +586,7 @@ pub async fn change_password(
 
 /// Replaces a password, typically the one-time password an operator created the account with,
 /// after checking the current one; then signs in. Every earlier session of the account ends.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn replace_password(
     state: &AppState,
     tenant: &Tenant,
@@ -627,6 +633,7 @@ pub async fn replace_password(
 }
 
 /// Ends every session of the user (a disabled account signs out everywhere).
+#[tracing::instrument(skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn end_sessions(
     tx: &mut Tx,
     tenant: TenantId,
@@ -637,6 +644,7 @@ pub async fn end_sessions(
 }
 
 /// Who presents `token` (an access token or an API key) to `tenant`; no token is anonymous.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn authenticate(
     state: &AppState,
     tenant: &Tenant,
