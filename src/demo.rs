@@ -15,7 +15,7 @@ use crate::{
         service as properties,
     },
     tenants::{Tenant, service as tenants},
-    users::store::{self as user_store, Inserted, NewUser},
+    users::service::{self as users, Inserted, NewUser},
 };
 
 /// City, country and centre.
@@ -128,7 +128,7 @@ pub async fn seed(
             Roles::new([Role::Guest])
         };
         let id = UserId(Uuid::now_v7());
-        let inserted = user_store::insert(
+        let inserted = users::insert(
             &mut tx,
             &Permit::for_operator(tenant.id, AuthAction::Register),
             NewUser {

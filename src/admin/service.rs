@@ -21,6 +21,7 @@ pub enum InitialPassword {
 }
 
 /// Creates an administrator; returns the one-time password when one was generated.
+#[tracing::instrument(skip_all)]
 pub async fn create(
     db: &Db,
     email: &str,
@@ -112,6 +113,7 @@ async fn sign_in(state: &AppState, admin: PlatformAdmin) -> Result<AdminSession,
     })
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn login(
     state: &AppState,
     email: &str,
@@ -129,6 +131,7 @@ pub async fn login(
 }
 
 /// Replaces the password (a one-time one or not) after checking the current one, and signs in.
+#[tracing::instrument(skip_all)]
 pub async fn change_password(
     state: &AppState,
     email: &str,
@@ -154,6 +157,7 @@ pub async fn change_password(
 }
 
 /// The administrator an access token stands for.
+#[tracing::instrument(skip_all)]
 pub async fn authenticate(state: &AppState, token: &str) -> Result<PlatformAdmin, ApiError> {
     let claims: AccessClaims = state
         .keys

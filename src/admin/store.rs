@@ -18,6 +18,7 @@ pub struct PlatformAdmin {
 const COLUMNS: &str = "id, email, password_hash, must_change_password, disabled";
 
 /// Inserts an administrator; `false` when the email is taken.
+#[tracing::instrument(level = "debug", skip_all, fields(admin = %id))]
 pub async fn insert(
     tx: &mut Tx,
     id: Uuid,
@@ -49,6 +50,7 @@ pub async fn insert(
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_by_email(
     db: &Db,
     email_normalized: &str,
@@ -60,6 +62,7 @@ pub async fn find_by_email(
         .await)?)
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(admin = %id))]
 pub async fn get(db: &Db, id: Uuid) -> Result<Option<PlatformAdmin>, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM platform_admins WHERE id = $1");
     Ok(on_db!(db, |pool| sqlx::query_as(&sql)
@@ -68,6 +71,7 @@ pub async fn get(db: &Db, id: Uuid) -> Result<Option<PlatformAdmin>, ApiError> {
         .await)?)
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(admin = %id))]
 pub async fn set_password(
     tx: &mut Tx,
     id: Uuid,

@@ -17,6 +17,7 @@ use crate::{
 /// Characters of the secret kept in clear to tell keys apart.
 const PREFIX_LENGTH: usize = SECRET_PREFIX.len() + 8;
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn create(
     state: &AppState,
     tenant: &Tenant,
@@ -61,6 +62,7 @@ pub async fn create(
     Ok((key, secret))
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn list(
     state: &AppState,
     tenant: &Tenant,
@@ -73,6 +75,7 @@ pub async fn list(
     store::list(&state.db, tenant.id).await
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug, api_key = %id))]
 pub async fn revoke(
     state: &AppState,
     tenant: &Tenant,
@@ -91,11 +94,12 @@ pub async fn revoke(
 }
 
 /// The principal an `sk_` secret stands for: its creator, with the key's roles.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn authenticate(db: &Db, tenant: &Tenant, secret: &str) -> Result<Principal, ApiError> {
     let key = store::find_active(db, tenant.id, &secrets::digest(secret))
         .await?
         .ok_or_else(ApiError::invalid_token)?;
-    let creator = users::store::get(db, tenant.id, key.created_by)
+    let creator = users::service::find(db, tenant.id, key.created_by)
         .await?
         .ok_or_else(ApiError::invalid_token)?;
     if creator.disabled {

@@ -51,6 +51,7 @@ impl TryFrom<ApiKeyRow> for ApiKey {
 
 const COLUMNS: &str = "id, name, prefix, roles, created_by, created_at, last_used_at, revoked_at";
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), api_key = %key.id))]
 pub async fn insert(
     tx: &mut Tx,
     permit: &Permit<ApiKeyAction>,
@@ -79,6 +80,7 @@ pub async fn insert(
 }
 
 /// Active keys, newest first.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn list(db: &Db, tenant: TenantId) -> Result<Vec<ApiKey>, ApiError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL ORDER BY id DESC"
@@ -91,6 +93,7 @@ pub async fn list(db: &Db, tenant: TenantId) -> Result<Vec<ApiKey>, ApiError> {
 }
 
 /// The active key with this secret hash in the tenant.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn find_active(
     db: &Db,
     tenant: TenantId,
@@ -111,6 +114,7 @@ pub async fn find_active(
 }
 
 /// Records use at most once a minute per key, so busy integrations do not write per request.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, api_key = %id))]
 pub async fn touch(db: &Db, tenant: TenantId, id: Uuid, now: Timestamp) -> Result<(), ApiError> {
     // A transaction, so that on SQLite the write takes its turn among the writers.
     let mut tx = db.begin().await?;
@@ -131,6 +135,7 @@ pub async fn touch(db: &Db, tenant: TenantId, id: Uuid, now: Timestamp) -> Resul
 }
 
 /// Revokes the key; `false` when there is no active key with this id.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), api_key = %id))]
 pub async fn revoke(
     tx: &mut Tx,
     permit: &Permit<ApiKeyAction>,

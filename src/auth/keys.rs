@@ -58,6 +58,7 @@ impl SigningKeys {
     /// Loads the keys if that has not happened yet, creating the first one when there is none.
     /// Call it before opening a transaction that signs: creating a key writes, and on SQLite a
     /// second writer would wait for the open transaction.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn ensure_loaded(&self) -> Result<(), ApiError> {
         if self.set.read().await.is_some() {
             return Ok(());
@@ -74,6 +75,7 @@ impl SigningKeys {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn sign<C: Serialize>(&self, claims: &C) -> Result<String, ApiError> {
         self.ensure_loaded().await?;
         // Picks up a rotation done elsewhere (CLI or another replica) within the interval.
@@ -89,6 +91,7 @@ impl SigningKeys {
     }
 
     /// Checks signature, algorithm, expiry and audience; only EdDSA tokens from our keys pass.
+    #[tracing::instrument(level = "debug", skip_all, fields(audience = audience))]
     pub async fn verify<C: DeserializeOwned>(
         &self,
         token: &str,
@@ -147,6 +150,7 @@ impl SigningKeys {
     }
 
     /// The public keys as a JWK set, for `/.well-known/jwks.json`.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn jwks(&self) -> Result<serde_json::Value, ApiError> {
         self.ensure_loaded().await?;
         let set = self.set.read().await;
@@ -155,6 +159,7 @@ impl SigningKeys {
     }
 
     /// Adds a new signing key and retires the others; returns the new key id.
+    #[tracing::instrument(skip_all)]
     pub async fn rotate(db: &Db) -> Result<String, ApiError> {
         insert_new_key(db).await
     }

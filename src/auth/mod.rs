@@ -7,7 +7,7 @@ pub mod password;
 mod principal;
 pub mod secrets;
 pub mod service;
-pub mod store;
+mod store;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -15,13 +15,13 @@ use crate::{
     authz::{AuthAction, ProfileAction, Role, Roles},
     db::{Timestamp, Tx},
     error::{ApiError, ErrorCode, FieldError},
-    ids::UserId,
+    ids::{TenantId, UserId},
     mail::{self, Branding, OutgoingEmail, Template},
     tenants::Tenant,
     users::{
         User,
         model::{Email, parse_name, parse_phone},
-        store::{self as user_store, Change, Inserted, NewUser},
+        service::{self as users, Change, Inserted, NewUser},
     },
 };
 
@@ -92,7 +92,7 @@ pub async fn register(
     let hash = password::hash(input.password).await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
-    let user = match user_store::insert(
+    let user = match users::insert(
         &mut tx,
         &permit,
         NewUser {
@@ -287,7 +287,7 @@ pub async fn login(
         .check(&state.db, tenant, principal, AuthAction::Login)
         .await?;
     let user = match Email::parse(email) {
-        Ok(email) => user_store::find_by_email(&state.db, tenant.id, &email.normalized).await?,
+        Ok(email) => users::find_by_email(&state.db, tenant.id, &email.normalized).await?,
         Err(_) => None,
     };
     // The same argon2 work whether or not the account exists.
@@ -347,7 +347,7 @@ pub async fn refresh(
     if row.revoked_at.is_some() || row.expires_at <= now {
         return Err(invalid_refresh_token());
     }
-    let user = user_store::get_in(&mut tx, tenant.id, UserId(row.user_id))
+    let user = users::get_in(&mut tx, tenant.id, UserId(row.user_id))
         .await?
         .ok_or_else(invalid_refresh_token)?;
     if user.disabled {
@@ -366,6 +366,7 @@ fn invalid_refresh_token() -> ApiError {
     }
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn logout(
     state: &AppState,
     tenant: &Tenant,
@@ -391,6 +392,7 @@ fn invalid_email_token() -> ApiError {
     ApiError::validation("token", "is invalid, expired or already used")
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn verify_email(
     state: &AppState,
     tenant: &Tenant,
@@ -412,11 +414,12 @@ pub async fn verify_email(
     )
     .await?
     .ok_or_else(invalid_email_token)?;
-    user_store::update(&mut tx, &permit, user, Change::EmailVerified, now).await?;
+    users::update_account(&mut tx, &permit, user, Change::EmailVerified, now).await?;
     tx.commit().await
 }
 
 /// Sends a reset link if the account exists; answers the same either way.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn request_password_reset(
     state: &AppState,
     tenant: &Tenant,
@@ -433,8 +436,7 @@ pub async fn request_password_reset(
             "must be an email address like name@example.com",
         ));
     };
-    let Some((user, _)) =
-        user_store::find_by_email(&state.db, tenant.id, &email.normalized).await?
+    let Some((user, _)) = users::find_by_email(&state.db, tenant.id, &email.normalized).await?
     else {
         return Ok(());
     };
@@ -472,6 +474,7 @@ pub async fn request_password_reset(
 }
 
 /// Sets a new password with a reset token and ends every session of the account.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn confirm_password_reset(
     state: &AppState,
     tenant: &Tenant,
@@ -495,7 +498,7 @@ pub async fn confirm_password_reset(
     )
     .await?
     .ok_or_else(invalid_email_token)?;
-    let user = user_store::get(&state.db, tenant.id, user_id)
+    let user = users::find(&state.db, tenant.id, user_id)
         .await?
         .ok_or_else(invalid_email_token)?;
     password::check_policy("new_password", &new_password, &user.email)
@@ -520,7 +523,7 @@ pub async fn confirm_password_reset(
         now,
     )
     .await?;
-    user_store::update(
+    users::update_account(
         &mut tx,
         &permit,
         user_id,
@@ -534,6 +537,7 @@ pub async fn confirm_password_reset(
 
 /// Changes the password of the signed-in user after checking the current one; every other
 /// session of the account ends.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn change_password(
     state: &AppState,
     tenant: &Tenant,
@@ -546,12 +550,12 @@ pub async fn change_password(
         .authorizer
         .check(&state.db, tenant, principal, ProfileAction::UpdateOwn)
         .await?;
-    let user = user_store::get(&state.db, tenant.id, caller.user_id)
+    let user = users::find(&state.db, tenant.id, caller.user_id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     password::check_policy("new_password", &new_password, &user.email)
         .map_err(|e| ApiError::Validation(vec![e]))?;
-    let stored = user_store::find_by_email(&state.db, tenant.id, &user.email.to_lowercase())
+    let stored = users::find_by_email(&state.db, tenant.id, &user.email.to_lowercase())
         .await?
         .map(|(_, hash)| hash);
     if !password::verify(current_password, stored).await? {
@@ -568,7 +572,7 @@ pub async fn change_password(
         now,
     )
     .await?;
-    user_store::update(
+    users::update_account(
         &mut tx,
         &permit,
         user.id,
@@ -582,6 +586,7 @@ pub async fn change_password(
 
 /// Replaces a password, typically the one-time password an operator created the account with,
 /// after checking the current one; then signs in. Every earlier session of the account ends.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn replace_password(
     state: &AppState,
     tenant: &Tenant,
@@ -595,7 +600,7 @@ pub async fn replace_password(
         .check(&state.db, tenant, principal, AuthAction::Login)
         .await?;
     let found = match Email::parse(email) {
-        Ok(email) => user_store::find_by_email(&state.db, tenant.id, &email.normalized).await?,
+        Ok(email) => users::find_by_email(&state.db, tenant.id, &email.normalized).await?,
         Err(_) => None,
     };
     let (user, hash) = found.unzip();
@@ -611,7 +616,7 @@ pub async fn replace_password(
     let hash = password::hash(new_password).await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
-    let user = user_store::update(
+    let user = users::update_account(
         &mut tx,
         &permit,
         user.id,
@@ -627,7 +632,19 @@ pub async fn replace_password(
     Ok(session)
 }
 
+/// Ends every session of the user (a disabled account signs out everywhere).
+#[tracing::instrument(skip_all, fields(tenant = %tenant, user = %user))]
+pub async fn end_sessions(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    auth_store::revoke_user_sessions(tx, tenant, user, None, now).await
+}
+
 /// Who presents `token` (an access token or an API key) to `tenant`; no token is anonymous.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn authenticate(
     state: &AppState,
     tenant: &Tenant,
@@ -647,7 +664,7 @@ pub async fn authenticate(
     if claims.tid != Some(tenant.id.0) {
         return Err(ApiError::invalid_token());
     }
-    let user = user_store::get(&state.db, tenant.id, UserId(claims.sub))
+    let user = users::find(&state.db, tenant.id, UserId(claims.sub))
         .await?
         .ok_or_else(ApiError::invalid_token)?;
     if user.disabled {

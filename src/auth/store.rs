@@ -18,6 +18,7 @@ pub struct NewRefreshToken<'a> {
     pub now: Timestamp,
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %token.user_id, session = %token.family_id))]
 pub async fn insert_refresh_token(
     tx: &mut Tx,
     tenant: TenantId,
@@ -60,6 +61,7 @@ pub enum Spent {
 
 /// Spends a refresh token. The conditional update makes concurrent uses of one token
 /// serialize: exactly one of them sees it fresh.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn spend_refresh_token(
     tx: &mut Tx,
     tenant: TenantId,
@@ -95,6 +97,7 @@ pub async fn spend_refresh_token(
 }
 
 /// Revokes every token of the family of `token_hash`; returns whether one was found.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn revoke_family_of(
     tx: &mut Tx,
     tenant: TenantId,
@@ -118,6 +121,7 @@ pub async fn revoke_family_of(
 }
 
 /// Whether the session (refresh-token family) has been revoked.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, session = %family))]
 pub async fn session_ended(
     db: &crate::db::Db,
     tenant: TenantId,
@@ -138,6 +142,7 @@ pub async fn session_ended(
 
 /// Spends every unused token of this purpose of the user (a newer one, or a new password,
 /// makes the older links worthless).
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %user, purpose = ?purpose))]
 pub async fn spend_user_tokens(
     tx: &mut Tx,
     tenant: TenantId,
@@ -161,6 +166,7 @@ pub async fn spend_user_tokens(
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, session = %family_id))]
 pub async fn revoke_family(
     tx: &mut Tx,
     tenant: TenantId,
@@ -183,6 +189,7 @@ pub async fn revoke_family(
 }
 
 /// Ends every session of the user except `keep` (the session making the request, if any).
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn revoke_user_sessions(
     tx: &mut Tx,
     tenant: TenantId,
@@ -221,6 +228,7 @@ impl TokenPurpose {
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %user, purpose = ?purpose))]
 pub async fn insert_user_token(
     tx: &mut Tx,
     tenant: TenantId,
@@ -250,6 +258,7 @@ pub async fn insert_user_token(
 }
 
 /// The user of a valid (unexpired, unused) token of this purpose, without spending it.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, purpose = ?purpose))]
 pub async fn valid_user_token(
     db: &crate::db::Db,
     tenant: TenantId,
@@ -273,6 +282,7 @@ pub async fn valid_user_token(
 }
 
 /// Uses up a valid (unexpired, unused) token of this purpose; returns its user.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, purpose = ?purpose))]
 pub async fn consume_user_token(
     tx: &mut Tx,
     tenant: TenantId,
@@ -307,6 +317,7 @@ pub struct SigningKeyRow {
 }
 
 /// The active signing keys and those retired after `cutoff`, newest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn signing_keys_retired_after(
     db: &Db,
     cutoff: Timestamp,
@@ -332,6 +343,7 @@ pub struct NewSigningKey<'a> {
 }
 
 /// Retires the active signing keys and inserts the new one, which signs from now on.
+#[tracing::instrument(level = "debug", skip_all, fields(key = key.id))]
 pub async fn insert_signing_key(tx: &mut Tx, key: NewSigningKey<'_>) -> Result<(), ApiError> {
     on_tx!(tx, |conn| {
         sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")

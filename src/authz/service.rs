@@ -16,6 +16,7 @@ use crate::{
 };
 
 /// The tenant's own rules (the defaults come from the authorizer).
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn list(
     state: &AppState,
     tenant: &Tenant,
@@ -29,6 +30,7 @@ pub async fn list(
 }
 
 /// Adds an allow rule: a known role, and a permission the default rules define.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn add(
     state: &AppState,
     tenant: &Tenant,
@@ -74,6 +76,7 @@ pub async fn add(
     Ok(rule)
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug, rule = %id))]
 pub async fn remove(
     state: &AppState,
     tenant: &Tenant,

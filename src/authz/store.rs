@@ -42,6 +42,7 @@ impl From<RuleRow> for TenantRule {
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn list(db: &Db, tenant: TenantId) -> Result<Vec<TenantRule>, ApiError> {
     let rows: Vec<RuleRow> = on_db!(db, |pool| {
         sqlx::query_as(
@@ -70,6 +71,7 @@ async fn bump_version(tx: &mut Tx, tenant: TenantId, now: Timestamp) -> Result<(
 }
 
 /// Adds a rule; `None` when the tenant already has the same one.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant()))]
 pub async fn insert(
     tx: &mut Tx,
     permit: &Permit<PolicyAction>,
@@ -102,6 +104,7 @@ pub async fn insert(
 }
 
 /// Removes a rule; `false` when the tenant has no rule with this id.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), rule = %id))]
 pub async fn delete(
     tx: &mut Tx,
     permit: &Permit<PolicyAction>,

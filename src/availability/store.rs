@@ -62,6 +62,7 @@ pub fn free_stay_conditions(check_in: usize, check_out: usize) -> [String; 2] {
     ]
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %property))]
 pub async fn lock_property(
     tx: &mut Tx,
     tenant: TenantId,
@@ -88,6 +89,7 @@ pub async fn lock_property(
     Ok(found.is_some())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %property))]
 pub async fn stay_is_free(
     tx: &mut Tx,
     tenant: TenantId,
@@ -107,6 +109,7 @@ pub async fn stay_is_free(
     Ok(taken.is_none())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %property))]
 pub async fn stay_is_free_now(
     db: &Db,
     tenant: TenantId,
@@ -126,6 +129,7 @@ pub async fn stay_is_free_now(
     Ok(taken.is_none())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %property))]
 pub async fn booked_between(
     db: &Db,
     tenant: TenantId,
@@ -151,6 +155,7 @@ pub async fn booked_between(
         .collect())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %property))]
 pub async fn booked_in(
     tx: &mut Tx,
     tenant: TenantId,
@@ -170,6 +175,7 @@ pub async fn booked_in(
     Ok(found.is_some())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %property))]
 pub async fn blocks_between(
     db: &Db,
     tenant: TenantId,

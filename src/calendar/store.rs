@@ -17,6 +17,7 @@ use crate::{
 const IMPORT_COLUMNS: &str = "id, property_id, url, last_synced_at, last_error, created_at";
 
 /// Host blocks overlapping or touching `[start, end)`.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %property))]
 pub async fn host_blocks_touching(
     tx: &mut Tx,
     tenant: TenantId,
@@ -39,6 +40,7 @@ pub async fn host_blocks_touching(
 }
 
 /// Replaces the host blocks `merged` with `block`.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), property = %property, block = %block.id))]
 pub async fn merge_host_blocks(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,
@@ -78,6 +80,7 @@ pub async fn merge_host_blocks(
 }
 
 /// Deletes a host block; `false` when the property has no such block.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), property = %property, block = %block))]
 pub async fn delete_host_block(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,
@@ -99,6 +102,7 @@ pub async fn delete_host_block(
     Ok(deleted == 1)
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %property))]
 pub async fn imports_of(
     db: &Db,
     tenant: TenantId,
@@ -114,6 +118,7 @@ pub async fn imports_of(
         .await)?)
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, import = %import))]
 pub async fn get_import(
     db: &Db,
     tenant: TenantId,
@@ -129,6 +134,7 @@ pub async fn get_import(
 }
 
 /// Every import of every tenant, as `(tenant, import)`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn all_imports(db: &Db) -> Result<Vec<(TenantId, Uuid)>, ApiError> {
     let rows: Vec<(Uuid, Uuid)> = on_db!(db, |pool| {
         sqlx::query_as("SELECT tenant_id, id FROM calendar_imports")
@@ -141,6 +147,7 @@ pub async fn all_imports(db: &Db) -> Result<Vec<(TenantId, Uuid)>, ApiError> {
         .collect())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), import = %import.id))]
 pub async fn insert_import(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,
@@ -162,6 +169,7 @@ pub async fn insert_import(
 }
 
 /// Deletes an import and the ranges it blocked; `false` when the property has no such import.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), property = %property, import = %import))]
 pub async fn delete_import(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,
@@ -199,6 +207,7 @@ pub async fn delete_import(
 }
 
 /// Replaces the ranges an import blocks with `ranges`.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), import = %import.id, ranges = ranges.len()))]
 pub async fn replace_imported_blocks(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,
@@ -241,6 +250,7 @@ pub async fn replace_imported_blocks(
 }
 
 /// Records a fetch: its time when it succeeded, its error otherwise.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, import = %import))]
 pub async fn record_sync(
     tx: &mut Tx,
     tenant: TenantId,

@@ -11,6 +11,7 @@ use crate::{
     ids::TenantId,
 };
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant, kind = kind, subject = %subject))]
 pub async fn record(
     tx: &mut Tx,
     tenant: TenantId,

@@ -17,6 +17,7 @@ pub struct NewEvent<'a> {
     pub now: Timestamp,
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, kind = event.kind))]
 pub async fn insert(tx: &mut Tx, tenant: TenantId, event: NewEvent<'_>) -> Result<(), ApiError> {
     on_tx!(tx, |conn| {
         sqlx::query(

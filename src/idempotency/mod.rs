@@ -97,6 +97,7 @@ pub enum Claim {
 }
 
 /// The first answer to `key`, if it has one still within its retention; read before any work.
+#[tracing::instrument(skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn earlier(
     db: &Db,
     tenant: TenantId,
@@ -129,6 +130,7 @@ fn replay(stored: StoredKey, key: &IdempotencyKey) -> Result<Replay, ApiError> {
 }
 
 /// Claims `key` for `user` in the transaction of the work it guards.
+#[tracing::instrument(skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn claim(
     tx: &mut Tx,
     tenant: TenantId,
@@ -154,6 +156,7 @@ pub async fn claim(
 }
 
 /// Stores the response to replay for a claimed key, in the same transaction.
+#[tracing::instrument(skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn record(
     tx: &mut Tx,
     tenant: TenantId,
@@ -167,6 +170,7 @@ pub async fn record(
 
 /// Stores `err` as the first answer to `key` when it is a client error of the work (a 404, 409 or
 /// 422 the same request would get again); a transient one (429, 5xx) stays unrecorded.
+#[tracing::instrument(skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn remember_failure(
     db: &Db,
     tenant: TenantId,

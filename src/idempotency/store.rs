@@ -19,6 +19,7 @@ const FIND: &str = "SELECT request_hash, response_status, response_body, created
     FROM idempotency_keys WHERE tenant_id = $1 AND user_id = $2 AND key = $3";
 
 /// The stored key, read before any work starts.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn get(
     db: &Db,
     tenant: TenantId,
@@ -36,6 +37,7 @@ pub async fn get(
 }
 
 /// The stored key, read on the transaction's connection.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn get_in(
     tx: &mut Tx,
     tenant: TenantId,
@@ -53,6 +55,7 @@ pub async fn get_in(
 }
 
 /// Deletes the key (one past its retention, about to be claimed again).
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn delete(
     tx: &mut Tx,
     tenant: TenantId,
@@ -75,6 +78,7 @@ pub async fn delete(
 
 /// Inserts the key without a response; `false` when it exists already. On PostgreSQL this
 /// waits while another transaction holds the same key.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn insert(
     tx: &mut Tx,
     tenant: TenantId,
@@ -101,6 +105,7 @@ pub async fn insert(
 }
 
 /// Stores the response of the key.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn set_response(
     tx: &mut Tx,
     tenant: TenantId,
@@ -127,6 +132,7 @@ pub async fn set_response(
 }
 
 /// Deletes the keys of every tenant created before `cutoff`; returns how many.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_created_before(tx: &mut Tx, cutoff: Timestamp) -> Result<u64, ApiError> {
     Ok(on_tx!(tx, |conn| {
         sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")

@@ -25,6 +25,7 @@ pub struct NewJob<'a> {
 }
 
 /// Inserts the job; `false` when a job with the same unique key already exists.
+#[tracing::instrument(level = "debug", skip_all, fields(job = %job.id, kind = job.kind))]
 pub async fn insert(tx: &mut Tx, job: NewJob<'_>) -> Result<bool, ApiError> {
     let inserted = on_tx!(tx, |conn| {
         sqlx::query(
@@ -81,6 +82,7 @@ const CLAIM_SQLITE: &str = "\
     RETURNING id, tenant_id, kind, payload, attempts, max_attempts";
 
 /// Leases the next due job of one of `kinds` (or one whose lease ran out) to `worker`.
+#[tracing::instrument(level = "debug", skip_all, fields(worker = worker))]
 pub async fn claim(
     db: &Db,
     worker: &str,
@@ -128,6 +130,7 @@ pub async fn claim(
 }
 
 /// Extends a lease; `false` when the worker no longer holds it.
+#[tracing::instrument(level = "debug", skip_all, fields(job = %id, worker = worker))]
 pub async fn extend_lease(
     db: &Db,
     id: JobId,
@@ -167,6 +170,7 @@ pub enum Outcome<'a> {
 }
 
 /// Records the outcome if `worker` still holds the lease; `false` when it lost it.
+#[tracing::instrument(level = "debug", skip_all, fields(job = %id, worker = worker))]
 pub async fn finish(
     db: &Db,
     id: JobId,
@@ -223,6 +227,7 @@ pub async fn finish(
 }
 
 /// Deletes jobs that finished successfully before `cutoff`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn prune_done(db: &Db, cutoff: Timestamp) -> Result<u64, ApiError> {
     let mut tx = db.begin().await?;
     let deleted = on_tx!(&mut tx, |conn| {
@@ -244,6 +249,7 @@ pub struct KindStatusCount {
 }
 
 /// Jobs per kind and status, for metrics.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn counts(db: &Db) -> Result<Vec<KindStatusCount>, ApiError> {
     Ok(on_db!(db, |pool| {
         sqlx::query_as(
@@ -270,6 +276,7 @@ pub struct JobSummary {
 }
 
 /// The most recent jobs in a status, newest first (operators inspecting dead letters).
+#[tracing::instrument(level = "debug", skip_all, fields(status = status))]
 pub async fn list_by_status(
     db: &Db,
     status: &str,
@@ -289,6 +296,7 @@ pub async fn list_by_status(
 }
 
 /// Puts a dead job back in the queue with a fresh set of attempts; `false` if it is not dead.
+#[tracing::instrument(level = "debug", skip_all, fields(job = %id))]
 pub async fn retry_dead(db: &Db, id: JobId, now: Timestamp) -> Result<bool, ApiError> {
     let mut tx = db.begin().await?;
     let updated = on_tx!(&mut tx, |conn| {

@@ -16,6 +16,7 @@ use crate::{
 const COLUMNS: &str = "id, property_id, CAST(position AS BIGINT) AS position, status, original_key, thumbnail_key, large_key";
 
 /// The images of several properties at once, in order: one query for a whole page of listings.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, properties = ids.len()))]
 pub async fn of_properties(
     db: &Db,
     tenant: TenantId,
@@ -48,6 +49,7 @@ pub async fn of_properties(
 }
 
 /// A property's images in order, read in a write transaction.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %property))]
 pub async fn of_property_in(
     tx: &mut Tx,
     tenant: TenantId,
@@ -63,6 +65,7 @@ pub async fn of_property_in(
         .await)?)
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, image = %image))]
 pub async fn get(
     db: &Db,
     tenant: TenantId,
@@ -76,6 +79,7 @@ pub async fn get(
         .await)?)
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), image = %image.id))]
 pub async fn insert(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,
@@ -102,6 +106,7 @@ pub async fn insert(
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), image = %image))]
 pub async fn delete(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,
@@ -119,6 +124,7 @@ pub async fn delete(
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), image = %image, position = position))]
 pub async fn set_position(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,
@@ -140,6 +146,7 @@ pub async fn set_position(
 
 /// Records the outcome of the renditions: `ready` with their keys (the original is then
 /// dropped), or `failed`.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), image = %image, status = ?status))]
 pub async fn set_status(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,

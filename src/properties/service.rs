@@ -73,6 +73,7 @@ fn summary(property: &Property) -> serde_json::Value {
 }
 
 /// The amenity catalogue: the codes listings and searches use.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn amenities(
     state: &AppState,
     tenant: &Tenant,
@@ -139,6 +140,7 @@ pub async fn create(
 
 /// Inserts a listing an operator's tool made (the demo seed), as it is: no caller, no checks
 /// beyond the store's, no event.
+#[tracing::instrument(skip_all, fields(tenant = %permit.tenant(), property = %property.id))]
 pub async fn insert_as_operator(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,
@@ -250,6 +252,7 @@ async fn with_photos(
 
 /// The property and the permit to act on it with the first of `scoped` (its owner) or the
 /// second (anyone else).
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug, property = %id))]
 pub async fn for_change(
     state: &AppState,
     tenant: &Tenant,
@@ -411,6 +414,7 @@ pub async fn by_calendar_token(
 
 /// Whether the tenant has ever had a property (deleted ones count: their bookings keep prices),
 /// read in `tx`.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn tenant_has_properties(tx: &mut Tx, tenant: TenantId) -> Result<bool, ApiError> {
     store::tenant_has_properties(tx, tenant).await
 }
@@ -499,6 +503,7 @@ pub async fn search(
 
 /// PostgreSQL's plan for `search` (`None` on SQLite), for the tests that keep searches on
 /// their indexes.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn explain_search(
     db: &Db,
     tenant: TenantId,

@@ -192,6 +192,7 @@ fn value_expression(column: &str, placeholder: usize) -> String {
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), property = %property.id))]
 pub async fn insert(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,
@@ -251,6 +252,7 @@ pub async fn insert(
 
 /// Sets the secret of the calendar export feed; `false` when there is no such (undeleted)
 /// property.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), property = %id))]
 pub async fn set_ical_token(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,
@@ -274,6 +276,7 @@ pub async fn set_ical_token(
 }
 
 /// Replaces the listing; `false` when there is no such (undeleted) property.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), property = %id))]
 pub async fn update(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,
@@ -305,6 +308,7 @@ pub async fn update(
     Ok(updated == 1)
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), property = %id))]
 pub async fn soft_delete(
     tx: &mut Tx,
     permit: &Permit<PropertyAction>,
@@ -327,6 +331,7 @@ pub async fn soft_delete(
     Ok(deleted == 1)
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %id))]
 pub async fn get(db: &Db, tenant: TenantId, id: PropertyId) -> Result<Option<Property>, ApiError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM properties WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL"
@@ -340,6 +345,7 @@ pub async fn get(db: &Db, tenant: TenantId, id: PropertyId) -> Result<Option<Pro
 }
 
 /// The property, read on the transaction's connection and (on PostgreSQL) locked until it ends.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %id))]
 pub async fn get_in(
     tx: &mut Tx,
     tenant: TenantId,
@@ -368,6 +374,7 @@ pub async fn get_in(
 }
 
 /// Whether the tenant has ever had a property (deleted ones count: their bookings keep prices).
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn tenant_has_properties(tx: &mut Tx, tenant: TenantId) -> Result<bool, ApiError> {
     let found: Option<i32> = on_tx!(tx, |conn| {
         sqlx::query_scalar("SELECT 1 FROM properties WHERE tenant_id = $1 LIMIT 1")
@@ -524,6 +531,7 @@ pub fn search_query(
 }
 
 /// The property whose calendar export feed has this secret, with its name.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn find_by_calendar_token(
     db: &Db,
     tenant: TenantId,
@@ -540,6 +548,7 @@ pub async fn find_by_calendar_token(
 }
 
 /// PostgreSQL's plan for a search, as `EXPLAIN (FORMAT JSON)` gives it (`None` on SQLite).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn explain_search(
     db: &Db,
     query: &SearchQuery,
@@ -558,6 +567,7 @@ pub async fn explain_search(
     Ok(Some(plan.0))
 }
 
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn search(db: &Db, query: &SearchQuery) -> Result<Vec<Property>, ApiError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM properties WHERE {} ORDER BY {} LIMIT {}",

@@ -18,7 +18,7 @@ use crate::{
     ids::{TenantId, UserId},
     users::{
         model::Email,
-        store::{self as user_store, Inserted, NewUser},
+        service::{self as users, Inserted, NewUser},
     },
 };
 
@@ -33,6 +33,7 @@ pub struct FirstAdmin<'a> {
     pub password: InitialPassword,
 }
 
+#[tracing::instrument(skip_all, fields(slug = new.slug))]
 pub async fn create(db: &Db, new: NewTenant<'_>) -> Result<Tenant, ApiError> {
     create_with_admin(db, new, None)
         .await
@@ -111,7 +112,7 @@ pub async fn create_with_admin(
     let mut one_time_password = None;
     if let Some((email, hash, one_time)) = first_admin {
         let roles = Roles::new([Role::TenantAdmin, Role::Guest]);
-        let inserted = user_store::insert(
+        let inserted = users::insert(
             &mut tx,
             &Permit::for_operator(tenant.id, AuthAction::Register),
             NewUser {
@@ -150,6 +151,7 @@ pub async fn set_status(db: &Db, slug: &str, status: TenantStatus) -> Result<Ten
 }
 
 /// The tenant a `/v1/t/{tenant}` request addresses, refused when unknown or suspended.
+#[tracing::instrument(skip_all, fields(slug = slug))]
 pub async fn resolve_active(db: &Db, slug: &str) -> Result<Tenant, ApiError> {
     let slug = TenantSlug::parse(slug).map_err(|_| ApiError::TenantNotFound)?;
     let tenant = store::find_by_slug(db, &slug)
@@ -162,23 +164,27 @@ pub async fn resolve_active(db: &Db, slug: &str) -> Result<Tenant, ApiError> {
 }
 
 /// The tenant with this id, whatever its status (for work done on its behalf, such as jobs).
+#[tracing::instrument(skip_all, fields(tenant = %id))]
 pub async fn find_by_id(db: &Db, id: TenantId) -> Result<Option<Tenant>, ApiError> {
     store::find_by_id(db, id).await
 }
 
 /// Marks a change to what the tenant's public listing answers show (a listing, its photos, its
 /// calendar), in the transaction of the change, so that cached answers are not served again.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn listings_changed(tx: &mut Tx, tenant: TenantId) -> Result<(), ApiError> {
     store::bump_listings(tx, tenant).await
 }
 
 /// The tenant's currency as of `tx`: on PostgreSQL it holds a share lock on the settings until
 /// the transaction ends, so a concurrent currency change waits for the listing being priced.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
 pub async fn currency_in(tx: &mut Tx, tenant: TenantId) -> Result<String, ApiError> {
     store::currency_for_share(tx, tenant).await
 }
 
 /// The public face of the tenant (anyone may read it).
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn public_profile(
     state: &AppState,
     tenant: &Tenant,
@@ -191,6 +197,7 @@ pub async fn public_profile(
         .map(drop)
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn settings(
     state: &AppState,
     tenant: &Tenant,
@@ -204,6 +211,7 @@ pub async fn settings(
 }
 
 /// Applies a settings change after checking every field.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn update_settings(
     state: &AppState,
     tenant: &Tenant,

@@ -98,6 +98,7 @@ pub enum InsertOutcome {
 }
 
 /// Inserts the tenant with its settings.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant.slug))]
 pub async fn insert(tx: &mut Tx, tenant: &Tenant) -> Result<InsertOutcome, ApiError> {
     let result = on_tx!(tx, |conn| {
         sqlx::query(
@@ -167,6 +168,7 @@ async fn write_settings(
 }
 
 /// Replaces the settings and bumps their version.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant()))]
 pub async fn update_settings(
     tx: &mut Tx,
     permit: &Permit<SettingsAction>,
@@ -179,6 +181,7 @@ pub async fn update_settings(
 
 /// The tenant's currency, read on the transaction's connection; on PostgreSQL the settings row
 /// is share-locked until the transaction ends, so the currency cannot change under it.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn currency_for_share(tx: &mut Tx, tenant: TenantId) -> Result<String, ApiError> {
     let sql = "SELECT currency FROM tenant_settings WHERE tenant_id = $1";
     let currency: String = match tx {
@@ -199,6 +202,7 @@ pub async fn currency_for_share(tx: &mut Tx, tenant: TenantId) -> Result<String,
 }
 
 /// Marks a change to the tenant's listings, in the transaction of the change.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn bump_listings(tx: &mut Tx, tenant: TenantId) -> Result<(), ApiError> {
     on_tx!(tx, |conn| {
         sqlx::query("UPDATE tenants SET listings_version = listings_version + 1 WHERE id = $1")
@@ -211,6 +215,7 @@ pub async fn bump_listings(tx: &mut Tx, tenant: TenantId) -> Result<(), ApiError
 }
 
 /// Locks the settings row for an update (PostgreSQL; SQLite's write transaction is exclusive).
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn lock_settings(tx: &mut Tx, tenant: TenantId) -> Result<(), ApiError> {
     if let Tx::Postgres(tx) = tx {
         sqlx::query("SELECT 1 FROM tenant_settings WHERE tenant_id = $1 FOR UPDATE")
@@ -221,6 +226,7 @@ pub async fn lock_settings(tx: &mut Tx, tenant: TenantId) -> Result<(), ApiError
     Ok(())
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(slug = %slug))]
 pub async fn find_by_slug(db: &Db, slug: &TenantSlug) -> Result<Option<Tenant>, ApiError> {
     let sql = format!("{SELECT} WHERE t.slug = $1");
     let row: Option<TenantRow> = on_db!(db, |pool| {
@@ -232,6 +238,7 @@ pub async fn find_by_slug(db: &Db, slug: &TenantSlug) -> Result<Option<Tenant>, 
     row.map(Tenant::try_from).transpose()
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %id))]
 pub async fn find_by_id(db: &Db, id: TenantId) -> Result<Option<Tenant>, ApiError> {
     let sql = format!("{SELECT} WHERE t.id = $1");
     let row: Option<TenantRow> = on_db!(db, |pool| {
@@ -240,6 +247,7 @@ pub async fn find_by_id(db: &Db, id: TenantId) -> Result<Option<Tenant>, ApiErro
     row.map(Tenant::try_from).transpose()
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(slug = %slug))]
 pub async fn find_by_slug_in(tx: &mut Tx, slug: &TenantSlug) -> Result<Option<Tenant>, ApiError> {
     let sql = format!("{SELECT} WHERE t.slug = $1");
     let row: Option<TenantRow> = on_tx!(tx, |conn| {
@@ -252,6 +260,7 @@ pub async fn find_by_slug_in(tx: &mut Tx, slug: &TenantSlug) -> Result<Option<Te
 }
 
 /// Sets the status; returns the updated tenant, or `None` when no tenant has the slug.
+#[tracing::instrument(level = "debug", skip_all, fields(slug = %slug, status = ?status))]
 pub async fn set_status(
     tx: &mut Tx,
     slug: &TenantSlug,

@@ -2,16 +2,17 @@
 
 use bytes::Bytes;
 
+pub use super::store::{Change, Inserted, NewUser};
 use super::{
     User,
     model::{parse_name, parse_phone},
-    store::{self, Change},
+    store,
 };
 use crate::{
     app::AppState,
-    auth::{Principal, store as auth_store},
-    authz::{ProfileAction, Role, Roles, UserAction},
-    db::{Db, Timestamp},
+    auth::{self, Principal},
+    authz::{AccountAction, AuthAction, Permit, ProfileAction, Role, Roles, UserAction},
+    db::{Db, Timestamp, Tx},
     error::{ApiError, ErrorCode, FieldError},
     ids::{TenantId, UserId},
     storage::ImageFormat,
@@ -22,10 +23,55 @@ use crate::{
 pub const MAX_PICTURE_BYTES: usize = 5 * 1024 * 1024;
 
 /// The account with this id, for work done on the tenant's behalf (such as notifications).
+#[tracing::instrument(skip_all, fields(tenant = %tenant, user = %id))]
 pub async fn find(db: &Db, tenant: TenantId, id: UserId) -> Result<Option<User>, ApiError> {
     store::get(db, tenant, id).await
 }
 
+/// The account with this id, read in the transaction and (on PostgreSQL) locked until it ends,
+/// for read-modify-write changes.
+#[tracing::instrument(skip_all, fields(tenant = %tenant, user = %id))]
+pub async fn get_in(tx: &mut Tx, tenant: TenantId, id: UserId) -> Result<Option<User>, ApiError> {
+    store::get_in(tx, tenant, id).await
+}
+
+/// The account with this normalized (lowercased) email and its password hash, for the
+/// sign-in checks of `auth`.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn find_by_email(
+    db: &Db,
+    tenant: TenantId,
+    email_normalized: &str,
+) -> Result<Option<(User, String)>, ApiError> {
+    store::find_by_email(db, tenant, email_normalized).await
+}
+
+/// Inserts an account as it is, under a register permit: the caller's (sign-up) or an
+/// operator's (a new tenant's first administrator, the demo seed). Validation, hashing and
+/// the welcome mail are the caller's.
+#[tracing::instrument(skip_all, fields(tenant = %permit.tenant(), user = %user.id))]
+pub async fn insert(
+    tx: &mut Tx,
+    permit: &Permit<AuthAction>,
+    user: NewUser<'_>,
+) -> Result<Inserted, ApiError> {
+    store::insert(tx, permit, user).await
+}
+
+/// Applies one change to an account (a verified email, a new password) for `auth`, whose
+/// service checked the permit; `None` when there is no such user.
+#[tracing::instrument(skip_all, fields(tenant = %permit.tenant(), user = %id))]
+pub async fn update_account(
+    tx: &mut Tx,
+    permit: &Permit<impl AccountAction>,
+    id: UserId,
+    change: Change<'_>,
+    now: Timestamp,
+) -> Result<Option<User>, ApiError> {
+    store::update(tx, permit, id, change, now).await
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn me(
     state: &AppState,
     tenant: &Tenant,
@@ -48,6 +94,7 @@ pub struct ProfileEdit {
     pub phone_number: Option<Option<String>>,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn update_me(
     state: &AppState,
     tenant: &Tenant,
@@ -107,6 +154,7 @@ pub async fn update_me(
 }
 
 /// Stores a new profile picture (JPEG, PNG or WebP, by content) and removes the old one.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug, bytes = bytes.len()))]
 pub async fn set_picture(
     state: &AppState,
     tenant: &Tenant,
@@ -155,6 +203,7 @@ pub async fn set_picture(
     Ok(user)
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn delete_picture(
     state: &AppState,
     tenant: &Tenant,
@@ -179,6 +228,7 @@ pub async fn delete_picture(
 }
 
 /// A user's public profile; disabled accounts are not shown.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug, user = %id))]
 pub async fn public_profile(
     state: &AppState,
     tenant: &Tenant,
@@ -196,6 +246,7 @@ pub async fn public_profile(
 }
 
 /// The picture bytes and their type.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug, user = %id))]
 pub async fn picture(
     state: &AppState,
     tenant: &Tenant,
@@ -219,6 +270,7 @@ pub struct Page {
     pub next: Option<UserId>,
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn list(
     state: &AppState,
     tenant: &Tenant,
@@ -247,6 +299,7 @@ pub enum AccountChange {
     Disabled(bool),
 }
 
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug, user = %id))]
 pub async fn administer(
     state: &AppState,
     tenant: &Tenant,
@@ -282,7 +335,7 @@ pub async fn administer(
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     if matches!(change, AccountChange::Disabled(true)) {
-        auth_store::revoke_user_sessions(&mut tx, tenant.id, id, None, now).await?;
+        auth::service::end_sessions(&mut tx, tenant.id, id, now).await?;
     }
     tx.commit().await?;
     tracing::info!(user_id = %id, by = %caller.user_id, "account changed by an administrator");
@@ -290,6 +343,7 @@ pub async fn administer(
 }
 
 /// Replaces a user's roles from the operator CLI, outside any caller's rules.
+#[tracing::instrument(skip_all, fields(tenant = tenant_slug, roles = ?roles))]
 pub async fn set_roles_by_operator(
     db: &crate::db::Db,
     tenant_slug: &str,

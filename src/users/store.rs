@@ -71,6 +71,7 @@ pub enum Inserted {
     EmailTaken,
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), user = %user.id))]
 pub async fn insert(
     tx: &mut Tx,
     permit: &Permit<AuthAction>,
@@ -105,6 +106,7 @@ pub async fn insert(
     }
 }
 
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %id))]
 pub async fn get(db: &Db, tenant: TenantId, id: UserId) -> Result<Option<User>, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
     let row: Option<UserRow> = on_db!(db, |pool| {
@@ -119,6 +121,7 @@ pub async fn get(db: &Db, tenant: TenantId, id: UserId) -> Result<Option<User>, 
 
 /// The user, read on the transaction's connection and (on PostgreSQL) locked until it ends,
 /// for read-modify-write changes.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %id))]
 pub async fn get_in(tx: &mut Tx, tenant: TenantId, id: UserId) -> Result<Option<User>, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
     let row: Option<UserRow> = match tx {
@@ -141,6 +144,7 @@ pub async fn get_in(tx: &mut Tx, tenant: TenantId, id: UserId) -> Result<Option<
 }
 
 /// The user with this (lowercased) email and their password hash.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn find_by_email(
     db: &Db,
     tenant: TenantId,
@@ -183,6 +187,7 @@ pub enum Change<'a> {
 }
 
 /// Applies `change`; returns the updated user, or `None` when there is no such user.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), user = %id))]
 pub async fn update(
     tx: &mut Tx,
     permit: &Permit<impl AccountAction>,
@@ -222,6 +227,7 @@ pub async fn update(
 }
 
 /// Users newest first, after the cursor (a user id: UUIDv7 ids sort by creation).
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn list(
     db: &Db,
     tenant: TenantId,
