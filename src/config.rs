@@ -59,6 +59,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long in-flight requests (and running jobs) may run on after SIGTERM.
     pub shutdown_grace_seconds: u64,
+    /// How long a new connection may take to send its first request's headers.
+    pub header_read_timeout_seconds: u64,
+    /// A connection with no traffic for this long is closed (idle keep-alive included).
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once; further ones wait until one closes.
+    pub max_connections: usize,
     /// Job workers started by `staybase serve` (0: none; run `staybase worker` instead).
     pub workers: usize,
     pub job_poll_interval_ms: u64,
@@ -134,6 +140,9 @@ impl Default for Config {
             log_format: LogFormat::Text,
             max_body_bytes: 1024 * 1024,
             shutdown_grace_seconds: 30,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
+            max_connections: 1024,
             workers: 2,
             job_poll_interval_ms: 500,
             job_lease_seconds: 30,
@@ -225,6 +234,16 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err(ConfigError(
                 "STAYBASE_MAX_BODY_BYTES must be at least 1024".into(),
+            ));
+        }
+        if self.header_read_timeout_seconds == 0
+            || self.idle_timeout_seconds == 0
+            || self.max_connections == 0
+        {
+            return Err(ConfigError(
+                "STAYBASE_HEADER_READ_TIMEOUT_SECONDS, STAYBASE_IDLE_TIMEOUT_SECONDS and \
+                 STAYBASE_MAX_CONNECTIONS must be at least 1"
+                    .into(),
             ));
         }
         if self.job_lease_seconds < 3 {

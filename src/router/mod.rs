@@ -2,6 +2,7 @@
 //! one OpenAPI service), its spec and docs, behind the HTTP edge; and (`server`) the loop that
 //! serves it beside the job workers.
 
+mod connections;
 pub mod server;
 
 use std::sync::Arc;

@@ -8,6 +8,7 @@ use poem::{
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
 };
 
+use super::connections::GuardedAcceptor;
 use crate::{
     app::{AppState, StartError},
     config::Config,
@@ -74,7 +75,13 @@ pub async fn serve(
             workers.stop_claiming();
         }
     };
-    let server = Server::new_with_acceptor(acceptor);
+    let acceptor = GuardedAcceptor::new(
+        acceptor,
+        state.config.max_connections,
+        Duration::from_secs(state.config.header_read_timeout_seconds),
+    );
+    let server = Server::new_with_acceptor(acceptor)
+        .idle_timeout(Duration::from_secs(state.config.idle_timeout_seconds));
     let result = match mode {
         Mode::Api => {
             server
