@@ -57,6 +57,10 @@ macro_rules! with_error_codes {
             /// The resource's status does not allow the action; `current_status` names it.
             InvalidTransition => "invalid_transition",
             StayEnded => "stay_ended",
+            /// The guest already has as many unpaid bookings as the marketplace allows.
+            TooManyUnpaidBookings => "too_many_unpaid_bookings",
+            /// The stay starts later than the marketplace's booking window allows.
+            OutsideBookingWindow => "outside_booking_window",
             ServiceUnavailable => "service_unavailable",
             /// A client error the framework raised that no other code describes.
             RequestRejected => "request_rejected",

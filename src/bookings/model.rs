@@ -66,6 +66,14 @@ impl BookingStatus {
         Self::HOLDING.contains(&self)
     }
 
+    /// The statuses that hold nights without payment: requests and unpaid holds.
+    pub const UNPAID: [BookingStatus; 2] = [Self::Requested, Self::PendingPayment];
+
+    /// Whether a booking in this status holds its nights without having been paid for.
+    pub fn is_paid_for(self) -> bool {
+        !Self::UNPAID.contains(&self)
+    }
+
     /// The status a new booking starts in under the tenant's settings.
     pub fn initial(mode: BookingMode, collection: PaymentCollection) -> Self {
         match mode {

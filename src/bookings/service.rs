@@ -24,6 +24,7 @@ use crate::{
     pricing::service as pricing,
     properties::service as properties,
     tenants::{Tenant, service as tenants},
+    users::service as users,
 };
 
 pub struct NewBooking {
@@ -240,16 +241,19 @@ async fn book(
     {
         return replayed(replay);
     }
+    let status = BookingStatus::initial(
+        tenant.settings.booking_mode,
+        tenant.settings.payment_collection,
+    );
+    if !status.is_paid_for() {
+        check_unpaid_cap(&mut tx, tenant, caller.user_id).await?;
+    }
     let property = properties::listed_for_booking(&mut tx, tenant.id, new.property).await?;
     pricing::check_stay(tenant, &property.listing, stay, new.guests)?;
     if !availability::stay_is_free(&mut tx, tenant.id, property.id, stay).await? {
         return Err(ApiError::dates_unavailable());
     }
     let quote = pricing::price(tenant, (&property.listing, &property.currency), stay)?;
-    let status = BookingStatus::initial(
-        tenant.settings.booking_mode,
-        tenant.settings.payment_collection,
-    );
     let booking = Booking {
         tenant_id: tenant.id,
         id: BookingId(Uuid::now_v7()),
@@ -284,6 +288,27 @@ async fn book(
     tenants::listings_changed(&mut tx, tenant.id).await?;
     tx.commit().await?;
     Ok(Created::New(Box::new(booking)))
+}
+
+/// Refuses one more unpaid booking to a guest who has as many as the tenant allows, so that one
+/// account cannot hold calendars without paying. The guest's row is locked first, so that the
+/// guest's concurrent bookings are counted one after the other.
+async fn check_unpaid_cap(tx: &mut Tx, tenant: &Tenant, guest: UserId) -> Result<(), ApiError> {
+    users::get_in(tx, tenant.id, guest)
+        .await?
+        .ok_or_else(ApiError::invalid_token)?;
+    let unpaid = store::unpaid_of_guest(tx, tenant.id, guest).await?;
+    let allowed = tenant.settings.max_unpaid_bookings;
+    if unpaid >= i64::from(allowed) {
+        return Err(ApiError::Conflict {
+            code: ErrorCode::TooManyUnpaidBookings,
+            detail: format!(
+                "You have {unpaid} unpaid bookings; pay for or cancel one before booking again \
+                 (at most {allowed} at a time)."
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The booking, if the caller may see it: its guest, its host, or a tenant admin. Others get

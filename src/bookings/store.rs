@@ -310,6 +310,32 @@ pub async fn list(
     rows.into_iter().map(Booking::try_from).collect()
 }
 
+/// How many unpaid bookings (requests and holds) the guest has, read in the transaction that
+/// holds the guest's lock.
+#[tracing::instrument(level = "debug", skip(tx))]
+pub async fn unpaid_of_guest(
+    tx: &mut Tx,
+    tenant: TenantId,
+    guest: UserId,
+) -> Result<i64, ApiError> {
+    let statuses: Vec<String> = BookingStatus::UNPAID
+        .iter()
+        .map(|status| format!("'{}'", status.as_str()))
+        .collect();
+    let sql = format!(
+        "SELECT COUNT(*) FROM bookings WHERE tenant_id = $1 AND guest_id = $2 AND status IN ({})",
+        statuses.join(", ")
+    );
+    let count: i64 = on_tx!(tx, |conn| {
+        sqlx::query_scalar(&sql)
+            .bind(tenant.0)
+            .bind(guest.0)
+            .fetch_one(conn)
+            .await
+    })?;
+    Ok(count)
+}
+
 /// Confirmed stays checking out on or before `until`, with their tenant's time zone, oldest
 /// first: candidates for completion.
 #[tracing::instrument(level = "debug", skip(db))]

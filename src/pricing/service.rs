@@ -6,7 +6,7 @@ use crate::{
     auth::Principal,
     availability,
     dates::Stay,
-    error::{ApiError, FieldError},
+    error::{ApiError, ErrorCode, FieldError},
     ids::PropertyId,
     money::MoneyError,
     properties::{model::Listing, service as properties},
@@ -31,7 +31,8 @@ pub async fn quote(
     price(tenant, (&found.listing, &found.currency), stay)
 }
 
-/// Checks a stay against the tenant's today and the listing's stay length and party size.
+/// Checks a stay against the tenant's today and the listing's stay length and party size
+/// (422 naming the fields), then against the tenant's booking window (409).
 pub fn check_stay(
     tenant: &Tenant,
     listing: &Listing,
@@ -43,12 +44,13 @@ pub fn check_stay(
     if stay.check_in < tenant.settings.today() {
         errors.push(FieldError::new("check_in", "must not be in the past"));
     }
-    if nights < i64::from(listing.min_nights) || nights > i64::from(listing.max_nights) {
+    let longest = listing.max_nights.min(tenant.settings.max_stay_nights);
+    if nights < i64::from(listing.min_nights) || nights > i64::from(longest) {
         errors.push(FieldError::new(
             "check_out",
             format!(
-                "the stay must be {} to {} nights",
-                listing.min_nights, listing.max_nights
+                "the stay must be {} to {longest} nights",
+                listing.min_nights
             ),
         ));
     }
@@ -58,11 +60,17 @@ pub fn check_stay(
             format!("must be 1 to {}", listing.max_guests),
         ));
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(errors))
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
     }
+    let window = i64::from(tenant.settings.booking_window_days);
+    if (stay.check_in - tenant.settings.today()).whole_days() > window {
+        return Err(ApiError::Conflict {
+            code: ErrorCode::OutsideBookingWindow,
+            detail: format!("Stays can be booked at most {window} days ahead."),
+        });
+    }
+    Ok(())
 }
 
 /// The line items of a checked stay under the tenant's fees. The tenant's pricing plugin will

@@ -114,6 +114,14 @@ pub struct SettingsView {
     self_service_hosts: bool,
     /// Days after check-out during which guests may review (default 30).
     review_window_days: u32,
+    /// Unpaid bookings (requests and holds awaiting payment) a guest may have at once
+    /// (default 3); one more is 409 `too_many_unpaid_bookings`.
+    max_unpaid_bookings: u32,
+    /// The longest stay in nights, whatever a listing allows (default 90); longer is 422.
+    max_stay_nights: u32,
+    /// How many days ahead of today a stay may start (default 730); later is 409
+    /// `outside_booking_window`.
+    booking_window_days: u32,
     /// The rate-limit plan, one of the plans the operator configured.
     rate_limit_plan: String,
     /// Increases with every change.
@@ -135,6 +143,9 @@ impl From<TenantSettings> for SettingsView {
             cancellation_policy: settings.cancellation_policy.into(),
             self_service_hosts: settings.self_service_hosts,
             review_window_days: settings.review_window_days,
+            max_unpaid_bookings: settings.max_unpaid_bookings,
+            max_stay_nights: settings.max_stay_nights,
+            booking_window_days: settings.booking_window_days,
             rate_limit_plan: settings.rate_limit_plan,
             version: settings.version,
         }
@@ -165,6 +176,12 @@ pub struct SettingsUpdate {
     self_service_hosts: Option<bool>,
     #[oai(validator(minimum(value = "1"), maximum(value = "365")))]
     review_window_days: Option<u32>,
+    #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+    max_unpaid_bookings: Option<u32>,
+    #[oai(validator(minimum(value = "1"), maximum(value = "366")))]
+    max_stay_nights: Option<u32>,
+    #[oai(validator(minimum(value = "1"), maximum(value = "1095")))]
+    booking_window_days: Option<u32>,
     rate_limit_plan: Option<String>,
 }
 
@@ -244,6 +261,9 @@ impl TenantsApi {
                 .map(|policy| CancellationPolicy::from(policy).as_str().to_owned()),
             self_service_hosts: body.self_service_hosts,
             review_window_days: body.review_window_days,
+            max_unpaid_bookings: body.max_unpaid_bookings,
+            max_stay_nights: body.max_stay_nights,
+            booking_window_days: body.booking_window_days,
             rate_limit_plan: body.rate_limit_plan,
         };
         let settings = service::update_settings(&state, &tenant.0, &caller.0, change).await?;

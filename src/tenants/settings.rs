@@ -67,6 +67,12 @@ pub struct TenantSettings {
     pub cancellation_policy: CancellationPolicy,
     pub self_service_hosts: bool,
     pub review_window_days: u32,
+    /// Unpaid bookings (requests and holds) a guest may have at once.
+    pub max_unpaid_bookings: u32,
+    /// The longest stay, whatever a listing allows.
+    pub max_stay_nights: u32,
+    /// How many days ahead of the tenant's today a stay may start.
+    pub booking_window_days: u32,
     pub rate_limit_plan: String,
     pub version: i64,
 }
@@ -77,6 +83,9 @@ pub mod bounds {
     pub const REQUEST_EXPIRY_HOURS: (u32, u32) = (1, 168);
     pub const FEE_BPS: (u32, u32) = (0, 5000);
     pub const REVIEW_WINDOW_DAYS: (u32, u32) = (1, 365);
+    pub const MAX_UNPAID_BOOKINGS: (u32, u32) = (1, 100);
+    pub const MAX_STAY_NIGHTS: (u32, u32) = (1, 366);
+    pub const BOOKING_WINDOW_DAYS: (u32, u32) = (1, 1095);
 }
 
 impl TenantSettings {
@@ -95,6 +104,9 @@ impl TenantSettings {
             cancellation_policy: CancellationPolicy::Moderate,
             self_service_hosts: true,
             review_window_days: 30,
+            max_unpaid_bookings: 3,
+            max_stay_nights: 90,
+            booking_window_days: 730,
             rate_limit_plan: DEFAULT_PLAN.into(),
             version: 1,
         }
@@ -133,6 +145,9 @@ pub struct SettingsChange {
     pub cancellation_policy: Option<String>,
     pub self_service_hosts: Option<bool>,
     pub review_window_days: Option<u32>,
+    pub max_unpaid_bookings: Option<u32>,
+    pub max_stay_nights: Option<u32>,
+    pub booking_window_days: Option<u32>,
     pub rate_limit_plan: Option<String>,
 }
 
@@ -249,6 +264,33 @@ impl SettingsChange {
         {
             next.cancellation_policy = policy;
         }
+        let limits = [
+            (
+                "max_unpaid_bookings",
+                self.max_unpaid_bookings,
+                bounds::MAX_UNPAID_BOOKINGS,
+                &mut next.max_unpaid_bookings,
+            ),
+            (
+                "max_stay_nights",
+                self.max_stay_nights,
+                bounds::MAX_STAY_NIGHTS,
+                &mut next.max_stay_nights,
+            ),
+            (
+                "booking_window_days",
+                self.booking_window_days,
+                bounds::BOOKING_WINDOW_DAYS,
+                &mut next.booking_window_days,
+            ),
+        ];
+        for (field, change, range, setting) in limits {
+            if let Some(value) = change
+                && let Some(value) = within(field, value, range, &mut errors)
+            {
+                *setting = value;
+            }
+        }
         if let Some(minutes) = self.hold_minutes
             && let Some(minutes) =
                 within("hold_minutes", minutes, bounds::HOLD_MINUTES, &mut errors)
@@ -326,6 +368,9 @@ mod tests {
             cancellation_policy: Some("none".into()),
             self_service_hosts: Some(false),
             review_window_days: Some(0),
+            max_unpaid_bookings: Some(0),
+            max_stay_nights: Some(367),
+            booking_window_days: Some(0),
             rate_limit_plan: Some("gold".into()),
         };
         let mut fields: Vec<String> = change
@@ -339,10 +384,13 @@ mod tests {
             fields,
             [
                 "booking_mode",
+                "booking_window_days",
                 "cancellation_policy",
                 "currency",
                 "display_name",
                 "hold_minutes",
+                "max_stay_nights",
+                "max_unpaid_bookings",
                 "payment_collection",
                 "platform_fee_bps",
                 "rate_limit_plan",

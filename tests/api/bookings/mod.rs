@@ -1,6 +1,7 @@
 //! Bookings through HTTP: the state machine, idempotency keys, who sees what, expiry and
 //! completion jobs, notifications, and the guarantee that holding bookings never overlap.
 
+mod caps;
 mod concurrency;
 mod create;
 mod idempotency;

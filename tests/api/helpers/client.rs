@@ -197,6 +197,12 @@ pub struct SettingsPatch<'a> {
     pub platform_fee_bps: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_bps: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_unpaid_bookings: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_stay_nights: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking_window_days: Option<u32>,
 }
 
 /// Who calls, and where: the app itself or another replica of it.
