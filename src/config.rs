@@ -191,9 +191,13 @@ impl Config {
         }
         // Only settings are read from the environment; `unknown_env_vars` reports the rest.
         let known = setting_names();
+        // A nested setting (`RATE_LIMIT_PLANS__GOLD__READ_PER_MINUTE`) is known by its first
+        // segment, whether the filter sees the key before or after `split` made `__` a `.`.
         let env = Env::prefixed("STAYBASE_").split("__").filter(move |key| {
             let key = key.as_str().to_ascii_lowercase();
-            known.contains(&key.split("__").next().unwrap_or_default().to_owned())
+            let top = key.split('.').next().unwrap_or_default();
+            let top = top.split("__").next().unwrap_or_default();
+            known.iter().any(|name| name == top)
         });
         let config: Config = figment
             .merge(env)
@@ -458,6 +462,44 @@ mod tests {
             let config = Config::load().expect("unknown variables do not stop start-up");
             assert_eq!(config.max_body_bytes, 2048);
             assert_eq!(Config::unknown_env_vars(), ["STAYBASE_DATABSE_URL"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn nested_settings_are_read_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("STAYBASE_RATE_LIMIT_PLANS__DEFAULT__READ_PER_MINUTE", "7");
+            for (class, value) in [("AUTH", "1"), ("WRITE", "2"), ("READ", "3"), ("TENANT", "4")] {
+                jail.set_env(
+                    format!("STAYBASE_RATE_LIMIT_PLANS__GOLD__{class}_PER_MINUTE"),
+                    value,
+                );
+            }
+            let config = Config::load().expect("valid");
+            let default = &config.rate_limit_plans["default"];
+            assert_eq!(default.read_per_minute, 7);
+            assert_eq!(
+                default.auth_per_minute,
+                crate::ratelimit::default_plans()["default"].auth_per_minute
+            );
+            let gold = &config.rate_limit_plans["gold"];
+            assert_eq!(
+                (
+                    gold.auth_per_minute,
+                    gold.write_per_minute,
+                    gold.read_per_minute,
+                    gold.tenant_per_minute
+                ),
+                (1, 2, 3, 4)
+            );
+            assert!(Config::unknown_env_vars().is_empty());
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("STAYBASE_RATE_LIMIT_PLANS__SILVER__READ_PER_MINUTE", "3");
+            let err = Config::load().unwrap_err().to_string();
+            assert!(err.contains("STAYBASE_RATE_LIMIT_PLANS__SILVER"), "{err}");
             Ok(())
         });
     }

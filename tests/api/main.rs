@@ -7,6 +7,7 @@ mod authz;
 mod bookings;
 mod calendar;
 mod cli;
+mod config;
 mod connections;
 mod errors;
 mod health;
