@@ -470,7 +470,12 @@ mod tests {
     fn nested_settings_are_read_from_the_environment() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("STAYBASE_RATE_LIMIT_PLANS__DEFAULT__READ_PER_MINUTE", "7");
-            for (class, value) in [("AUTH", "1"), ("WRITE", "2"), ("READ", "3"), ("TENANT", "4")] {
+            for (class, value) in [
+                ("AUTH", "1"),
+                ("WRITE", "2"),
+                ("READ", "3"),
+                ("TENANT", "4"),
+            ] {
                 jail.set_env(
                     format!("STAYBASE_RATE_LIMIT_PLANS__GOLD__{class}_PER_MINUTE"),
                     value,

@@ -280,3 +280,34 @@ async fn demo_seed_makes_a_browsable_marketplace() {
         "seeded accounts sign in"
     );
 }
+
+/// Logs go to standard error, as plain text when that is not a terminal (a file, a pipe, a
+/// collector), and in either format leave standard output to what the command prints.
+#[tokio::test]
+async fn logs_are_plain_text_on_standard_error_when_it_is_not_a_terminal() {
+    let app = spawn_app().await;
+    for format in ["text", "json"] {
+        let output = AsyncCommand::new(env!("CARGO_BIN_EXE_staybase"))
+            .args([
+                "tenant",
+                "create",
+                "--slug",
+                &format!("logs-{format}"),
+                "--name",
+                "Logs",
+            ])
+            .env("STAYBASE_DATABASE_URL", &app.database_url)
+            .env("STAYBASE_LOG", "debug")
+            .env("STAYBASE_LOG_FORMAT", format)
+            .output()
+            .await
+            .expect("run staybase");
+        assert!(output.status.success());
+        let logs = String::from_utf8_lossy(&output.stderr);
+        assert!(!logs.is_empty(), "{format}: no logs at debug level");
+        assert!(!logs.contains('\u{1b}'), "{format}: ANSI codes in {logs}");
+        serde_json::from_slice::<Value>(&output.stdout).unwrap_or_else(|err| {
+            panic!("{format}: standard output is not the JSON answer: {err}")
+        });
+    }
+}

@@ -21,7 +21,10 @@ fn documented() -> Vec<String> {
         .and_then(|rest| rest.split("\n## ").next())
         .expect("a configuration section");
     let mut names = Vec::new();
-    for row in section.lines().filter(|line| line.starts_with("| `STAYBASE_")) {
+    for row in section
+        .lines()
+        .filter(|line| line.starts_with("| `STAYBASE_"))
+    {
         let cell = row.split('|').nth(1).unwrap_or_default();
         let mut first: Option<String> = None;
         for name in cell.split('`').skip(1).step_by(2) {
@@ -62,7 +65,9 @@ fn samples() -> Vec<Sample> {
         ("STAYBASE_DATABASE_ACQUIRE_TIMEOUT_MS", "1234", |c| {
             c.database_acquire_timeout_ms == 1234
         }),
-        ("STAYBASE_MIGRATE_ON_START", "false", |c| !c.migrate_on_start),
+        ("STAYBASE_MIGRATE_ON_START", "false", |c| {
+            !c.migrate_on_start
+        }),
         ("STAYBASE_REDIS_URL", "redis://cache:6379", |c| {
             c.redis_url.as_ref().map(|url| url.expose()) == Some("redis://cache:6379")
         }),
@@ -70,28 +75,40 @@ fn samples() -> Vec<Sample> {
             c.bind == "0.0.0.0:9999".parse::<SocketAddr>().unwrap()
         }),
         ("STAYBASE_LOG", "warn", |c| c.log == "warn"),
-        ("STAYBASE_LOG_FORMAT", "json", |c| c.log_format == LogFormat::Json),
-        ("STAYBASE_MAX_BODY_BYTES", "4096", |c| c.max_body_bytes == 4096),
+        ("STAYBASE_LOG_FORMAT", "json", |c| {
+            c.log_format == LogFormat::Json
+        }),
+        ("STAYBASE_MAX_BODY_BYTES", "4096", |c| {
+            c.max_body_bytes == 4096
+        }),
         ("STAYBASE_SHUTDOWN_GRACE_SECONDS", "7", |c| {
             c.shutdown_grace_seconds == 7
         }),
         ("STAYBASE_HEADER_READ_TIMEOUT_SECONDS", "3", |c| {
             c.header_read_timeout_seconds == 3
         }),
-        ("STAYBASE_IDLE_TIMEOUT_SECONDS", "9", |c| c.idle_timeout_seconds == 9),
-        ("STAYBASE_MAX_CONNECTIONS", "77", |c| c.max_connections == 77),
+        ("STAYBASE_IDLE_TIMEOUT_SECONDS", "9", |c| {
+            c.idle_timeout_seconds == 9
+        }),
+        ("STAYBASE_MAX_CONNECTIONS", "77", |c| {
+            c.max_connections == 77
+        }),
         ("STAYBASE_WORKERS", "0", |c| c.workers == 0),
         ("STAYBASE_JOB_POLL_INTERVAL_MS", "250", |c| {
             c.job_poll_interval_ms == 250
         }),
-        ("STAYBASE_JOB_LEASE_SECONDS", "45", |c| c.job_lease_seconds == 45),
+        ("STAYBASE_JOB_LEASE_SECONDS", "45", |c| {
+            c.job_lease_seconds == 45
+        }),
         ("STAYBASE_JOB_BACKOFF_BASE_MS", "3000", |c| {
             c.job_backoff_base_ms == 3000
         }),
         ("STAYBASE_JOB_BACKOFF_MAX_MS", "60000", |c| {
             c.job_backoff_max_ms == 60_000
         }),
-        ("STAYBASE_JOB_RETENTION_HOURS", "12", |c| c.job_retention_hours == 12),
+        ("STAYBASE_JOB_RETENTION_HOURS", "12", |c| {
+            c.job_retention_hours == 12
+        }),
         ("STAYBASE_MAIL_TRANSPORT", "file", |c| {
             c.mail_transport == MailTransportKind::File
         }),
@@ -109,20 +126,32 @@ fn samples() -> Vec<Sample> {
         ("STAYBASE_SMTP_PASSWORD", "hunter2", |c| {
             c.smtp_password.as_ref().map(|secret| secret.expose()) == Some("hunter2")
         }),
-        ("STAYBASE_RATE_LIMITS", "off", |c| c.rate_limits == Switch::Off),
-        ("STAYBASE_RATE_LIMIT_PLANS__DEFAULT__AUTH_PER_MINUTE", "11", |c| {
-            c.rate_limit_plans["default"].auth_per_minute == 11
+        ("STAYBASE_RATE_LIMITS", "off", |c| {
+            c.rate_limits == Switch::Off
         }),
-        ("STAYBASE_RATE_LIMIT_PLANS__DEFAULT__WRITE_PER_MINUTE", "12", |c| {
-            c.rate_limit_plans["default"].write_per_minute == 12
+        (
+            "STAYBASE_RATE_LIMIT_PLANS__DEFAULT__AUTH_PER_MINUTE",
+            "11",
+            |c| c.rate_limit_plans["default"].auth_per_minute == 11,
+        ),
+        (
+            "STAYBASE_RATE_LIMIT_PLANS__DEFAULT__WRITE_PER_MINUTE",
+            "12",
+            |c| c.rate_limit_plans["default"].write_per_minute == 12,
+        ),
+        (
+            "STAYBASE_RATE_LIMIT_PLANS__DEFAULT__READ_PER_MINUTE",
+            "13",
+            |c| c.rate_limit_plans["default"].read_per_minute == 13,
+        ),
+        (
+            "STAYBASE_RATE_LIMIT_PLANS__DEFAULT__TENANT_PER_MINUTE",
+            "14",
+            |c| c.rate_limit_plans["default"].tenant_per_minute == 14,
+        ),
+        ("STAYBASE_REDIS_KEY_PREFIX", "acme", |c| {
+            c.redis_key_prefix == "acme"
         }),
-        ("STAYBASE_RATE_LIMIT_PLANS__DEFAULT__READ_PER_MINUTE", "13", |c| {
-            c.rate_limit_plans["default"].read_per_minute == 13
-        }),
-        ("STAYBASE_RATE_LIMIT_PLANS__DEFAULT__TENANT_PER_MINUTE", "14", |c| {
-            c.rate_limit_plans["default"].tenant_per_minute == 14
-        }),
-        ("STAYBASE_REDIS_KEY_PREFIX", "acme", |c| c.redis_key_prefix == "acme"),
         ("STAYBASE_PUBLIC_APP_URL", "https://stays.acme.test", |c| {
             c.public_app_url == "https://stays.acme.test"
         }),
