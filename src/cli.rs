@@ -76,6 +76,8 @@ pub enum TenantCommand {
         #[arg(long)]
         admin_email: Option<String>,
     },
+    /// List every tenant as JSON lines (slug, name, status, settings).
+    List,
     /// Suspend a tenant: its API answers 403 `tenant_suspended`, its data is kept.
     Suspend {
         #[arg(long)]
@@ -227,10 +229,20 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
             state.db.close().await;
             println!(
                 "seeded {}: {} hosts, {} guests, {} properties",
-                seeded.tenant.slug, seeded.hosts, seeded.guests, seeded.properties
+                seeded.tenant.slug,
+                seeded.hosts.len(),
+                seeded.guests.len(),
+                seeded.properties
             );
+            for (role, emails) in [("host", &seeded.hosts), ("guest", &seeded.guests)] {
+                for email in emails {
+                    println!("{role} {email}");
+                }
+            }
             if generated {
                 println!("password of every demo account: {password}");
+            } else {
+                println!("password of every demo account: the value of STAYBASE_PASSWORD");
             }
             Ok(())
         }
@@ -258,6 +270,17 @@ async fn serve(config: Config, mode: Mode) -> Result<(), CliError> {
 }
 
 async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> {
+    if let TenantCommand::List = command {
+        let state = AppState::start(config).await?;
+        let tenants = tenants::list(&state.db).await?;
+        state.db.close().await;
+        for tenant in tenants {
+            let line =
+                serde_json::to_string(&tenant).map_err(|err| CliError::Failed(err.to_string()))?;
+            println!("{line}");
+        }
+        return Ok(());
+    }
     let admin_password = match &command {
         TenantCommand::Create {
             admin_email: Some(_),
@@ -268,6 +291,13 @@ async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> 
         }),
         _ => None,
     };
+    let created_without_admin = matches!(
+        &command,
+        TenantCommand::Create {
+            admin_email: None,
+            ..
+        }
+    );
     let state = AppState::start(config).await?;
     let mut one_time_password = None;
     let tenant = match command {
@@ -292,6 +322,7 @@ async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> 
             one_time_password = one_time;
             tenant
         }
+        TenantCommand::List => unreachable!("listed above"),
         TenantCommand::Suspend { slug } => {
             tenants::set_status(&state.db, &slug, TenantStatus::Suspended).await?
         }
@@ -303,11 +334,19 @@ async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> 
     let json =
         serde_json::to_string_pretty(&tenant).map_err(|err| CliError::Failed(err.to_string()))?;
     println!("{json}");
+    // Hints go to standard error, so that standard output stays the tenant's JSON.
     if let Some(password) = one_time_password {
-        // On standard error, so that standard output stays the tenant's JSON.
         eprintln!(
             "one-time password: {password}\nreplace it at POST /v1/t/{}/auth/password-change before signing in",
             tenant.slug
+        );
+    }
+    if created_without_admin {
+        eprintln!(
+            "{slug} has no administrator yet: create the tenant with --admin-email, or register an \
+             account (POST /v1/t/{slug}/auth/register) and run\n  staybase user roles --tenant {slug} \
+             --email <email> --set tenant_admin,guest",
+            slug = tenant.slug
         );
     }
     Ok(())

@@ -85,8 +85,9 @@ impl Sequence {
 
 pub struct Seeded {
     pub tenant: Tenant,
-    pub hosts: usize,
-    pub guests: usize,
+    /// The emails of the accounts made, hosts and guests.
+    pub hosts: Vec<String>,
+    pub guests: Vec<String>,
     pub properties: usize,
 }
 
@@ -114,6 +115,7 @@ pub async fn seed(
     let batch = format!("{}", Uuid::now_v7().simple());
 
     let mut host_ids = Vec::with_capacity(hosts);
+    let (mut host_emails, mut guest_emails) = (Vec::new(), Vec::new());
     let mut tx = db.begin().await?;
     for n in 0..hosts + guests {
         let is_host = n < hosts;
@@ -150,6 +152,9 @@ pub async fn seed(
         }
         if is_host {
             host_ids.push(id);
+            host_emails.push(email);
+        } else {
+            guest_emails.push(email);
         }
     }
     tx.commit().await?;
@@ -221,8 +226,8 @@ pub async fn seed(
     }
     Ok(Seeded {
         tenant,
-        hosts,
-        guests,
+        hosts: host_emails,
+        guests: guest_emails,
         properties,
     })
 }

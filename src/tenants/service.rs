@@ -163,6 +163,12 @@ pub async fn resolve_active(db: &Db, slug: &str) -> Result<Tenant, ApiError> {
     }
 }
 
+/// Every tenant, by slug, whatever its status (for operators).
+#[tracing::instrument(skip_all)]
+pub async fn list(db: &Db) -> Result<Vec<Tenant>, ApiError> {
+    store::list(db).await
+}
+
 /// The tenant with this id, whatever its status (for work done on its behalf, such as jobs).
 #[tracing::instrument(skip_all, fields(tenant = %id))]
 pub async fn find_by_id(db: &Db, id: TenantId) -> Result<Option<Tenant>, ApiError> {

@@ -253,6 +253,14 @@ pub async fn find_by_slug(db: &Db, slug: &TenantSlug) -> Result<Option<Tenant>, 
     row.map(Tenant::try_from).transpose()
 }
 
+/// Every tenant, by slug.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn list(db: &Db) -> Result<Vec<Tenant>, ApiError> {
+    let sql = format!("{SELECT} ORDER BY t.slug");
+    let rows: Vec<TenantRow> = on_db!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?;
+    rows.into_iter().map(Tenant::try_from).collect()
+}
+
 #[tracing::instrument(level = "debug", skip_all, fields(tenant = %id))]
 pub async fn find_by_id(db: &Db, id: TenantId) -> Result<Option<Tenant>, ApiError> {
     let sql = format!("{SELECT} WHERE t.id = $1");

@@ -240,7 +240,29 @@ async fn demo_seed_makes_a_browsable_marketplace() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("3 hosts, 10 guests, 45 properties"));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("3 hosts, 10 guests, 45 properties"));
+    // It says which accounts it made, and with which password.
+    let printed_hosts: Vec<&str> = printed
+        .lines()
+        .filter_map(|line| line.strip_prefix("host "))
+        .collect();
+    let printed_guests = printed
+        .lines()
+        .filter(|line| line.starts_with("guest "))
+        .count();
+    assert_eq!((printed_hosts.len(), printed_guests), (3, 10), "{printed}");
+    assert!(
+        printed.contains("password of every demo account: the value of STAYBASE_PASSWORD"),
+        "{printed}"
+    );
+    assert_eq!(
+        app.login("demo", printed_hosts[0], crate::helpers::PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK,
+        "a printed account signs in"
+    );
 
     let page: Value = app
         .get("/v1/t/demo/properties?limit=100")
@@ -310,4 +332,35 @@ async fn logs_are_plain_text_on_standard_error_when_it_is_not_a_terminal() {
             panic!("{format}: standard output is not the JSON answer: {err}")
         });
     }
+}
+
+/// `tenant list` shows every tenant; `tenant create` without an administrator says how to add one.
+#[tokio::test]
+async fn tenants_are_listed_and_an_admin_less_tenant_gets_a_hint() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let created = staybase(
+        &app.database_url,
+        &["tenant", "create", "--slug", "seaside", "--name", "Seaside"],
+    )
+    .await;
+    assert!(created.status.success());
+    let hint = String::from_utf8_lossy(&created.stderr);
+    assert!(
+        hint.contains("seaside has no administrator yet")
+            && hint.contains("staybase user roles --tenant seaside"),
+        "{hint}"
+    );
+    serde_json::from_slice::<Value>(&created.stdout).expect("standard output stays the JSON");
+
+    let listed = staybase(&app.database_url, &["tenant", "list"]).await;
+    assert!(listed.status.success());
+    let slugs: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|line| {
+            let tenant: Value = serde_json::from_str(line).expect("a JSON line per tenant");
+            tenant["slug"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(slugs, ["acme", "seaside"]);
 }
