@@ -2,8 +2,10 @@
 //!
 //! poem-openapi's `Json<T>` folds syntax and schema errors into one message without field names
 //! and coerces `5` into `"5"`. This extractor answers 415 for another media type, 400 for JSON
-//! that does not parse, and 422 naming every field that is missing or has the wrong JSON type,
-//! checked against the schema the type registers, so the spec and the checks cannot disagree.
+//! that does not parse, and 422 naming every field that is missing, has the wrong JSON type or
+//! is not a field of the request at all (a typo such as `primary_colour` is not silently
+//! dropped), checked against the schema the type registers, so the spec and the checks cannot
+//! disagree. Each field is named once.
 
 use std::ops::Deref;
 
@@ -126,6 +128,10 @@ pub fn parse_json_body<T: ParseFromJSON>(bytes: &[u8]) -> Result<T, ApiError> {
     T::register(&mut registry);
     let mut errors = Vec::new();
     check_value(&registry, &T::schema_ref(), &value, "", &mut errors);
+    // Each field is named once, with its most specific problem: several schema parts (an
+    // `allOf` wrapper) or several bounds can find the same field wrong.
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|error| seen.insert(error.field.clone()));
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -170,6 +176,20 @@ fn check_value(
     // Flattened and wrapped schemas: every part must hold.
     for part in &schema.all_of {
         check_value(registry, part, value, path, errors);
+    }
+    if let Value::Object(map) = value
+        && schema.all_of.is_empty()
+        && schema.additional_properties.is_none()
+        && !schema.properties.is_empty()
+    {
+        for name in map.keys() {
+            if !schema.properties.iter().any(|(known, _)| known == name) {
+                errors.push(FieldError::new(
+                    join(path, name),
+                    "is not a field of this request",
+                ));
+            }
+        }
     }
     let type_matches = match schema.ty {
         "object" => value.is_object(),
@@ -262,14 +282,6 @@ fn check_bounds(schema: &MetaSchema, value: &Value, path: &str, errors: &mut Vec
         .as_i64()
         .map(i128::from)
         .or_else(|| value.as_u64().map(i128::from));
-    if let (Some(integer), Some((min, max))) = (integer, integer_range(schema.format))
-        && (integer < min || integer > max)
-    {
-        errors.push(FieldError::new(
-            field,
-            format!("must be between {min} and {max}"),
-        ));
-    }
     if let Some(number) = value.as_f64() {
         if let Some(minimum) = schema.minimum {
             let exclusive = schema.exclusive_minimum.unwrap_or(false);
@@ -295,6 +307,14 @@ fn check_bounds(schema: &MetaSchema, value: &Value, path: &str, errors: &mut Vec
                 ));
             }
         }
+    }
+    if let (Some(integer), Some((min, max))) = (integer, integer_range(schema.format))
+        && (integer < min || integer > max)
+    {
+        errors.push(FieldError::new(
+            field,
+            format!("must be between {min} and {max}"),
+        ));
     }
     if let Some(text) = value.as_str() {
         let length = text.chars().count();

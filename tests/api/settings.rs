@@ -462,3 +462,46 @@ async fn user_roles_command_fixes_roles() {
     .await;
     assert!(!output.status.success());
 }
+
+/// A typo is not silently dropped: a field the request does not have is named in the 422, with
+/// every other invalid field, each once, and nothing changes.
+#[tokio::test]
+async fn unknown_fields_are_named_with_every_other_invalid_field() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let admin = app.tenant_admin("acme").await;
+    let base = app.url("");
+    let response = patch(
+        &app,
+        &base,
+        "acme",
+        &admin.access_token,
+        json!({ "primary_colour": "#ff0000", "hold_minutes": "soon", "tax_bps": -1 }),
+    )
+    .await;
+    let problem = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let mut fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| error["field"].as_str().unwrap())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["hold_minutes", "primary_colour", "tax_bps"],
+        "{problem}"
+    );
+    let settings: Value = app
+        .get_with("/v1/t/acme/settings", &admin.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(settings["version"], 1, "nothing changed");
+}
