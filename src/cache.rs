@@ -35,14 +35,16 @@ impl ReadCache {
 
     /// The key of a listing answer: tenant, listings version, and what was asked.
     pub fn key(tenant: &Tenant, question: &str) -> String {
+        // `v2`: values are domain JSON, which replicas of an earlier release (that cached
+        // rendered answers under `listings:`) must not serve, nor these read theirs.
         format!(
-            "listings:{}:{}:{question}",
+            "listings:v2:{}:{}:{question}",
             tenant.id, tenant.listings_version
         )
     }
 
     async fn get(&self, key: &str) -> Option<Bytes> {
-        let found = match &self.redis {
+        match &self.redis {
             Some((pool, prefix)) => match redis_get(pool, &format!("{prefix}:cache:{key}")).await {
                 Ok(found) => found,
                 Err(err) => {
@@ -51,17 +53,20 @@ impl ReadCache {
                 }
             },
             None => self.local.get(key).await,
-        };
-        self.metrics.record_cache(found.is_some());
-        found
+        }
     }
 
     /// A cached value, if there is one that still decodes as `T`.
     pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        let bytes = self.get(key).await?;
-        serde_json::from_slice(&bytes)
-            .inspect_err(|err| tracing::warn!(error = %err, key, "a cached value did not decode"))
-            .ok()
+        let value = self.get(key).await.and_then(|bytes| {
+            serde_json::from_slice(&bytes)
+                .inspect_err(
+                    |err| tracing::warn!(error = %err, key, "a cached value did not decode"),
+                )
+                .ok()
+        });
+        self.metrics.record_cache(value.is_some());
+        value
     }
 
     pub async fn put_json<T: Serialize>(&self, key: String, value: &T) {

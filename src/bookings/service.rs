@@ -54,9 +54,23 @@ pub enum Created {
 }
 
 /// The first answer to a key, as the booking it made (or the problem it met).
-fn replayed(replay: Replay) -> Result<Created, ApiError> {
-    let booking: Booking =
-        serde_json::from_value(replay.into_result()?).map_err(ApiError::internal)?;
+async fn replayed(state: &AppState, tenant: &Tenant, replay: Replay) -> Result<Created, ApiError> {
+    let answer = replay.into_result()?;
+    let booking = match serde_json::from_value::<Booking>(answer.clone()) {
+        Ok(booking) => booking,
+        // Keys recorded before bookings were kept as data hold the rendered answer: its
+        // booking is read again.
+        Err(_) => {
+            let id = answer
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|id| Uuid::parse_str(id).ok())
+                .ok_or_else(|| ApiError::internal("an idempotent answer names no booking"))?;
+            store::get(&state.db, tenant.id, BookingId(id))
+                .await?
+                .ok_or_else(|| ApiError::internal("an idempotent answer's booking is gone"))?
+        }
+    };
     Ok(Created::Replayed(Box::new(booking)))
 }
 
@@ -205,7 +219,7 @@ pub async fn create(
     let earlier =
         idempotency::earlier(&state.db, tenant.id, caller.user_id, &key, Timestamp::now()).await?;
     if let Some(replay) = earlier {
-        return replayed(replay);
+        return replayed(state, tenant, replay).await;
     }
     let booked = book(state, tenant, principal, &permit, (new, &key)).await;
     if let Err(err) = &booked
@@ -239,7 +253,7 @@ async fn book(
     if let Claim::Replay(replay) =
         idempotency::claim(&mut tx, tenant.id, caller.user_id, key, now).await?
     {
-        return replayed(replay);
+        return replayed(state, tenant, replay).await;
     }
     let status = BookingStatus::initial(
         tenant.settings.booking_mode,

@@ -138,3 +138,36 @@ async fn idempotency_keys_replay_the_first_answer() {
     let count = count(&app, "SELECT COUNT(*) FROM bookings").await;
     assert_eq!(count, 5);
 }
+
+/// Keys recorded before bookings were stored as data hold the rendered answer; a retry within
+/// the day still gets its booking, not an error.
+#[tokio::test]
+async fn answers_recorded_in_the_earlier_format_are_still_replayed() {
+    let Market {
+        app,
+        guest,
+        property,
+        ..
+    } = market().await;
+    let mine = app.bookings(&guest);
+    let first = mine
+        .create_with_key("old-format", &Stay::days(3, 5).at(&property))
+        .await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    on_db!(&app.state.db, |pool| {
+        sqlx::query("UPDATE idempotency_keys SET response_body = $1 WHERE key = 'old-format'")
+            .bind(first.to_string())
+            .execute(pool)
+            .await
+            .map(drop)
+    })
+    .unwrap();
+    let replay = mine
+        .create_with_key("old-format", &Stay::days(3, 5).at(&property))
+        .await;
+    assert_eq!(replay.status(), StatusCode::CREATED);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(replay.json::<Value>().await.unwrap(), first);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM bookings").await, 1);
+}
