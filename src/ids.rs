@@ -14,13 +14,6 @@ macro_rules! id_type {
         #[sqlx(transparent)]
         pub struct $name(pub Uuid);
 
-        impl $name {
-            /// A new, time-ordered id.
-            pub fn generate() -> Self {
-                Self(Uuid::now_v7())
-            }
-        }
-
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 self.0.fmt(f)

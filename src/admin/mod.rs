@@ -2,4 +2,4 @@
 
 pub mod api;
 pub mod service;
-pub mod store;
+mod store;

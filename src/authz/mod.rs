@@ -8,7 +8,7 @@
 pub mod api;
 mod permission;
 pub mod service;
-pub mod store;
+mod store;
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -154,8 +154,17 @@ impl<A: Action> Permit<A> {
         self.tenant
     }
 
-    pub fn action(&self) -> A {
-        self.action
+    /// Refuses a permit granted for another action than the ones a write needs (a permit to
+    /// read a listing cannot change it).
+    pub fn require(&self, actions: &[A]) -> Result<(), ApiError> {
+        if actions.contains(&self.action) {
+            Ok(())
+        } else {
+            Err(ApiError::internal(format!(
+                "a permit for {} was used for a write it does not allow",
+                self.action.permission()
+            )))
+        }
     }
 
     /// Refuses to write `tenant`'s data under another tenant's permit.
@@ -352,6 +361,22 @@ mod tests {
             assert_eq!(Permission::parse(object, action), Some(permission));
         }
         assert_eq!(Permission::parse("bookings", "fly"), None);
+    }
+
+    #[test]
+    fn a_permit_allows_only_the_actions_it_was_granted_for() {
+        let tenant = TenantId(uuid::Uuid::nil());
+        let read = Permit::for_system(tenant, PropertyAction::ReadOwn);
+        assert!(read.require(PropertyAction::CHANGES).is_err());
+        let change = Permit::for_system(tenant, PropertyAction::UpdateOwn);
+        assert!(change.require(PropertyAction::CHANGES).is_ok());
+        assert!(change.require(PropertyAction::DELETES).is_err());
+        assert!(change.require_tenant(tenant).is_ok());
+        assert!(
+            change
+                .require_tenant(TenantId(uuid::Uuid::from_u128(1)))
+                .is_err()
+        );
     }
 
     #[test]

@@ -152,6 +152,23 @@ impl fmt::Display for Permission {
     }
 }
 
+impl PropertyAction {
+    /// The actions that allow changing a listing, its calendar or its photos.
+    pub const CHANGES: &'static [Self] = &[Self::UpdateOwn, Self::UpdateAny];
+    pub const DELETES: &'static [Self] = &[Self::DeleteOwn, Self::DeleteAny];
+}
+
+impl BookingAction {
+    /// The actions that move a booking to another status.
+    pub const MOVES: &'static [Self] = &[
+        Self::CancelOwn,
+        Self::CancelHosted,
+        Self::CancelAny,
+        Self::RespondHosted,
+        Self::RespondAny,
+    ];
+}
+
 /// Which of two scoped actions applies: the one for the caller's own target, or the
 /// tenant-wide one.
 pub fn own_or_any<A: Action>(own: bool, (own_action, any_action): (A, A)) -> A {

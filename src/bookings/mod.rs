@@ -4,4 +4,4 @@ pub mod api;
 pub mod jobs;
 pub mod model;
 pub mod service;
-pub mod store;
+mod store;

@@ -121,6 +121,7 @@ pub async fn insert(
     permit: &Permit<BookingAction>,
     booking: &Booking,
 ) -> Result<(), ApiError> {
+    permit.require(&[BookingAction::Create])?;
     permit.require_tenant(booking.tenant_id)?;
     let line_items = json(&stored_lines(booking))?;
     let history = json(&booking.history)?;
@@ -167,6 +168,7 @@ pub async fn update_status(
     booking: &Booking,
     from: BookingStatus,
 ) -> Result<bool, ApiError> {
+    permit.require(BookingAction::MOVES)?;
     permit.require_tenant(booking.tenant_id)?;
     let history = json(&booking.history)?;
     let result = on_tx!(tx, |conn| {

@@ -49,6 +49,7 @@ pub async fn merge_host_blocks(
     block: &Block,
     now: Timestamp,
 ) -> Result<(), ApiError> {
+    permit.require(PropertyAction::CHANGES)?;
     let tenant = permit.tenant();
     for id in merged {
         on_tx!(&mut *tx, |conn| {
@@ -87,6 +88,7 @@ pub async fn delete_host_block(
     property: PropertyId,
     block: Uuid,
 ) -> Result<bool, ApiError> {
+    permit.require(PropertyAction::CHANGES)?;
     let tenant = permit.tenant();
     let deleted = on_tx!(tx, |conn| {
         sqlx::query(
@@ -153,6 +155,7 @@ pub async fn insert_import(
     permit: &Permit<PropertyAction>,
     import: &CalendarImport,
 ) -> Result<(), ApiError> {
+    permit.require(PropertyAction::CHANGES)?;
     let tenant = permit.tenant();
     on_tx!(tx, |conn| {
         sqlx::query("INSERT INTO calendar_imports (tenant_id, id, property_id, url, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -177,6 +180,7 @@ pub async fn delete_import(
     import: Uuid,
     source: &str,
 ) -> Result<bool, ApiError> {
+    permit.require(PropertyAction::CHANGES)?;
     let tenant = permit.tenant();
     let deleted = on_tx!(&mut *tx, |conn| {
         sqlx::query(
@@ -215,6 +219,7 @@ pub async fn replace_imported_blocks(
     ranges: &[(Date, Date)],
     now: Timestamp,
 ) -> Result<(), ApiError> {
+    permit.require(PropertyAction::CHANGES)?;
     let tenant = permit.tenant();
     let source = import.source();
     on_tx!(&mut *tx, |conn| {

@@ -1,7 +1,7 @@
 //! Domain events integrators care about (`property.created`, later bookings and payments),
 //! written in the transaction of the change. Webhook deliveries and the events feed read them.
 
-pub mod store;
+mod store;
 
 use uuid::Uuid;
 

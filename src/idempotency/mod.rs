@@ -7,7 +7,7 @@
 //! and then replays its response. A client error of the work (404, 409, 422) is the first
 //! response too and is stored; transient failures (429, 5xx) are not, so their retry runs again.
 
-pub mod store;
+mod store;
 
 use std::time::Duration;
 

@@ -86,6 +86,7 @@ pub async fn insert(
     image: &PropertyImage,
     now: Timestamp,
 ) -> Result<(), ApiError> {
+    permit.require(PropertyAction::CHANGES)?;
     let tenant = permit.tenant();
     on_tx!(tx, |conn| {
         sqlx::query(
@@ -112,6 +113,7 @@ pub async fn delete(
     permit: &Permit<PropertyAction>,
     image: Uuid,
 ) -> Result<(), ApiError> {
+    permit.require(PropertyAction::CHANGES)?;
     let tenant = permit.tenant();
     on_tx!(tx, |conn| {
         sqlx::query("DELETE FROM property_images WHERE tenant_id = $1 AND id = $2")
@@ -131,6 +133,7 @@ pub async fn set_position(
     image: Uuid,
     position: usize,
 ) -> Result<(), ApiError> {
+    permit.require(PropertyAction::CHANGES)?;
     let tenant = permit.tenant();
     on_tx!(tx, |conn| {
         sqlx::query("UPDATE property_images SET position = $3 WHERE tenant_id = $1 AND id = $2")
@@ -155,6 +158,7 @@ pub async fn set_status(
     keys: Option<(&str, &str)>,
     now: Timestamp,
 ) -> Result<(), ApiError> {
+    permit.require(PropertyAction::CHANGES)?;
     let tenant = permit.tenant();
     let (thumbnail, large) = keys.unzip();
     on_tx!(tx, |conn| {

@@ -198,6 +198,7 @@ pub async fn insert(
     permit: &Permit<PropertyAction>,
     property: &Property,
 ) -> Result<(), ApiError> {
+    permit.require(&[PropertyAction::Create])?;
     permit.require_tenant(property.tenant_id)?;
     let mut columns = vec![
         "tenant_id",
@@ -239,7 +240,7 @@ pub async fn insert(
             .map(drop)
     })?;
     if let Some(token) = &property.ical_token {
-        set_ical_token(tx, permit, property.id, token).await?;
+        write_ical_token(tx, property.tenant_id, property.id, token).await?;
     }
     write_amenities(
         tx,
@@ -259,7 +260,16 @@ pub async fn set_ical_token(
     id: PropertyId,
     token: &str,
 ) -> Result<bool, ApiError> {
-    let tenant = permit.tenant();
+    permit.require(PropertyAction::CHANGES)?;
+    write_ical_token(tx, permit.tenant(), id, token).await
+}
+
+async fn write_ical_token(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: PropertyId,
+    token: &str,
+) -> Result<bool, ApiError> {
     let updated = on_tx!(tx, |conn| {
         sqlx::query(
             "UPDATE properties SET ical_token = $3 \
@@ -284,6 +294,7 @@ pub async fn update(
     listing: &Listing,
     now: Timestamp,
 ) -> Result<bool, ApiError> {
+    permit.require(PropertyAction::CHANGES)?;
     let tenant = permit.tenant();
     let set: Vec<String> = LISTING_COLUMNS
         .iter()
@@ -315,6 +326,7 @@ pub async fn soft_delete(
     id: PropertyId,
     now: Timestamp,
 ) -> Result<bool, ApiError> {
+    permit.require(PropertyAction::DELETES)?;
     let tenant = permit.tenant();
     let deleted = on_tx!(tx, |conn| {
         sqlx::query(

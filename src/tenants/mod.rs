@@ -4,6 +4,6 @@ pub mod api;
 pub mod model;
 pub mod service;
 pub mod settings;
-pub mod store;
+mod store;
 
 pub use model::{Tenant, TenantSlug, TenantStatus};
