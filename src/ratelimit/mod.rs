@@ -1,5 +1,8 @@
 //! Rate limits per route class (auth, writes, reads) and caller (IP when anonymous, user or API
 //! key otherwise), under a per-tenant ceiling, with limits taken from the tenant's plan.
+//! Anonymous reads and writes also draw on a tenant-wide share of their own (half the ceiling),
+//! so that anonymous traffic from many addresses cannot use up the ceiling that signed-in callers
+//! and sign-ins (whose routes are not charged to that share) need.
 //!
 //! In-process limits use governor. With Redis configured, one GCRA script of ours decides
 //! atomically for all replicas (governor has no Redis store); while Redis is unreachable the
@@ -31,8 +34,20 @@ pub struct PlanLimits {
     pub write_per_minute: u32,
     /// Reads, per caller.
     pub read_per_minute: u32,
-    /// Everything, per tenant.
+    /// Everything, per tenant. Anonymous reads and writes together get at most
+    /// `tenant_per_minute / 2` of it (see [`ANONYMOUS_SHARE_DIVISOR`]).
     pub tenant_per_minute: u32,
+}
+
+/// Anonymous reads and writes of a tenant may use at most this fraction (1 / divisor) of its
+/// ceiling, leaving the rest to signed-in callers, API keys and sign-in routes.
+pub const ANONYMOUS_SHARE_DIVISOR: u32 = 2;
+
+impl PlanLimits {
+    /// Requests per minute that anonymous reads and writes of one tenant share.
+    pub fn anonymous_per_minute(&self) -> u32 {
+        (self.tenant_per_minute / ANONYMOUS_SHARE_DIVISOR).max(1)
+    }
 }
 
 impl Default for PlanLimits {
@@ -75,6 +90,13 @@ impl RouteClass {
             Self::Read => limits.read_per_minute,
         }
     }
+}
+
+/// Whether the caller was identified (a user or an API key) or is charged by client address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    Anonymous,
+    Identified,
 }
 
 /// The outcome for one request, reported in `RateLimit-*` headers.
@@ -157,25 +179,32 @@ impl RateLimiter {
             .unwrap_or_default()
     }
 
-    /// Charges one request of `class` by `caller` in `tenant` on `plan`.
+    /// Charges one request of `class` by `caller` in `tenant` on `plan`. Anonymous reads and
+    /// writes are also charged to the tenant's anonymous share; sign-in routes are not, so that
+    /// anonymous traffic never keeps a tenant's users from signing in.
     pub async fn check(
         &self,
         plan: &str,
         tenant: TenantId,
         class: RouteClass,
         caller: &str,
+        identity: Identity,
     ) -> Decision {
         let limits = self.plan(plan);
-        let buckets = [
-            Bucket {
-                key: format!("{}:{plan}:{caller}", class.as_str()),
-                per_minute: class.per_minute(&limits),
-            },
-            Bucket {
-                key: format!("tenant:{plan}:{tenant}"),
-                per_minute: limits.tenant_per_minute,
-            },
-        ];
+        let mut buckets = vec![Bucket {
+            key: format!("{}:{plan}:{caller}", class.as_str()),
+            per_minute: class.per_minute(&limits),
+        }];
+        if identity == Identity::Anonymous && class != RouteClass::Auth {
+            buckets.push(Bucket {
+                key: format!("tenant-anonymous:{plan}:{tenant}"),
+                per_minute: limits.anonymous_per_minute(),
+            });
+        }
+        buckets.push(Bucket {
+            key: format!("tenant:{plan}:{tenant}"),
+            per_minute: limits.tenant_per_minute,
+        });
         if let Some((pool, prefix)) = &self.redis {
             match check_redis(pool, prefix, &buckets).await {
                 Ok(decision) => return decision,
@@ -320,19 +349,37 @@ mod tests {
         let mut remaining = Vec::new();
         for _ in 0..3 {
             let decision = limiter
-                .check("default", tenant, RouteClass::Auth, "ip:1")
+                .check(
+                    "default",
+                    tenant,
+                    RouteClass::Auth,
+                    "ip:1",
+                    Identity::Anonymous,
+                )
                 .await;
             assert!(decision.allowed);
             remaining.push(decision.remaining);
         }
         assert_eq!(remaining, [2, 1, 0]);
         let refused = limiter
-            .check("default", tenant, RouteClass::Auth, "ip:1")
+            .check(
+                "default",
+                tenant,
+                RouteClass::Auth,
+                "ip:1",
+                Identity::Anonymous,
+            )
             .await;
         assert!(!refused.allowed);
         assert!(refused.retry_after_secs >= 1 && refused.retry_after_secs <= 20);
         let other = limiter
-            .check("default", tenant, RouteClass::Auth, "ip:2")
+            .check(
+                "default",
+                tenant,
+                RouteClass::Auth,
+                "ip:2",
+                Identity::Anonymous,
+            )
             .await;
         assert!(other.allowed, "callers are limited separately");
     }
@@ -343,13 +390,25 @@ mod tests {
         let tenant = TenantId(uuid::Uuid::now_v7());
         assert!(
             limiter
-                .check("gold", tenant, RouteClass::Auth, "ip:1")
+                .check(
+                    "gold",
+                    tenant,
+                    RouteClass::Auth,
+                    "ip:1",
+                    Identity::Anonymous
+                )
                 .await
                 .allowed
         );
         assert!(
             !limiter
-                .check("gold", tenant, RouteClass::Auth, "ip:1")
+                .check(
+                    "gold",
+                    tenant,
+                    RouteClass::Auth,
+                    "ip:1",
+                    Identity::Anonymous
+                )
                 .await
                 .allowed
         );

@@ -146,3 +146,68 @@ async fn signed_in_callers_do_not_get_more_sign_in_attempts() {
         StatusCode::OK
     );
 }
+
+/// A client whose requests come from `127.0.0.<last>` (all of 127/8 reaches the loopback server).
+pub fn client_from(last: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+        .build()
+        .expect("http client")
+}
+
+#[tokio::test]
+async fn anonymous_traffic_cannot_use_up_the_tenant_ceiling() {
+    let app = spawn_app_with(|config| {
+        config.rate_limit_plans.insert(
+            DEFAULT_PLAN.to_owned(),
+            PlanLimits {
+                auth_per_minute: 10,
+                write_per_minute: 10,
+                read_per_minute: 4,
+                // Anonymous reads and writes share half of it: 8.
+                tenant_per_minute: 16,
+            },
+        );
+    })
+    .await;
+    app.create_tenant("acme").await;
+    let account = app.register("acme", "ana@example.com", false).await;
+
+    // Anonymous reads from one address after another, each within its own allowance of 4,
+    // until the tenant refuses anonymous callers.
+    let mut anonymous_passed = 0;
+    let mut refusal = None;
+    'flood: for last in 2..=10 {
+        let client = client_from(last);
+        for _ in 0..4 {
+            let response = client.get(app.url("/v1/t/acme")).send().await.unwrap();
+            if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                refusal = Some(response);
+                break 'flood;
+            }
+            assert_eq!(response.status(), StatusCode::OK);
+            anonymous_passed += 1;
+        }
+    }
+    let refusal = refusal.expect("anonymous callers are refused at some point");
+    assert!(refusal.headers().contains_key("retry-after"));
+    assert_problem(refusal, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    assert_eq!(
+        anonymous_passed, 8,
+        "anonymous callers get half the ceiling"
+    );
+
+    // The signed-in user and sign-ins keep the rest.
+    assert_eq!(
+        app.get_with("/v1/t/acme/users/me", &account.access_token)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.login("acme", "ana@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
