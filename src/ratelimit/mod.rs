@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use crate::ids::TenantId;
+use crate::{ids::TenantId, outage::OutageLog};
 use governor::{
     Quota, RateLimiter as Governor,
     clock::{Clock, DefaultClock},
@@ -125,6 +125,7 @@ pub struct RateLimiter {
     redis: Option<(deadpool_redis::Pool, String)>,
     local: Mutex<HashMap<u32, Arc<Keyed>>>,
     clock: DefaultClock,
+    redis_health: OutageLog,
 }
 
 const GCRA_SCRIPT: &str = r"
@@ -168,6 +169,7 @@ impl RateLimiter {
             redis,
             local: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
+            redis_health: OutageLog::new("Redis rate limit", "limiting in process"),
         }
     }
 
@@ -206,11 +208,11 @@ impl RateLimiter {
             per_minute: limits.tenant_per_minute,
         });
         if let Some((pool, prefix)) = &self.redis {
-            match check_redis(pool, prefix, &buckets).await {
-                Ok(decision) => return decision,
-                Err(err) => {
-                    tracing::warn!(error = %err, "Redis rate limit unavailable; limiting in process")
-                }
+            if let Ok(decision) = self
+                .redis_health
+                .observe(check_redis(pool, prefix, &buckets).await)
+            {
+                return decision;
             }
         }
         self.check_local(&buckets)
