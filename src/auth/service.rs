@@ -267,6 +267,41 @@ async fn issue(
     })
 }
 
+/// The per-account limit on wrong passwords, entered before any password is checked: a locked
+/// account answers 429 at once (no argon2 work), whether or not it exists.
+struct PasswordGuard<'a> {
+    state: &'a AppState,
+    account: String,
+}
+
+impl<'a> PasswordGuard<'a> {
+    /// `email` as given: accounts are told apart by tenant and normalized address.
+    async fn enter(state: &'a AppState, tenant: TenantId, email: &str) -> Result<Self, ApiError> {
+        let normalized = Email::parse(email)
+            .map_or_else(|_| email.trim().to_lowercase(), |email| email.normalized);
+        let account = secrets::digest(&format!("{tenant}:{normalized}"));
+        if let Some(retry_after_secs) = state.sign_in_failures.locked_for(&account).await {
+            tracing::info!("sign-in refused: too many failed attempts for this account");
+            return Err(ApiError::RateLimited { retry_after_secs });
+        }
+        Ok(Self { state, account })
+    }
+
+    /// Verifies `password` against `stored` (a dummy hash when `None`), counting a failure.
+    async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ApiError> {
+        let matches = password::verify(password, stored).await?;
+        if matches {
+            self.state.sign_in_failures.clear(&self.account).await;
+        } else {
+            self.state
+                .sign_in_failures
+                .record_failure(&self.account)
+                .await;
+        }
+        Ok(matches)
+    }
+}
+
 fn invalid_credentials() -> ApiError {
     ApiError::Unauthenticated {
         code: ErrorCode::InvalidCredentials,
@@ -286,13 +321,14 @@ pub async fn login(
         .authorizer
         .check(&state.db, tenant, principal, AuthAction::Login)
         .await?;
+    let guard = PasswordGuard::enter(state, tenant.id, email).await?;
     let user = match Email::parse(email) {
         Ok(email) => users::find_by_email(&state.db, tenant.id, &email.normalized).await?,
         Err(_) => None,
     };
     // The same argon2 work whether or not the account exists.
     let (user, hash) = user.unzip();
-    if !password::verify(password, hash).await? {
+    if !guard.verify(password, hash).await? {
         return Err(invalid_credentials());
     }
     let user = user.ok_or_else(invalid_credentials)?;
@@ -555,10 +591,11 @@ pub async fn change_password(
         .ok_or(ApiError::NotFound("user"))?;
     password::check_policy("new_password", &new_password, &user.email)
         .map_err(|e| ApiError::Validation(vec![e]))?;
+    let guard = PasswordGuard::enter(state, tenant.id, &user.email).await?;
     let stored = users::find_by_email(&state.db, tenant.id, &user.email.to_lowercase())
         .await?
         .map(|(_, hash)| hash);
-    if !password::verify(current_password, stored).await? {
+    if !guard.verify(current_password, stored).await? {
         return Err(ApiError::validation("current_password", "is incorrect"));
     }
     let hash = password::hash(new_password).await?;
@@ -599,12 +636,13 @@ pub async fn replace_password(
         .authorizer
         .check(&state.db, tenant, principal, AuthAction::Login)
         .await?;
+    let guard = PasswordGuard::enter(state, tenant.id, email).await?;
     let found = match Email::parse(email) {
         Ok(email) => users::find_by_email(&state.db, tenant.id, &email.normalized).await?,
         Err(_) => None,
     };
     let (user, hash) = found.unzip();
-    if !password::verify(current_password, hash).await? {
+    if !guard.verify(current_password, hash).await? {
         return Err(invalid_credentials());
     }
     let user = user.ok_or_else(invalid_credentials)?;

@@ -16,6 +16,8 @@ use std::{
 };
 
 use crate::{ids::TenantId, outage::OutageLog};
+
+mod sign_in;
 use governor::{
     Quota, RateLimiter as Governor,
     clock::{Clock, DefaultClock},
@@ -23,6 +25,7 @@ use governor::{
     state::keyed::DefaultKeyedStateStore,
 };
 use serde::{Deserialize, Serialize};
+pub use sign_in::SignInFailures;
 
 /// Requests per minute allowed by a plan.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -287,15 +290,20 @@ impl RateLimiter {
     }
 }
 
+/// A Redis connection, or why there is none within a quarter of a second.
+async fn connection(pool: &deadpool_redis::Pool) -> Result<deadpool_redis::Connection, String> {
+    tokio::time::timeout(Duration::from_millis(250), pool.get())
+        .await
+        .map_err(|_| "timed out waiting for a connection".to_owned())?
+        .map_err(|err| err.to_string())
+}
+
 async fn check_redis(
     pool: &deadpool_redis::Pool,
     prefix: &str,
     buckets: &[Bucket],
 ) -> Result<Decision, String> {
-    let mut conn = tokio::time::timeout(Duration::from_millis(250), pool.get())
-        .await
-        .map_err(|_| "timed out waiting for a connection".to_owned())?
-        .map_err(|err| err.to_string())?;
+    let mut conn = connection(pool).await?;
     let script = deadpool_redis::redis::Script::new(GCRA_SCRIPT);
     let mut invocation = script.prepare_invoke();
     for bucket in buckets {

@@ -211,3 +211,91 @@ async fn anonymous_traffic_cannot_use_up_the_tenant_ceiling() {
         StatusCode::OK
     );
 }
+
+async fn login_from(
+    app: &crate::helpers::TestApp,
+    last: u8,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    client_from(last)
+        .post(app.url("/v1/t/acme/auth/login"))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The status, code and detail of a refusal, and its `Retry-After`.
+async fn refusal(response: reqwest::Response) -> (StatusCode, u64, serde_json::Value) {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map_or(0, |value| value.to_str().unwrap().parse().unwrap());
+    let body: serde_json::Value = response.json().await.unwrap();
+    (
+        status,
+        retry_after,
+        serde_json::json!({ "code": body["code"], "detail": body["detail"] }),
+    )
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_many_addresses_lock_the_account_for_a_while() {
+    let app = spawn_app_with(|config| {
+        config.sign_in_max_failures = 3;
+        config.sign_in_lockout_seconds = 2;
+    })
+    .await;
+    app.create_tenant("acme").await;
+    app.register("acme", "ana@example.com", false).await;
+    app.register("acme", "bob@example.com", false).await;
+
+    for (last, email) in [
+        (2, "ana@example.com"),
+        (3, "ANA@example.com"),
+        (4, " ana@example.com"),
+    ] {
+        let response = login_from(&app, last, email, "wrong password!").await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "guess from .{last}"
+        );
+    }
+    // Locked out: even the right password, from a fresh address, is refused.
+    let (status, retry_after, locked) =
+        refusal(login_from(&app, 5, "ana@example.com", PASSWORD).await).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_eq!(locked["code"], "rate_limited");
+
+    // An unknown address behaves the same.
+    for last in [6, 7, 8] {
+        let response = login_from(&app, last, "nobody@example.com", "wrong password!").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let (status, retry_after, unknown) =
+        refusal(login_from(&app, 9, "nobody@example.com", PASSWORD).await).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert_eq!(unknown["code"], locked["code"]);
+
+    // Another account is unaffected.
+    assert_eq!(
+        login_from(&app, 5, "bob@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // Once the lockout is over, the right password works again.
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    assert_eq!(
+        login_from(&app, 5, "ana@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
