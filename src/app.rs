@@ -12,7 +12,7 @@ use crate::{
     mail::Mailer,
     metrics::Metrics,
     outbound::Outbound,
-    ratelimit::RateLimiter,
+    ratelimit::{RateLimiter, SignInFailures},
     storage::ObjectStorage,
 };
 
@@ -29,6 +29,8 @@ pub struct AppInner {
     pub keys: SigningKeys,
     pub authorizer: Authorizer,
     pub rate_limiter: RateLimiter,
+    /// Failed sign-ins per account, which lock it out for a while.
+    pub sign_in_failures: SignInFailures,
     pub storage: ObjectStorage,
     pub outbound: Outbound,
     pub cache: ReadCache,
@@ -99,6 +101,13 @@ impl AppState {
                 .clone()
                 .map(|pool| (pool, config.redis_key_prefix.clone())),
         );
+        let sign_in_failures = SignInFailures::new(
+            config.sign_in_max_failures,
+            Duration::from_secs(config.sign_in_lockout_seconds),
+            redis
+                .clone()
+                .map(|pool| (pool, config.redis_key_prefix.clone())),
+        );
         let outbound = Outbound::new(
             crate::outbound::parse_allow(&config.outbound_allow).map_err(StartError::Storage)?,
         );
@@ -118,6 +127,7 @@ impl AppState {
             keys,
             authorizer: Authorizer::default(),
             rate_limiter,
+            sign_in_failures,
             storage,
             outbound,
             cache,

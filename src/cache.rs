@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use bytes::Bytes;
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::{metrics::Metrics, tenants::Tenant};
+use crate::{metrics::Metrics, outage::OutageLog, tenants::Tenant};
 
 const TIME_TO_LIVE: Duration = Duration::from_secs(60);
 
@@ -16,6 +16,7 @@ pub struct ReadCache {
     local: moka::future::Cache<String, Bytes>,
     redis: Option<(deadpool_redis::Pool, String)>,
     metrics: Arc<Metrics>,
+    redis_health: OutageLog,
 }
 
 impl ReadCache {
@@ -30,6 +31,7 @@ impl ReadCache {
                 .build(),
             redis,
             metrics,
+            redis_health: OutageLog::new("Redis cache", "caching in process"),
         }
     }
 
@@ -45,12 +47,12 @@ impl ReadCache {
 
     async fn get(&self, key: &str) -> Option<Bytes> {
         match &self.redis {
-            Some((pool, prefix)) => match redis_get(pool, &format!("{prefix}:cache:{key}")).await {
+            Some((pool, prefix)) => match self
+                .redis_health
+                .observe(redis_get(pool, &format!("{prefix}:cache:{key}")).await)
+            {
                 Ok(found) => found,
-                Err(err) => {
-                    tracing::debug!(error = %err, "Redis cache unavailable; using the local one");
-                    self.local.get(key).await
-                }
+                Err(_) => self.local.get(key).await,
             },
             None => self.local.get(key).await,
         }
@@ -78,8 +80,9 @@ impl ReadCache {
 
     async fn put(&self, key: String, value: Bytes) {
         if let Some((pool, prefix)) = &self.redis
-            && redis_set(pool, &format!("{prefix}:cache:{key}"), &value)
-                .await
+            && self
+                .redis_health
+                .observe(redis_set(pool, &format!("{prefix}:cache:{key}"), &value).await)
                 .is_ok()
         {
             return;

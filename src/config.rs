@@ -86,6 +86,10 @@ pub struct Config {
     pub rate_limits: Switch,
     /// Requests per minute per plan; `default` applies to tenants without a plan of their own.
     pub rate_limit_plans: BTreeMap<String, PlanLimits>,
+    /// Failed sign-ins to one account (from any address) that lock it out.
+    pub sign_in_max_failures: u32,
+    /// How long those failures are counted, and how long the lockout then lasts.
+    pub sign_in_lockout_seconds: u64,
     /// Namespace of this deployment's keys in Redis.
     pub redis_key_prefix: String,
     /// Where people open links from emails (verification, password reset).
@@ -158,6 +162,8 @@ impl Default for Config {
             smtp_password: None,
             rate_limits: Switch::On,
             rate_limit_plans: crate::ratelimit::default_plans(),
+            sign_in_max_failures: 10,
+            sign_in_lockout_seconds: 300,
             redis_key_prefix: "staybase".to_owned(),
             public_app_url: "http://localhost:3000".to_owned(),
             object_store_url: None,
@@ -295,6 +301,12 @@ impl Config {
                 "STAYBASE_RATE_LIMIT_PLANS__{}: every limit must be 1 to {MAX_PER_MINUTE} per minute",
                 name.to_ascii_uppercase()
             )));
+        }
+        if self.sign_in_max_failures == 0 || self.sign_in_lockout_seconds == 0 {
+            return Err(ConfigError(
+                "STAYBASE_SIGN_IN_MAX_FAILURES and STAYBASE_SIGN_IN_LOCKOUT_SECONDS must be positive"
+                    .into(),
+            ));
         }
         if !(self.public_app_url.starts_with("https://")
             || self.public_app_url.starts_with("http://"))

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::{
-    bookings, calendar, idempotency,
+    auth, bookings, calendar, idempotency,
     jobs::{JobRegistry, PruneFinishedJobs, Schedule, prune_finished_jobs},
     mail, photos,
 };
@@ -17,6 +17,7 @@ pub fn application(retention_hours: u32) -> JobRegistry {
         PruneFinishedJobs { retention_hours },
     );
     mail::register_jobs(&mut registry);
+    auth::jobs::register_jobs(&mut registry);
     idempotency::register_jobs(&mut registry);
     bookings::jobs::register_jobs(&mut registry);
     photos::jobs::register_jobs(&mut registry);

@@ -25,6 +25,7 @@ pub mod mail;
 pub mod metrics;
 pub mod money;
 pub mod ops;
+pub mod outage;
 pub mod outbound;
 pub mod photos;
 pub mod pricing;

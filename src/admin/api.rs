@@ -26,7 +26,7 @@ use crate::{
     error_statuses,
     http::{ApiResult, JsonBody, RequestFacts},
     ids::TenantId,
-    ratelimit::{DEFAULT_PLAN, RouteClass},
+    ratelimit::{DEFAULT_PLAN, Identity, RouteClass},
 };
 
 /// Platform sign-in attempts are limited per client address like tenant sign-ins, under a
@@ -49,6 +49,7 @@ async fn limit_sign_in(
             TenantId(Uuid::nil()),
             RouteClass::Auth,
             &format!("platform-ip:{caller}"),
+            Identity::Anonymous,
         )
         .await;
     let _ = facts.rate_limit.set(decision);

@@ -14,7 +14,7 @@ use crate::{
 pub struct RegisterRequest {
     #[oai(validator(max_length = 254))]
     email: String,
-    /// At least 10 characters, not the email address.
+    /// At least 10 characters, not the email address, not a common or leaked password.
     #[oai(write_only, validator(max_length = 256))]
     password: String,
     #[oai(validator(max_length = 100))]
@@ -41,7 +41,7 @@ pub struct PasswordReplacement {
     /// The password to replace (the one-time password, at first).
     #[oai(write_only)]
     current_password: String,
-    /// At least 10 characters, not the email address.
+    /// At least 10 characters, not the email address, not a common or leaked password.
     #[oai(write_only)]
     new_password: String,
 }
@@ -118,13 +118,6 @@ impl From<service::Session> for TokenResponse {
 }
 
 #[derive(ApiResponse)]
-pub enum Registered {
-    /// The account exists and is signed in; a verification email is on its way.
-    #[oai(status = 201)]
-    Created(Json<TokenResponse>),
-}
-
-#[derive(ApiResponse)]
 pub enum Done {
     #[oai(status = 204)]
     NoContent,
@@ -132,12 +125,12 @@ pub enum Done {
 
 #[derive(ApiResponse)]
 pub enum Accepted {
-    /// Answered whether or not an account has this email.
+    /// Answered whether or not an account has this email; what happens next comes by email.
     #[oai(status = 202)]
     Accepted,
 }
 
-error_statuses!(RegisterErrors => [400, 401, 403, 404, 409, 413, 415, 422, 429]);
+error_statuses!(RegisterErrors => [400, 401, 403, 404, 413, 415, 422, 429]);
 error_statuses!(LoginErrors => [400, 401, 403, 404, 413, 415, 422, 429]);
 error_statuses!(TokenErrors => [400, 401, 403, 404, 413, 415, 422, 429]);
 
@@ -147,9 +140,10 @@ pub struct AuthApi;
 impl AuthApi {
     /// Create an account.
     ///
-    /// New accounts get the `guest` role, plus `host` when asked for. Answers with a signed-in
-    /// session (201) and emails a link to verify the address; 409 `email_taken` when the email
-    /// has an account in this tenant.
+    /// New accounts get the `guest` role, plus `host` when asked for, and an email with a link
+    /// to verify the address; then sign in with `auth/login`. Answers 202 whether or not the
+    /// address already has an account in this tenant (then nothing is created and its owner is
+    /// emailed instead), so the answer does not reveal which addresses are registered.
     #[oai(
         path = "/t/:tenant/auth/register",
         method = "post",
@@ -161,9 +155,9 @@ impl AuthApi {
         tenant: tenancy::Path,
         caller: Caller,
         body: JsonBody<RegisterRequest>,
-    ) -> ApiResult<Registered, RegisterErrors> {
+    ) -> ApiResult<Accepted, RegisterErrors> {
         let body = body.0;
-        let session = service::register(
+        service::register(
             &state,
             &tenant.0,
             &caller.0,
@@ -177,7 +171,7 @@ impl AuthApi {
             },
         )
         .await?;
-        Ok(Registered::Created(Json(session.into())))
+        Ok(Accepted::Accepted)
     }
 
     /// Sign in with email and password.

@@ -2,6 +2,7 @@
 //! refresh tokens rotated on every use, API keys for integrators, passwords with argon2id.
 
 pub mod api;
+pub mod jobs;
 pub mod keys;
 pub mod password;
 mod principal;

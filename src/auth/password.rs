@@ -20,6 +20,21 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// The 30,000 most common passwords of leaked-password corpora, lower-cased and sorted (one a
+/// line, 240 KB). Source: the `PASSWORDS` frequency list of the `zxcvbn` crate 3.1.1 on
+/// crates.io (`src/frequency_lists.rs`), MIT licence, copyright (c) 2016 Joshua Holmer, itself
+/// from Dropbox's zxcvbn (MIT). Only entries of at least `MIN_LENGTH` characters can match today;
+/// the whole list is kept so a shorter minimum would still be covered.
+static COMMON_PASSWORDS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| include_str!("common_passwords.txt").lines().collect());
+
+/// Whether `password` (in any case) is on the list of common passwords.
+fn is_common(password: &str) -> bool {
+    COMMON_PASSWORDS
+        .binary_search(&password.to_lowercase().as_str())
+        .is_ok()
+}
+
 /// Checks the password rules; `field` names the body field in the 422.
 pub fn check_policy(field: &str, password: &str, email: &str) -> Result<(), FieldError> {
     let length = password.chars().count();
@@ -51,6 +66,12 @@ pub fn check_policy(field: &str, password: &str, email: &str) -> Result<(), Fiel
         .all(|c| c == password.chars().next().unwrap_or(c))
     {
         return Err(FieldError::new(field, "must not repeat a single character"));
+    }
+    if is_common(password) {
+        return Err(FieldError::new(
+            field,
+            "is too common: it appears in lists of leaked passwords",
+        ));
     }
     Ok(())
 }
@@ -134,6 +155,17 @@ mod tests {
         assert!(check_policy("password", "anaexample", "anaexample@example.com").is_err());
         assert!(check_policy("password", "aaaaaaaaaaaa", "x@example.com").is_err());
         assert!(check_policy("password", &"x".repeat(257), "").is_err());
+        for common in ["password123", "qwertyuiop", "Password123", "1234567890"] {
+            let error = check_policy("password", common, "ana@example.com").unwrap_err();
+            assert!(error.message.contains("too common"), "{common}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn the_common_list_is_sorted_for_binary_search() {
+        assert!(COMMON_PASSWORDS.len() >= 30_000 - 10);
+        assert!(COMMON_PASSWORDS.windows(2).all(|pair| pair[0] < pair[1]));
+        assert!(is_common("Qwertyuiop") && !is_common("correct horse battery"));
     }
 
     #[tokio::test]

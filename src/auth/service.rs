@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::{
     AccessClaims, Principal, TENANT_AUDIENCE, UserPrincipal, account_disabled,
+    jobs::SendPasswordReset,
     keys::ACCESS_TOKEN_LIFETIME,
     password, secrets,
     store::{self as auth_store, NewRefreshToken, Spent, TokenPurpose},
@@ -16,6 +17,7 @@ use crate::{
     db::{Timestamp, Tx},
     error::{ApiError, ErrorCode, FieldError},
     ids::{TenantId, UserId},
+    jobs::{self, EnqueueOptions},
     mail::{self, Branding, OutgoingEmail, Template},
     tenants::Tenant,
     users::{
@@ -56,13 +58,17 @@ fn collect<T>(
         .ok()
 }
 
+/// Creates an account and emails a link to verify its address. When the address already has an
+/// account, nothing is created and its owner is emailed instead; the caller gets the same answer
+/// either way (no session: the new user signs in with `login`), so registration does not reveal
+/// which addresses have accounts. Both paths hash the password and queue one email.
 #[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn register(
     state: &AppState,
     tenant: &Tenant,
     principal: &Principal,
     input: Registration,
-) -> Result<Session, ApiError> {
+) -> Result<(), ApiError> {
     let permit = state
         .authorizer
         .check(&state.db, tenant, principal, AuthAction::Register)
@@ -92,7 +98,7 @@ pub async fn register(
     let hash = password::hash(input.password).await?;
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
-    let user = match users::insert(
+    let inserted = users::insert(
         &mut tx,
         &permit,
         NewUser {
@@ -108,22 +114,54 @@ pub async fn register(
             now,
         },
     )
-    .await?
-    {
-        Inserted::Created(user) => *user,
-        Inserted::EmailTaken => {
-            return Err(ApiError::Conflict {
-                code: ErrorCode::EmailTaken,
-                detail: "An account with this email already exists; sign in instead.".into(),
-            });
+    .await?;
+    match inserted {
+        Inserted::Created(user) => {
+            send_verification(state, &mut tx, tenant, &user, now).await?;
+            tx.commit().await?;
+            tracing::info!(user_id = %user.id, "user registered");
         }
+        Inserted::EmailTaken => {
+            // The failed insert ends the transaction on PostgreSQL: tell the owner in a new one.
+            drop(tx);
+            warn_owner_of_registration(state, tenant, &email.normalized).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The account with this normalized address, unless there is none or it is disabled.
+async fn active_account(
+    state: &AppState,
+    tenant: &Tenant,
+    email_normalized: &str,
+) -> Result<Option<User>, ApiError> {
+    let found = users::find_by_email(&state.db, tenant.id, email_normalized).await?;
+    Ok(found.map(|(user, _)| user).filter(|user| !user.disabled))
+}
+
+/// Emails the owner of an existing account that someone tried to register with its address.
+async fn warn_owner_of_registration(
+    state: &AppState,
+    tenant: &Tenant,
+    email_normalized: &str,
+) -> Result<(), ApiError> {
+    let Some(user) = active_account(state, tenant, email_normalized).await? else {
+        return Ok(());
     };
-    send_verification(state, &mut tx, tenant, &user, now).await?;
-    let session = start_session(&mut tx, tenant, user, now).await?;
+    let template = Template::RegistrationAttempt {
+        first_name: user.first_name.clone(),
+        sign_in_link: format!(
+            "{}/sign-in?tenant={}",
+            state.config.public_app_url.trim_end_matches('/'),
+            tenant.slug
+        ),
+    };
+    let mut tx = state.db.begin().await?;
+    send(&mut tx, tenant, &user, &template).await?;
     tx.commit().await?;
-    let session = session.sign(state).await?;
-    tracing::info!(user_id = %session.user.id, "user registered");
-    Ok(session)
+    tracing::info!(user_id = %user.id, "registration attempted with an existing address");
+    Ok(())
 }
 
 async fn send_verification(
@@ -267,6 +305,41 @@ async fn issue(
     })
 }
 
+/// The per-account limit on wrong passwords, entered before any password is checked: a locked
+/// account answers 429 at once (no argon2 work), whether or not it exists.
+struct PasswordGuard<'a> {
+    state: &'a AppState,
+    account: String,
+}
+
+impl<'a> PasswordGuard<'a> {
+    /// `email` as given: accounts are told apart by tenant and normalized address.
+    async fn enter(state: &'a AppState, tenant: TenantId, email: &str) -> Result<Self, ApiError> {
+        let normalized = Email::parse(email)
+            .map_or_else(|_| email.trim().to_lowercase(), |email| email.normalized);
+        let account = secrets::digest(&format!("{tenant}:{normalized}"));
+        if let Some(retry_after_secs) = state.sign_in_failures.locked_for(&account).await {
+            tracing::info!("sign-in refused: too many failed attempts for this account");
+            return Err(ApiError::RateLimited { retry_after_secs });
+        }
+        Ok(Self { state, account })
+    }
+
+    /// Verifies `password` against `stored` (a dummy hash when `None`), counting a failure.
+    async fn verify(&self, password: String, stored: Option<String>) -> Result<bool, ApiError> {
+        let matches = password::verify(password, stored).await?;
+        if matches {
+            self.state.sign_in_failures.clear(&self.account).await;
+        } else {
+            self.state
+                .sign_in_failures
+                .record_failure(&self.account)
+                .await;
+        }
+        Ok(matches)
+    }
+}
+
 fn invalid_credentials() -> ApiError {
     ApiError::Unauthenticated {
         code: ErrorCode::InvalidCredentials,
@@ -286,13 +359,14 @@ pub async fn login(
         .authorizer
         .check(&state.db, tenant, principal, AuthAction::Login)
         .await?;
+    let guard = PasswordGuard::enter(state, tenant.id, email).await?;
     let user = match Email::parse(email) {
         Ok(email) => users::find_by_email(&state.db, tenant.id, &email.normalized).await?,
         Err(_) => None,
     };
     // The same argon2 work whether or not the account exists.
     let (user, hash) = user.unzip();
-    if !password::verify(password, hash).await? {
+    if !guard.verify(password, hash).await? {
         return Err(invalid_credentials());
     }
     let user = user.ok_or_else(invalid_credentials)?;
@@ -418,7 +492,9 @@ pub async fn verify_email(
     tx.commit().await
 }
 
-/// Sends a reset link if the account exists; answers the same either way.
+/// Queues a reset link for the address; answers the same either way. Whether an account has
+/// the address is decided by the job, so the request does the same work (one queued job) for
+/// known and unknown addresses, and takes the same time.
 #[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn request_password_reset(
     state: &AppState,
@@ -436,13 +512,32 @@ pub async fn request_password_reset(
             "must be an email address like name@example.com",
         ));
     };
-    let Some((user, _)) = users::find_by_email(&state.db, tenant.id, &email.normalized).await?
-    else {
+    let mut tx = state.db.begin().await?;
+    jobs::enqueue(
+        &mut tx,
+        &SendPasswordReset {
+            email: email.normalized,
+        },
+        EnqueueOptions {
+            tenant: Some(tenant.id),
+            ..EnqueueOptions::default()
+        },
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Emails a reset link to the account with this (normalized) address, if there is one and it
+/// is not disabled; the job behind `request_password_reset`.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
+pub async fn send_password_reset(
+    state: &AppState,
+    tenant: &Tenant,
+    email_normalized: &str,
+) -> Result<(), ApiError> {
+    let Some(user) = active_account(state, tenant, email_normalized).await? else {
         return Ok(());
     };
-    if user.disabled {
-        return Ok(());
-    }
     let now = Timestamp::now();
     let lifetime = Duration::minutes(i64::from(PASSWORD_RESET_LIFETIME_MINUTES));
     let mut tx = state.db.begin().await?;
@@ -555,10 +650,11 @@ pub async fn change_password(
         .ok_or(ApiError::NotFound("user"))?;
     password::check_policy("new_password", &new_password, &user.email)
         .map_err(|e| ApiError::Validation(vec![e]))?;
+    let guard = PasswordGuard::enter(state, tenant.id, &user.email).await?;
     let stored = users::find_by_email(&state.db, tenant.id, &user.email.to_lowercase())
         .await?
         .map(|(_, hash)| hash);
-    if !password::verify(current_password, stored).await? {
+    if !guard.verify(current_password, stored).await? {
         return Err(ApiError::validation("current_password", "is incorrect"));
     }
     let hash = password::hash(new_password).await?;
@@ -599,12 +695,13 @@ pub async fn replace_password(
         .authorizer
         .check(&state.db, tenant, principal, AuthAction::Login)
         .await?;
+    let guard = PasswordGuard::enter(state, tenant.id, email).await?;
     let found = match Email::parse(email) {
         Ok(email) => users::find_by_email(&state.db, tenant.id, &email.normalized).await?,
         Err(_) => None,
     };
     let (user, hash) = found.unzip();
-    if !password::verify(current_password, hash).await? {
+    if !guard.verify(current_password, hash).await? {
         return Err(invalid_credentials());
     }
     let user = user.ok_or_else(invalid_credentials)?;

@@ -15,7 +15,7 @@ use crate::{
     auth::{Principal, service as auth_service},
     config::Switch,
     error::{ApiError, ErrorCode},
-    ratelimit::RouteClass,
+    ratelimit::{Identity, RouteClass},
 };
 
 /// The authenticated caller of a tenant route, rate limited. Must follow the tenant path
@@ -117,22 +117,27 @@ impl<'a> ApiExtractor<'a> for Caller {
         let class = route_class(request);
         // Sign-in routes and failed authentications are charged to the client address, so that
         // neither fresh accounts nor bad credentials buy more guesses.
-        let limit_key = match (&principal, class) {
-            (Ok(Principal::User(user)), RouteClass::Read | RouteClass::Write) => match user.api_key
-            {
-                Some(key) => format!("key:{key}"),
-                None => format!("user:{}", user.user_id),
-            },
-            _ => format!(
-                "ip:{}:{}",
-                tenant.id,
-                client_ip(request).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+        let (limit_key, identity) = match (&principal, class) {
+            (Ok(Principal::User(user)), RouteClass::Read | RouteClass::Write) => (
+                match user.api_key {
+                    Some(key) => format!("key:{key}"),
+                    None => format!("user:{}", user.user_id),
+                },
+                Identity::Identified,
+            ),
+            _ => (
+                format!(
+                    "ip:{}:{}",
+                    tenant.id,
+                    client_ip(request).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+                ),
+                Identity::Anonymous,
             ),
         };
         if state.config.rate_limits == Switch::On {
             let decision = state
                 .rate_limiter
-                .check(tenant.plan(), tenant.id, class, &limit_key)
+                .check(tenant.plan(), tenant.id, class, &limit_key, identity)
                 .await;
             let _ = facts.rate_limit.set(decision);
             if !decision.allowed {

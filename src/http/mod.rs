@@ -231,6 +231,12 @@ impl<E: Endpoint> Endpoint for Edge<E> {
                 }
                 let error = classify(err);
                 let mut response = span.in_scope(|| problem_response(&error, &request_id));
+                // A refusal of the service's own (an account locked out) says when to retry.
+                if let ApiError::RateLimited { retry_after_secs } = error {
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                }
                 if matches!(error, ApiError::MethodNotAllowed)
                     && let Some(allow) = self.allowed.for_path(&path)
                     && let Ok(value) = HeaderValue::from_str(&allow)

@@ -40,6 +40,11 @@ pub enum Template {
         link: String,
         expires_minutes: u32,
     },
+    /// Someone tried to register with the address of an existing account.
+    RegistrationAttempt {
+        first_name: String,
+        sign_in_link: String,
+    },
     /// A booking reached a status.
     Booking(Box<BookingMessage>),
 }
@@ -70,6 +75,7 @@ impl Template {
         match self {
             Self::VerifyEmail { .. } => "verify_email",
             Self::PasswordReset { .. } => "password_reset",
+            Self::RegistrationAttempt { .. } => "registration_attempt",
             Self::Booking(_) => "booking",
         }
     }
@@ -96,6 +102,9 @@ const SOURCES: &[(&str, &str)] = templates!(
     "password_reset.subject",
     "password_reset.txt",
     "password_reset.html",
+    "registration_attempt.subject",
+    "registration_attempt.txt",
+    "registration_attempt.html",
     "booking.subject",
     "booking.txt",
     "booking.html",
@@ -158,6 +167,10 @@ mod tests {
                 first_name: "Ana".into(),
                 link: "https://example.com/r?t=1".into(),
                 expires_minutes: 30,
+            },
+            Template::RegistrationAttempt {
+                first_name: "Ana".into(),
+                sign_in_link: "https://example.com/sign-in?tenant=acme".into(),
             },
         ];
         for template in templates {

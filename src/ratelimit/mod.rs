@@ -1,5 +1,8 @@
 //! Rate limits per route class (auth, writes, reads) and caller (IP when anonymous, user or API
 //! key otherwise), under a per-tenant ceiling, with limits taken from the tenant's plan.
+//! Anonymous reads and writes also draw on a tenant-wide share of their own (half the ceiling),
+//! so that anonymous traffic from many addresses cannot use up the ceiling that signed-in callers
+//! and sign-ins (whose routes are not charged to that share) need.
 //!
 //! In-process limits use governor. With Redis configured, one GCRA script of ours decides
 //! atomically for all replicas (governor has no Redis store); while Redis is unreachable the
@@ -12,7 +15,9 @@ use std::{
     time::Duration,
 };
 
-use crate::ids::TenantId;
+use crate::{ids::TenantId, outage::OutageLog};
+
+mod sign_in;
 use governor::{
     Quota, RateLimiter as Governor,
     clock::{Clock, DefaultClock},
@@ -20,6 +25,7 @@ use governor::{
     state::keyed::DefaultKeyedStateStore,
 };
 use serde::{Deserialize, Serialize};
+pub use sign_in::SignInFailures;
 
 /// Requests per minute allowed by a plan.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -31,8 +37,20 @@ pub struct PlanLimits {
     pub write_per_minute: u32,
     /// Reads, per caller.
     pub read_per_minute: u32,
-    /// Everything, per tenant.
+    /// Everything, per tenant. Anonymous reads and writes together get at most
+    /// `tenant_per_minute / 2` of it (see [`ANONYMOUS_SHARE_DIVISOR`]).
     pub tenant_per_minute: u32,
+}
+
+/// Anonymous reads and writes of a tenant may use at most this fraction (1 / divisor) of its
+/// ceiling, leaving the rest to signed-in callers, API keys and sign-in routes.
+pub const ANONYMOUS_SHARE_DIVISOR: u32 = 2;
+
+impl PlanLimits {
+    /// Requests per minute that anonymous reads and writes of one tenant share.
+    pub fn anonymous_per_minute(&self) -> u32 {
+        (self.tenant_per_minute / ANONYMOUS_SHARE_DIVISOR).max(1)
+    }
 }
 
 impl Default for PlanLimits {
@@ -77,6 +95,13 @@ impl RouteClass {
     }
 }
 
+/// Whether the caller was identified (a user or an API key) or is charged by client address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    Anonymous,
+    Identified,
+}
+
 /// The outcome for one request, reported in `RateLimit-*` headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -103,6 +128,7 @@ pub struct RateLimiter {
     redis: Option<(deadpool_redis::Pool, String)>,
     local: Mutex<HashMap<u32, Arc<Keyed>>>,
     clock: DefaultClock,
+    redis_health: OutageLog,
 }
 
 const GCRA_SCRIPT: &str = r"
@@ -146,6 +172,7 @@ impl RateLimiter {
             redis,
             local: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
+            redis_health: OutageLog::new("Redis rate limit", "limiting in process"),
         }
     }
 
@@ -157,32 +184,38 @@ impl RateLimiter {
             .unwrap_or_default()
     }
 
-    /// Charges one request of `class` by `caller` in `tenant` on `plan`.
+    /// Charges one request of `class` by `caller` in `tenant` on `plan`. Anonymous reads and
+    /// writes are also charged to the tenant's anonymous share; sign-in routes are not, so that
+    /// anonymous traffic never keeps a tenant's users from signing in.
     pub async fn check(
         &self,
         plan: &str,
         tenant: TenantId,
         class: RouteClass,
         caller: &str,
+        identity: Identity,
     ) -> Decision {
         let limits = self.plan(plan);
-        let buckets = [
-            Bucket {
-                key: format!("{}:{plan}:{caller}", class.as_str()),
-                per_minute: class.per_minute(&limits),
-            },
-            Bucket {
-                key: format!("tenant:{plan}:{tenant}"),
-                per_minute: limits.tenant_per_minute,
-            },
-        ];
-        if let Some((pool, prefix)) = &self.redis {
-            match check_redis(pool, prefix, &buckets).await {
-                Ok(decision) => return decision,
-                Err(err) => {
-                    tracing::warn!(error = %err, "Redis rate limit unavailable; limiting in process")
-                }
-            }
+        let mut buckets = vec![Bucket {
+            key: format!("{}:{plan}:{caller}", class.as_str()),
+            per_minute: class.per_minute(&limits),
+        }];
+        if identity == Identity::Anonymous && class != RouteClass::Auth {
+            buckets.push(Bucket {
+                key: format!("tenant-anonymous:{plan}:{tenant}"),
+                per_minute: limits.anonymous_per_minute(),
+            });
+        }
+        buckets.push(Bucket {
+            key: format!("tenant:{plan}:{tenant}"),
+            per_minute: limits.tenant_per_minute,
+        });
+        if let Some((pool, prefix)) = &self.redis
+            && let Ok(decision) = self
+                .redis_health
+                .observe(check_redis(pool, prefix, &buckets).await)
+        {
+            return decision;
         }
         self.check_local(&buckets)
     }
@@ -256,15 +289,20 @@ impl RateLimiter {
     }
 }
 
+/// A Redis connection, or why there is none within a quarter of a second.
+async fn connection(pool: &deadpool_redis::Pool) -> Result<deadpool_redis::Connection, String> {
+    tokio::time::timeout(Duration::from_millis(250), pool.get())
+        .await
+        .map_err(|_| "timed out waiting for a connection".to_owned())?
+        .map_err(|err| err.to_string())
+}
+
 async fn check_redis(
     pool: &deadpool_redis::Pool,
     prefix: &str,
     buckets: &[Bucket],
 ) -> Result<Decision, String> {
-    let mut conn = tokio::time::timeout(Duration::from_millis(250), pool.get())
-        .await
-        .map_err(|_| "timed out waiting for a connection".to_owned())?
-        .map_err(|err| err.to_string())?;
+    let mut conn = connection(pool).await?;
     let script = deadpool_redis::redis::Script::new(GCRA_SCRIPT);
     let mut invocation = script.prepare_invoke();
     for bucket in buckets {
@@ -320,19 +358,37 @@ mod tests {
         let mut remaining = Vec::new();
         for _ in 0..3 {
             let decision = limiter
-                .check("default", tenant, RouteClass::Auth, "ip:1")
+                .check(
+                    "default",
+                    tenant,
+                    RouteClass::Auth,
+                    "ip:1",
+                    Identity::Anonymous,
+                )
                 .await;
             assert!(decision.allowed);
             remaining.push(decision.remaining);
         }
         assert_eq!(remaining, [2, 1, 0]);
         let refused = limiter
-            .check("default", tenant, RouteClass::Auth, "ip:1")
+            .check(
+                "default",
+                tenant,
+                RouteClass::Auth,
+                "ip:1",
+                Identity::Anonymous,
+            )
             .await;
         assert!(!refused.allowed);
         assert!(refused.retry_after_secs >= 1 && refused.retry_after_secs <= 20);
         let other = limiter
-            .check("default", tenant, RouteClass::Auth, "ip:2")
+            .check(
+                "default",
+                tenant,
+                RouteClass::Auth,
+                "ip:2",
+                Identity::Anonymous,
+            )
             .await;
         assert!(other.allowed, "callers are limited separately");
     }
@@ -343,13 +399,25 @@ mod tests {
         let tenant = TenantId(uuid::Uuid::now_v7());
         assert!(
             limiter
-                .check("gold", tenant, RouteClass::Auth, "ip:1")
+                .check(
+                    "gold",
+                    tenant,
+                    RouteClass::Auth,
+                    "ip:1",
+                    Identity::Anonymous
+                )
                 .await
                 .allowed
         );
         assert!(
             !limiter
-                .check("gold", tenant, RouteClass::Auth, "ip:1")
+                .check(
+                    "gold",
+                    tenant,
+                    RouteClass::Auth,
+                    "ip:1",
+                    Identity::Anonymous
+                )
                 .await
                 .allowed
         );

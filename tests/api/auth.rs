@@ -23,7 +23,7 @@ async fn refresh(app: &TestApp, tenant: &str, refresh_token: &str) -> reqwest::R
 }
 
 #[tokio::test]
-async fn registration_signs_in_with_a_token_response_and_stores_argon2id_hashes() {
+async fn registration_then_sign_in_gives_a_token_response_and_stores_argon2id_hashes() {
     let app = spawn_app().await;
     app.create_tenant("acme").await;
     let response = app
@@ -36,7 +36,9 @@ async fn registration_signs_in_with_a_token_response_and_stores_argon2id_hashes(
             None,
         )
         .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let response = app.login("acme", "ana.lima@example.com", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 900);
@@ -79,7 +81,8 @@ async fn registration_signs_in_with_a_token_response_and_stores_argon2id_hashes(
     assert_eq!(hashes.len(), 1);
     assert!(hashes[0].starts_with("$argon2id$"), "{}", hashes[0]);
 
-    // The same address, whatever its case, cannot register twice.
+    // The same address, whatever its case, cannot register twice (see
+    // `registering_a_taken_address_answers_as_for_a_new_one_and_tells_its_owner`).
     let again = app
         .post_json(
             "/v1/t/acme/auth/register",
@@ -87,7 +90,156 @@ async fn registration_signs_in_with_a_token_response_and_stores_argon2id_hashes(
             None,
         )
         .await;
-    assert_problem(again, StatusCode::CONFLICT, "email_taken").await;
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    let hashes: Vec<String> = staybase::on_db!(&app.state.db, |pool| {
+        sqlx::query_scalar("SELECT password_hash FROM users")
+            .fetch_all(pool)
+            .await
+    })
+    .unwrap();
+    assert_eq!(hashes.len(), 1);
+}
+
+/// What the caller sees of an answer: status, content type and body.
+async fn seen(response: reqwest::Response) -> (StatusCode, Option<String>, String) {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|value| value.to_str().unwrap().to_owned());
+    (status, content_type, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn registering_a_taken_address_answers_as_for_a_new_one_and_tells_its_owner() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    app.register("acme", "ana@example.com", false).await;
+    let register = |email: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            app.post_json(
+                "/v1/t/acme/auth/register",
+                &json!({ "email": email, "password": password, "first_name": "Eve", "last_name": "X" }),
+                None,
+            )
+            .await
+        }
+    };
+    let taken = seen(register("ANA@example.com", "an attacker's passphrase").await).await;
+    let new = seen(register("bo@example.com", "an attacker's passphrase").await).await;
+    assert_eq!(taken, new, "the same answer for a taken and a new address");
+    assert_eq!(taken.0, StatusCode::ACCEPTED);
+
+    // The owner hears of it; the account and its password are untouched.
+    let email = app.email_to("ana@example.com", "tried to create").await;
+    let text = mailparse::parse_mail(email.as_bytes()).unwrap().subparts[0]
+        .get_body()
+        .unwrap();
+    assert!(text.contains("/sign-in?tenant=acme"), "{text}");
+    assert_eq!(
+        app.login("acme", "ana@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let wrong = app
+        .login("acme", "ana@example.com", "an attacker's passphrase")
+        .await;
+    assert_problem(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    // The new address got its verification email.
+    app.email_to("bo@example.com", "Confirm your email address")
+        .await;
+}
+
+/// The field a 422 names.
+async fn refused_field(response: reqwest::Response) -> Value {
+    let body = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    body["errors"][0]["field"].clone()
+}
+
+#[tokio::test]
+async fn common_passwords_are_refused_at_registration_change_and_reset() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let response = app
+        .post_json(
+            "/v1/t/acme/auth/register",
+            &json!({ "email": "ana@example.com", "password": "password123", "first_name": "A", "last_name": "L" }),
+            None,
+        )
+        .await;
+    assert_eq!(refused_field(response).await, "password");
+
+    let account = app.register("acme", "ana@example.com", false).await;
+    let response = app
+        .post_json(
+            "/v1/t/acme/users/me/password",
+            &json!({ "current_password": PASSWORD, "new_password": "QwertyUiop" }),
+            Some(&account.access_token),
+        )
+        .await;
+    assert_eq!(refused_field(response).await, "new_password");
+
+    let response = app
+        .post_json(
+            "/v1/t/acme/auth/password-reset",
+            &json!({ "email": "ana@example.com" }),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let token = token_in_email(&app.email_to("ana@example.com", "Reset your").await);
+    let response = app
+        .post_json(
+            "/v1/t/acme/auth/password-reset/confirm",
+            &json!({ "token": token, "new_password": "1qaz2wsx3edc" }),
+            None,
+        )
+        .await;
+    assert_eq!(refused_field(response).await, "new_password");
+    // The password is unchanged.
+    assert_eq!(
+        app.login("acme", "ana@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_password_reset_request_does_the_same_work_for_known_and_unknown_addresses() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    app.register("acme", "ana@example.com", false).await;
+    let mut answers = Vec::new();
+    for email in ["ana@example.com", "nobody@example.com"] {
+        let response = app
+            .post_json(
+                "/v1/t/acme/auth/password-reset",
+                &json!({ "email": email }),
+                None,
+            )
+            .await;
+        answers.push(seen(response).await);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].0, StatusCode::ACCEPTED);
+    // Each request queued one job, whether or not the address has an account: the lookup and
+    // the email happen in the job, out of the request's time.
+    let queued: Vec<String> = staybase::on_db!(&app.state.db, |pool| {
+        sqlx::query_scalar("SELECT kind FROM jobs WHERE kind = 'auth.password_reset'")
+            .fetch_all(pool)
+            .await
+    })
+    .unwrap();
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    app.email_to("ana@example.com", "Reset your").await;
 }
 
 #[tokio::test]

@@ -31,6 +31,7 @@ fn documented() -> Vec<String> {
             let name = name.replace("<PLAN>", "DEFAULT");
             let name = match (&first, name.strip_prefix('_')) {
                 (None, _) => name,
+                (Some(_), None) if name.starts_with("STAYBASE_") => name,
                 // `_MAX_MS` after `..._BASE_MS` replaces as many segments as it has.
                 (Some(base), Some(tail)) => {
                     let kept = base.split('_').count() - tail.split('_').count();
@@ -149,6 +150,12 @@ fn samples() -> Vec<Sample> {
             "14",
             |c| c.rate_limit_plans["default"].tenant_per_minute == 14,
         ),
+        ("STAYBASE_SIGN_IN_MAX_FAILURES", "4", |c| {
+            c.sign_in_max_failures == 4
+        }),
+        ("STAYBASE_SIGN_IN_LOCKOUT_SECONDS", "30", |c| {
+            c.sign_in_lockout_seconds == 30
+        }),
         ("STAYBASE_REDIS_KEY_PREFIX", "acme", |c| {
             c.redis_key_prefix == "acme"
         }),

@@ -218,7 +218,7 @@ impl TestApp {
             .expect("request")
     }
 
-    /// Registers `email` in `tenant` and returns the signed-in account.
+    /// Registers `email` in `tenant`, signs it in and returns the account.
     pub async fn register(&self, tenant: &str, email: &str, host: bool) -> Account {
         let response = self
             .post_json(
@@ -233,8 +233,8 @@ impl TestApp {
                 None,
             )
             .await;
-        assert_eq!(response.status(), StatusCode::CREATED, "register {email}");
-        Account::from_token_response(&response.json().await.expect("token response"))
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "register {email}");
+        self.sign_in(tenant, email).await
     }
 
     pub async fn login(&self, tenant: &str, email: &str, password: &str) -> Response {

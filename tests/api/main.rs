@@ -21,6 +21,7 @@ mod policies;
 mod pricing;
 mod properties;
 mod ratelimit;
+mod redis_outage;
 mod search_plans;
 mod settings;
 mod tenancy;
