@@ -23,7 +23,6 @@ use crate::{
     http::{ApiResult, Caller, JsonBody, MoneyDto, cursor, tenancy},
     ids::{BookingId, PropertyId},
     pricing::api::QuoteLine,
-    users::api::page_limit,
 };
 
 #[derive(Debug, Object)]
@@ -295,7 +294,7 @@ impl BookingsApi {
             from: parse_optional_date("from", from.0.as_deref())?,
             to: parse_optional_date("to", to.0.as_deref())?,
             after: cursor::decode(cursor.0.as_deref())?.map(BookingId),
-            limit: page_limit(limit.0)?,
+            limit: cursor::page_limit(limit.0)?,
         };
         let page = service::list(&state, &tenant.0, &caller.0, role, query).await?;
         Ok(Json(BookingPage {

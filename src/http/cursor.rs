@@ -1,4 +1,5 @@
-//! Opaque keyset cursors over UUIDv7 ids (newest-first lists): the last id of a page, base64url.
+//! Paging: opaque keyset cursors over UUIDv7 ids (newest-first lists: the last id of a page,
+//! base64url) and the page size.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use uuid::Uuid;
@@ -22,4 +23,13 @@ pub fn decode(cursor: Option<&str>) -> Result<Option<Uuid>, ApiError> {
                 })
         })
         .transpose()
+}
+
+/// A page size from the `limit` query parameter: 1 to 100, 20 when absent.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(20),
+        Some(limit @ 1..=100) => Ok(limit),
+        Some(_) => Err(ApiError::validation("limit", "must be between 1 and 100")),
+    }
 }

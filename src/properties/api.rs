@@ -20,11 +20,10 @@ use crate::{
     dates::Stay,
     error::ApiError,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, MoneyDto, tenancy},
+    http::{ApiResult, Caller, JsonBody, MoneyDto, cursor, tenancy},
     ids::PropertyId,
     photos::api::ImageView,
     tenants::Tenant,
-    users::api::page_limit,
 };
 
 #[derive(Debug, Clone, Object)]
@@ -512,7 +511,7 @@ impl PropertiesApi {
                 SortDto::Rating => Sort::Rating,
             }),
             cursor: cursor.0,
-            limit: page_limit(limit.0)?,
+            limit: cursor::page_limit(limit.0)?,
         };
         let page = service::search(&state, &tenant.0, &caller.0, search).await?;
         Ok(Json(PropertyPage::new(&tenant.0, page)))

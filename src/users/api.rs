@@ -203,14 +203,6 @@ error_statuses!(PublicErrors => [401, 403, 404, 429]);
 error_statuses!(AdminReadErrors => [401, 403, 404, 422, 429]);
 error_statuses!(AdminWriteErrors => [400, 401, 403, 404, 409, 413, 415, 422, 429]);
 
-pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
-    match limit {
-        None => Ok(20),
-        Some(limit @ 1..=100) => Ok(limit),
-        Some(_) => Err(ApiError::validation("limit", "must be between 1 and 100")),
-    }
-}
-
 pub struct UsersApi;
 
 #[OpenApi(tag = "crate::http::Tag::Users")]
@@ -374,7 +366,7 @@ impl UsersApi {
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<UserPage>, AdminReadErrors> {
-        let limit = page_limit(limit.0)?;
+        let limit = cursor::page_limit(limit.0)?;
         let after = cursor::decode(cursor.0.as_deref())?.map(UserId);
         let page = service::list(&state, &tenant.0, &caller.0, after, limit).await?;
         Ok(Json(UserPage {
