@@ -244,6 +244,11 @@ pub async fn update_settings(
     let next = change
         .apply(&current.settings, &plans)
         .map_err(ApiError::Validation)?;
+    // A change that changes nothing (`{}`, or the values already set) writes nothing, so the
+    // version keeps saying which settings answers were computed with.
+    if next == current.settings {
+        return Ok(current.settings);
+    }
     // Prices are stored in the tenant's currency: once one exists, the currency is fixed.
     if next.currency != current.settings.currency
         && crate::properties::service::tenant_has_properties(&mut tx, tenant.id).await?

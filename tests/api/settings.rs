@@ -505,3 +505,30 @@ async fn unknown_fields_are_named_with_every_other_invalid_field() {
         .unwrap();
     assert_eq!(settings["version"], 1, "nothing changed");
 }
+
+/// A change that changes nothing writes nothing: the version stays.
+#[tokio::test]
+async fn an_empty_or_same_valued_change_keeps_the_version() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let admin = app.tenant_admin("acme").await;
+    let base = app.url("");
+    for body in [json!({}), json!({ "hold_minutes": 15, "currency": "EUR" })] {
+        let response = patch(&app, &base, "acme", &admin.access_token, body.clone()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{body}");
+        let settings: Value = response.json().await.unwrap();
+        assert_eq!(settings["version"], 1, "{body}");
+    }
+    let changed: Value = patch(
+        &app,
+        &base,
+        "acme",
+        &admin.access_token,
+        json!({ "hold_minutes": 20 }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(changed["version"], 2);
+}
