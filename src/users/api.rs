@@ -3,7 +3,7 @@
 
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Multipart, Object, OpenApi,
+    ApiResponse, Enum, Multipart, Object, OpenApi,
     param::{Path, Query},
     payload::{Binary, Json},
     registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
@@ -13,12 +13,13 @@ use uuid::Uuid;
 
 use super::{
     User,
+    model::UserFilter,
     service::{self, AccountChange, ProfileEdit},
 };
 use crate::{
     app::AppState,
     auth::service as auth_service,
-    authz::Roles,
+    authz::{Role, Roles},
     db::Timestamp,
     error::ApiError,
     error_statuses,
@@ -203,6 +204,14 @@ error_statuses!(PublicErrors => [401, 403, 404, 429]);
 error_statuses!(AdminReadErrors => [401, 403, 404, 422, 429]);
 error_statuses!(AdminWriteErrors => [400, 401, 403, 404, 409, 413, 415, 422, 429]);
 
+/// Whether an account may sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case", rename = "AccountStatus")]
+pub enum AccountStatusDto {
+    Active,
+    Disabled,
+}
+
 pub struct UsersApi;
 
 #[OpenApi(tag = "crate::http::Tag::Users")]
@@ -354,21 +363,41 @@ impl UsersApi {
         Ok(Picture { bytes, format })
     }
 
-    /// List the tenant's users, newest first (tenant admins).
+    /// List the tenant's users, newest first (tenant admins), optionally by role, status and
+    /// email prefix.
     #[oai(path = "/t/:tenant/users", method = "get", operation_id = "list_users")]
+    #[allow(clippy::too_many_arguments)]
     async fn list_users(
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
         caller: Caller,
+        /// Only accounts with this role: `tenant_admin`, `host` or `guest`.
+        role: Query<Option<String>>,
+        /// Only `active` or only `disabled` accounts.
+        status: Query<Option<AccountStatusDto>>,
+        /// Only accounts whose email starts with this (case-insensitive).
+        email: Query<Option<String>>,
         /// Page size, 1 to 100 (default 20).
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<UserPage>, AdminReadErrors> {
+        let filter = UserFilter {
+            role: role
+                .0
+                .map(|name| {
+                    Role::parse(&name).ok_or_else(|| {
+                        ApiError::validation("role", "must be one of: tenant_admin, host, guest")
+                    })
+                })
+                .transpose()?,
+            disabled: status.0.map(|status| status == AccountStatusDto::Disabled),
+            email_prefix: email.0.filter(|prefix| !prefix.is_empty()),
+        };
         let limit = cursor::page_limit(limit.0)?;
         let after = cursor::decode(cursor.0.as_deref())?.map(UserId);
-        let page = service::list(&state, &tenant.0, &caller.0, after, limit).await?;
+        let page = service::list(&state, &tenant.0, &caller.0, &filter, (after, limit)).await?;
         Ok(Json(UserPage {
             data: page.users.iter().map(UserAccount::from).collect(),
             next_cursor: page.next.map(|id| cursor::encode(id.0)),

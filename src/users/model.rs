@@ -1,5 +1,8 @@
-use crate::ids::{TenantId, UserId};
-use crate::{authz::Roles, db::Timestamp};
+use crate::{
+    authz::{Role, Roles},
+    db::Timestamp,
+    ids::{TenantId, UserId},
+};
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -111,4 +114,14 @@ mod tests {
         assert!(parse_name("").is_err());
         assert!(parse_name(&"a".repeat(101)).is_err());
     }
+}
+
+/// Which accounts a directory listing shows; `None` does not filter.
+#[derive(Debug, Default)]
+pub struct UserFilter {
+    pub role: Option<Role>,
+    /// `true`: only disabled accounts; `false`: only active ones.
+    pub disabled: Option<bool>,
+    /// Emails starting with this, case-insensitively.
+    pub email_prefix: Option<String>,
 }

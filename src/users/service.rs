@@ -5,7 +5,7 @@ use bytes::Bytes;
 pub use super::store::{Change, Inserted, NewUser};
 use super::{
     User,
-    model::{parse_name, parse_phone},
+    model::{UserFilter, parse_name, parse_phone},
     store,
 };
 use crate::{
@@ -275,14 +275,14 @@ pub async fn list(
     state: &AppState,
     tenant: &Tenant,
     principal: &Principal,
-    after: Option<UserId>,
-    limit: u32,
+    filter: &UserFilter,
+    (after, limit): (Option<UserId>, u32),
 ) -> Result<Page, ApiError> {
     state
         .authorizer
         .check(&state.db, tenant, principal, UserAction::ListAny)
         .await?;
-    let mut users = store::list(&state.db, tenant.id, after, limit + 1).await?;
+    let mut users = store::list(&state.db, tenant.id, filter, after, limit + 1).await?;
     let next = (users.len() > limit as usize).then(|| {
         users.truncate(limit as usize);
         users.last().map(|user| user.id)

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::model::User;
+use super::model::{User, UserFilter};
 use crate::{
     authz::{AccountAction, AuthAction, Permit, Roles},
     db::{Db, Timestamp, Tx, is_unique_violation},
@@ -231,18 +231,35 @@ pub async fn update(
 pub async fn list(
     db: &Db,
     tenant: TenantId,
+    filter: &UserFilter,
     before: Option<UserId>,
     limit: u32,
 ) -> Result<Vec<User>, ApiError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND ($2 IS NULL OR id < $2) \
+         AND ($4 IS NULL OR (',' || roles || ',') LIKE $4) \
+         AND ($5 IS NULL OR disabled = $5) \
+         AND ($6 IS NULL OR email_normalized LIKE $6 ESCAPE '\\') \
          ORDER BY id DESC LIMIT $3"
     );
+    let role = filter.role.map(|role| format!("%,{},%", role.as_str()));
+    // The prefix is matched literally: LIKE's wildcards in it are escaped.
+    let email = filter.email_prefix.as_ref().map(|prefix| {
+        let escaped = prefix
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("{escaped}%")
+    });
     let rows: Vec<UserRow> = on_db!(db, |pool| {
         sqlx::query_as(&sql)
             .bind(tenant.0)
             .bind(before.map(|id| id.0))
             .bind(i64::from(limit))
+            .bind(role.as_deref())
+            .bind(filter.disabled)
+            .bind(email.as_deref())
             .fetch_all(pool)
             .await
     })?;

@@ -269,3 +269,58 @@ async fn users_of_another_tenant_are_not_found() {
     )
     .await;
 }
+
+/// Tenant admins find accounts by role, status and the start of their email.
+#[tokio::test]
+async fn the_directory_filters_by_role_status_and_email_prefix() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let admin = app.tenant_admin("acme").await;
+    app.register("acme", "host.anna@example.com", true).await;
+    let guest = app.register("acme", "guest_bob@example.com", false).await;
+    app.register("acme", "guestxbob@example.com", false).await;
+    let disabled = app
+        .post_json(
+            &format!("/v1/t/acme/users/{}/disable", guest.id),
+            &serde_json::json!({}),
+            Some(&admin.access_token),
+        )
+        .await;
+    assert_eq!(disabled.status(), StatusCode::OK);
+    let emails = |query: &'static str| {
+        let app = &app;
+        let token = admin.access_token.clone();
+        async move {
+            let response = app
+                .get_with(&format!("/v1/t/acme/users?{query}"), &token)
+                .await;
+            assert_eq!(response.status(), StatusCode::OK, "{query}");
+            let page: Value = response.json().await.unwrap();
+            let mut emails: Vec<String> = page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|user| user["email"].as_str().unwrap().to_owned())
+                .collect();
+            emails.sort();
+            emails
+        }
+    };
+    assert_eq!(emails("role=host").await, ["host.anna@example.com"]);
+    assert_eq!(emails("status=disabled").await, ["guest_bob@example.com"]);
+    // `_` is a literal character of the prefix, not LIKE's wildcard; case does not matter.
+    assert_eq!(emails("email=GUEST_").await, ["guest_bob@example.com"]);
+    assert_eq!(
+        emails("role=guest&status=active&email=guest").await,
+        ["guestxbob@example.com"]
+    );
+    for bad in ["role=wizard", "status=asleep"] {
+        assert_problem(
+            app.get_with(&format!("/v1/t/acme/users?{bad}"), &admin.access_token)
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+}
