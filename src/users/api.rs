@@ -149,7 +149,8 @@ pub struct RolesUpdate {
 
 #[derive(Debug, Multipart)]
 pub struct PictureUpload {
-    /// A JPEG, PNG or WebP image of at most 5 MiB (recognised by content).
+    /// A JPEG, PNG or WebP image of at most 5 MiB (recognised by content) whose pixels
+    /// decode to at most 64 MiB.
     file: Upload,
 }
 
@@ -281,6 +282,9 @@ impl UsersApi {
     }
 
     /// Upload my profile picture (multipart field `file`).
+    ///
+    /// JPEG, PNG or WebP by content, at most 5 MiB (415 otherwise). An image whose pixels would
+    /// take more than 64 MiB to decode (or more than 16384 pixels a side) is 422 naming `file`.
     #[oai(
         path = "/t/:tenant/users/me/picture",
         method = "put",

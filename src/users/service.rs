@@ -15,6 +15,7 @@ use crate::{
     db::{Db, Timestamp, Tx},
     error::{ApiError, ErrorCode, FieldError},
     ids::{TenantId, UserId},
+    images,
     storage::ImageFormat,
     tenants::Tenant,
 };
@@ -171,9 +172,9 @@ pub async fn set_picture(
             limit: MAX_PICTURE_BYTES,
         });
     }
-    let format = ImageFormat::sniff(&bytes).ok_or_else(|| {
-        ApiError::UnsupportedMediaType("The file is not a JPEG, PNG or WebP image.".into())
-    })?;
+    let format = images::inspect(&bytes)
+        .map_err(|err| err.for_field("file"))?
+        .format;
     let key = format!(
         "tenants/{}/users/{}/picture-{}.{}",
         tenant.id,
