@@ -171,6 +171,7 @@ impl poem::IntoResponse for Picture {
         poem::Response::builder()
             .content_type(self.format.content_type())
             .header("cache-control", "public, max-age=300")
+            .header("x-content-type-options", "nosniff")
             .body(self.bytes)
     }
 }
@@ -283,8 +284,10 @@ impl UsersApi {
 
     /// Upload my profile picture (multipart field `file`).
     ///
-    /// JPEG, PNG or WebP by content, at most 5 MiB (415 otherwise). An image whose pixels would
-    /// take more than 64 MiB to decode (or more than 16384 pixels a side) is 422 naming `file`.
+    /// JPEG, PNG or WebP by content, at most 5 MiB. A file that is not a decodable image is
+    /// 415; an image whose pixels would take more than 64 MiB to decode (or more than 16384
+    /// pixels a side) is 422 naming `file`. The picture is decoded and stored again (JPEG, or
+    /// PNG when it has transparency), so no metadata of the upload is served.
     #[oai(
         path = "/t/:tenant/users/me/picture",
         method = "put",

@@ -354,6 +354,7 @@ async fn images_too_large_to_decode_are_refused_before_any_decoding() {
     let images = renditions_ready(&app, &id).await;
     let large = app.get(images[0]["large_url"].as_str().unwrap()).await;
     assert_eq!(large.status(), StatusCode::OK);
+    assert_eq!(large.headers()["x-content-type-options"], "nosniff");
     let large = image::load_from_memory(&large.bytes().await.unwrap()).unwrap();
     assert_eq!((large.width(), large.height()), (1200, 900));
 }
