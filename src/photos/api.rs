@@ -109,7 +109,6 @@ impl poem::IntoResponse for Jpeg {
         poem::Response::builder()
             .content_type("image/jpeg")
             .header("cache-control", "public, max-age=86400, immutable")
-            .header("x-content-type-options", "nosniff")
             .body(self.0)
     }
 }

@@ -171,7 +171,6 @@ impl poem::IntoResponse for Picture {
         poem::Response::builder()
             .content_type(self.format.content_type())
             .header("cache-control", "public, max-age=300")
-            .header("x-content-type-options", "nosniff")
             .body(self.bytes)
     }
 }
