@@ -1,7 +1,11 @@
 //! Application state: the pools, clients and caches every handler and job reaches. It imports
 //! no resource module, so every resource can import it.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use crate::{
     auth::keys::SigningKeys,
@@ -34,6 +38,8 @@ pub struct AppInner {
     pub storage: ObjectStorage,
     pub outbound: Outbound,
     pub cache: ReadCache,
+    /// Where the server loop serves `/metrics`, once it listens (`metrics_bind` may say port 0).
+    pub metrics_addr: OnceLock<SocketAddr>,
 }
 
 impl std::ops::Deref for AppState {
@@ -131,6 +137,7 @@ impl AppState {
             storage,
             outbound,
             cache,
+            metrics_addr: OnceLock::new(),
         })))
     }
 }

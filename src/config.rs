@@ -53,6 +53,8 @@ pub struct Config {
     pub migrate_on_start: bool,
     pub redis_url: Option<Secret>,
     pub bind: SocketAddr,
+    /// Where `GET /metrics` is served, apart from the API (port 0 picks a free one).
+    pub metrics_bind: SocketAddr,
     pub log: String,
     pub log_format: LogFormat,
     /// Largest request body accepted, in bytes.
@@ -140,6 +142,7 @@ impl Default for Config {
             migrate_on_start: true,
             redis_url: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_bind: SocketAddr::from(([127, 0, 0, 1], 9090)),
             log: "info".to_owned(),
             log_format: LogFormat::Text,
             max_body_bytes: 1024 * 1024,

@@ -9,11 +9,22 @@ use crate::error::{ApiError, FieldError};
 /// The longest range one request may cover (a year and a day).
 pub const MAX_NIGHTS: i64 = 366;
 
-/// Parses a `YYYY-MM-DD` date; `field` names it in the 422.
+/// The years a date may fall in: what `YYYY-MM-DD` writes (and ISO 8601 without expansion).
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Parses a `YYYY-MM-DD` date of the years 0001 to 9999; `field` names it in the 422.
 pub fn parse_date(field: &str, value: &str) -> Result<Date, FieldError> {
     let format = format_description!("[year]-[month]-[day]");
     Date::parse(value.trim(), &format)
-        .map_err(|_| FieldError::new(field, "must be a date like 2027-07-14"))
+        .ok()
+        // The parser also takes signed years (`-9999-01-01`), which no response could write.
+        .filter(|date| YEARS.contains(&date.year()))
+        .ok_or_else(|| {
+            FieldError::new(
+                field,
+                "must be a date like 2027-07-14, in the years 0001 to 9999",
+            )
+        })
 }
 
 pub fn format_date(date: Date) -> String {
@@ -100,6 +111,22 @@ mod tests {
         };
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["from", "to"]);
+    }
+
+    #[test]
+    fn dates_are_of_the_years_1_to_9999() {
+        assert_eq!(
+            parse_date("from", "0001-01-01").unwrap(),
+            date!(0001 - 01 - 01)
+        );
+        assert_eq!(
+            parse_date("from", "9999-12-31").unwrap(),
+            date!(9999 - 12 - 31)
+        );
+        for outside in ["-9999-01-01", "-0001-12-31", "0000-12-31", "10000-01-01"] {
+            let error = parse_date("from", outside).unwrap_err();
+            assert_eq!(error.field, "from", "{outside}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod events;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
+pub mod images;
 pub mod job_registry;
 pub mod jobs;
 pub mod mail;

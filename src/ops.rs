@@ -1,4 +1,5 @@
-//! Operational endpoints for orchestrators: liveness and readiness.
+//! Operational endpoints for orchestrators: liveness and readiness; and the metrics, served on
+//! their own listener (`metrics_bind`), not the API's.
 
 use std::time::Duration;
 
@@ -10,14 +11,13 @@ use crate::app::AppState;
 pub const PLAIN_GET_ROUTES: &[&str] = &[
     "/healthz",
     "/readyz",
-    "/metrics",
     "/.well-known/jwks.json",
     "/openapi.json",
     "/docs",
 ];
 
 /// What a `staybase worker` process serves.
-pub const WORKER_ROUTES: &[&str] = &["/healthz", "/readyz", "/metrics"];
+pub const WORKER_ROUTES: &[&str] = &["/healthz", "/readyz"];
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 

@@ -41,6 +41,7 @@ pub async fn serve(workers: usize) -> BenchApp {
         .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
     let config = Config {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        metrics_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         database_url: Some(Secret::new(database_url)),
         data_dir: dir.path().to_owned(),
         workers,

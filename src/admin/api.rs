@@ -24,7 +24,7 @@ use crate::{
     config::Switch,
     error::ApiError,
     error_statuses,
-    http::{ApiResult, JsonBody, RequestFacts},
+    http::{ApiResult, JsonBody, NoStore, RequestFacts},
     ids::TenantId,
     ratelimit::{DEFAULT_PLAN, Identity, RouteClass},
 };
@@ -189,14 +189,14 @@ impl AdminApi {
         remote: &RemoteAddr,
         facts: Data<&Arc<RequestFacts>>,
         body: JsonBody<AdminLogin>,
-    ) -> ApiResult<Json<AdminTokenResponse>, LoginErrors> {
+    ) -> ApiResult<NoStore<Json<AdminTokenResponse>>, LoginErrors> {
         limit_sign_in(&state, remote, &facts).await?;
         let body = body.0;
-        Ok(Json(
+        Ok(NoStore(Json(
             service::login(&state, &body.email, body.password)
                 .await?
                 .into(),
-        ))
+        )))
     }
 
     /// Replace a platform administrator's password (the one-time one, at first) and sign in.
@@ -211,7 +211,7 @@ impl AdminApi {
         remote: &RemoteAddr,
         facts: Data<&Arc<RequestFacts>>,
         body: JsonBody<AdminPasswordChange>,
-    ) -> ApiResult<Json<AdminTokenResponse>, LoginErrors> {
+    ) -> ApiResult<NoStore<Json<AdminTokenResponse>>, LoginErrors> {
         limit_sign_in(&state, remote, &facts).await?;
         let body = body.0;
         let session = service::change_password(
@@ -221,7 +221,7 @@ impl AdminApi {
             body.new_password,
         )
         .await?;
-        Ok(Json(session.into()))
+        Ok(NoStore(Json(session.into())))
     }
 
     /// Who am I (platform administrators).

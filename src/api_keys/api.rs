@@ -7,7 +7,7 @@ use crate::{
     app::AppState,
     authz::Roles,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, tenancy},
+    http::{ApiResult, Caller, JsonBody, NoStore, tenancy},
 };
 
 #[derive(Debug, Object)]
@@ -93,18 +93,18 @@ impl ApiKeysApi {
         tenant: tenancy::Path,
         caller: Caller,
         body: JsonBody<ApiKeyRequest>,
-    ) -> ApiResult<Created, WriteErrors> {
+    ) -> ApiResult<NoStore<Created>, WriteErrors> {
         let roles = Roles::parse_names("roles", &body.roles)?;
         let (key, secret) =
             service::create(&state, &tenant.0, &caller.0, &body.name, roles).await?;
-        Ok(Created::Created(Json(CreatedApiKey {
+        Ok(NoStore(Created::Created(Json(CreatedApiKey {
             id: key.id,
             name: key.name,
             roles: key.roles.names(),
             prefix: key.prefix,
             secret,
             created_at: key.created_at.get(),
-        })))
+        }))))
     }
 
     /// List active API keys, without their secrets (tenant admins).

@@ -6,7 +6,7 @@ use super::service;
 use crate::{
     app::AppState,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, tenancy},
+    http::{ApiResult, Caller, JsonBody, NoStore, tenancy},
     users::User,
 };
 
@@ -190,11 +190,11 @@ impl AuthApi {
         tenant: tenancy::Path,
         caller: Caller,
         body: JsonBody<LoginRequest>,
-    ) -> ApiResult<Json<TokenResponse>, LoginErrors> {
+    ) -> ApiResult<NoStore<Json<TokenResponse>>, LoginErrors> {
         let body = body.0;
         let session =
             service::login(&state, &tenant.0, &caller.0, &body.email, body.password).await?;
-        Ok(Json(session.into()))
+        Ok(NoStore(Json(session.into())))
     }
 
     /// Replace a password and sign in.
@@ -213,7 +213,7 @@ impl AuthApi {
         tenant: tenancy::Path,
         caller: Caller,
         body: JsonBody<PasswordReplacement>,
-    ) -> ApiResult<Json<TokenResponse>, LoginErrors> {
+    ) -> ApiResult<NoStore<Json<TokenResponse>>, LoginErrors> {
         let body = body.0;
         let session = service::replace_password(
             &state,
@@ -224,7 +224,7 @@ impl AuthApi {
             body.new_password,
         )
         .await?;
-        Ok(Json(session.into()))
+        Ok(NoStore(Json(session.into())))
     }
 
     /// Trade a refresh token for a new token pair.
@@ -242,9 +242,9 @@ impl AuthApi {
         tenant: tenancy::Path,
         caller: Caller,
         body: JsonBody<RefreshRequest>,
-    ) -> ApiResult<Json<TokenResponse>, TokenErrors> {
+    ) -> ApiResult<NoStore<Json<TokenResponse>>, TokenErrors> {
         let session = service::refresh(&state, &tenant.0, &caller.0, &body.refresh_token).await?;
-        Ok(Json(session.into()))
+        Ok(NoStore(Json(session.into())))
     }
 
     /// End the session a refresh token belongs to.

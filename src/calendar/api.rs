@@ -15,7 +15,7 @@ use crate::{
     availability::{Block, NightStatus},
     dates::{format_date, parse_range},
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, tenancy},
+    http::{ApiResult, Caller, JsonBody, NoStore, tenancy},
     ids::PropertyId,
 };
 
@@ -323,10 +323,10 @@ impl CalendarApi {
         tenant: tenancy::Path,
         caller: Caller,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<CalendarExport>, ReadErrors> {
+    ) -> ApiResult<NoStore<Json<CalendarExport>>, ReadErrors> {
         let ical_export_url =
             service::rotate_export(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
-        Ok(Json(CalendarExport { ical_export_url }))
+        Ok(NoStore(Json(CalendarExport { ical_export_url })))
     }
 
     /// Import a calendar from another platform (the property's owner, or tenant admins): its

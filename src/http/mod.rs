@@ -5,6 +5,7 @@ pub mod caller;
 pub mod cursor;
 pub mod json;
 pub mod money;
+pub mod no_store;
 pub mod problems;
 pub mod tag;
 pub mod tenancy;
@@ -31,6 +32,7 @@ use crate::{
 pub use caller::Caller;
 pub use json::JsonBody;
 pub use money::MoneyDto;
+pub use no_store::NoStore;
 pub use problems::{ApiResult, Failure};
 pub use tag::Tag;
 
@@ -122,7 +124,8 @@ fn split(path: &str) -> Vec<String> {
         .collect()
 }
 
-/// The outermost layer: every response leaves it with `X-Request-Id`, every error as problem+json.
+/// The outermost layer: every response leaves it with `X-Request-Id`, `X-Content-Type-Options`
+/// and `X-Frame-Options`, every error as problem+json.
 pub struct Edge<E> {
     inner: E,
     limits: BodyLimits,
@@ -255,6 +258,7 @@ impl<E: Endpoint> Endpoint for Edge<E> {
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
+        add_security_headers(response.headers_mut());
         if let Some(decision) = facts.rate_limit.get() {
             add_rate_limit_headers(response.headers_mut(), decision);
         }
@@ -282,6 +286,16 @@ impl<E: Endpoint> Endpoint for Edge<E> {
         span.in_scope(|| tracing::info!(status, elapsed_ms, "request finished"));
         Ok(response)
     }
+}
+
+/// On every response, errors included: no content sniffing (uploaded files are served), no
+/// framing.
+fn add_security_headers(headers: &mut poem::http::HeaderMap) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
 }
 
 fn add_rate_limit_headers(headers: &mut poem::http::HeaderMap, decision: &Decision) {

@@ -69,7 +69,8 @@ impl ImageView {
 
 #[derive(Debug, Multipart)]
 pub struct ImageUpload {
-    /// A JPEG, PNG or WebP photo of at most 10 MiB (recognised by content).
+    /// A JPEG, PNG or WebP photo of at most 10 MiB (recognised by content) whose pixels
+    /// decode to at most 64 MiB.
     file: Upload,
 }
 
@@ -149,6 +150,8 @@ impl PhotosApi {
     /// Add a photo (multipart field `file`; the property's owner, or tenant admins).
     ///
     /// JPEG, PNG or WebP by content (415 otherwise), at most 10 MiB and 20 photos per property.
+    /// An image whose pixels would take more than 64 MiB to decode (or more than 16384 pixels a
+    /// side) is 422 naming `file`, judged by its header before anything is decoded.
     /// Thumbnail and large renditions, stripped of metadata, follow shortly.
     #[oai(
         path = "/t/:tenant/properties/:id/images",

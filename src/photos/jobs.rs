@@ -1,9 +1,9 @@
 //! The renditions job: decodes an upload and writes its thumbnail and large JPEG renditions.
 
-use std::{io::Cursor, time::Duration};
+use std::time::Duration;
 
 use bytes::Bytes;
-use image::{ImageFormat as Codec, imageops::FilterType};
+use image::imageops::FilterType;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -13,6 +13,7 @@ use crate::{
     db::{Db, Timestamp},
     error::ApiError,
     ids::TenantId,
+    images,
     jobs::{Job, JobContext, JobError, JobRegistry},
     tenants::service as tenants,
 };
@@ -20,8 +21,6 @@ use crate::{
 /// Longest side of each rendition, in pixels.
 const THUMBNAIL_SIDE: u32 = 400;
 const LARGE_SIDE: u32 = 1600;
-/// Refused before decoding: larger images could exhaust memory.
-const MAX_PIXELS: u64 = 50_000_000;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MakeRenditions {
@@ -55,7 +54,7 @@ async fn make_renditions(context: JobContext, job: MakeRenditions) -> Result<(),
             "the upload {original} is gone"
         )));
     };
-    let rendered = tokio::task::spawn_blocking(move || render(&bytes))
+    let rendered = images::bounded(move || render(&bytes))
         .await
         .map_err(|err| JobError::Retry(err.to_string()))?;
     let (thumbnail, large) = match rendered {
@@ -102,37 +101,33 @@ async fn set_status(
     tx.commit().await
 }
 
-/// Two JPEG renditions of an uploaded image. Re-encoding drops every metadata block.
+/// Two JPEG renditions of an uploaded image, decoded under the limits of `images`.
+/// Re-encoding drops every metadata block.
 fn render(bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let reader = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|err| format!("unreadable image: {err}"))?;
-    let (width, height) = reader
-        .into_dimensions()
-        .map_err(|err| format!("unreadable image: {err}"))?;
-    if u64::from(width) * u64::from(height) > MAX_PIXELS {
-        return Err(format!("{width}x{height} is more than {MAX_PIXELS} pixels"));
-    }
-    let decoded =
-        image::load_from_memory(bytes).map_err(|err| format!("undecodable image: {err}"))?;
-    let encode = |side: u32| -> Result<Vec<u8>, String> {
-        let resized = if decoded.width().max(decoded.height()) > side {
-            decoded.resize(side, side, FilterType::Lanczos3)
-        } else {
-            decoded.clone()
-        };
-        let mut out = Cursor::new(Vec::new());
-        resized
-            .to_rgb8()
-            .write_to(&mut out, Codec::Jpeg)
-            .map_err(|err| format!("encoding failed: {err}"))?;
-        Ok(out.into_inner())
+    let (_, decoded) = images::decode(bytes).map_err(|err| err.to_string())?;
+    // The large one by area averaging, which allocates only its output (Lanczos3 would first
+    // allocate a float image taller than the rendition and as wide as the upload); the
+    // thumbnail from it with Lanczos3, cheaply since it is small.
+    let large = if decoded.width().max(decoded.height()) > LARGE_SIDE {
+        decoded.thumbnail(LARGE_SIDE, LARGE_SIDE)
+    } else {
+        decoded
     };
-    Ok((encode(THUMBNAIL_SIDE)?, encode(LARGE_SIDE)?))
+    let thumbnail = if large.width().max(large.height()) > THUMBNAIL_SIDE {
+        large.resize(THUMBNAIL_SIDE, THUMBNAIL_SIDE, FilterType::Lanczos3)
+    } else {
+        large.clone()
+    };
+    let encode = |image| images::encode_jpeg(image).map_err(|err| err.to_string());
+    Ok((encode(&thumbnail)?, encode(&large)?))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::Cursor;
+
+    use image::ImageFormat as Codec;
+
     use super::*;
 
     fn png(width: u32, height: u32) -> Vec<u8> {

@@ -17,9 +17,9 @@ use crate::{
     db::Timestamp,
     error::{ApiError, ErrorCode},
     ids::{PropertyId, TenantId},
+    images,
     jobs::{self, EnqueueOptions},
     properties::service::{self as properties, CHANGE},
-    storage::ImageFormat,
     tenants::{Tenant, service as tenants},
 };
 
@@ -48,9 +48,10 @@ pub async fn upload(
             limit: MAX_IMAGE_BYTES,
         });
     }
-    let format = ImageFormat::sniff(&bytes).ok_or_else(|| {
-        ApiError::UnsupportedMediaType("The file is not a JPEG, PNG or WebP image.".into())
-    })?;
+    // The header alone: an image too large to decode safely is refused before it is stored.
+    let format = images::inspect(&bytes)
+        .map_err(|err| err.for_field("file"))?
+        .format;
     let id = Uuid::now_v7();
     let original = format!(
         "tenants/{}/properties/{property}/originals/{id}.{}",

@@ -20,7 +20,7 @@ use crate::{
     dates::Stay,
     error::ApiError,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, MoneyDto, cursor, tenancy},
+    http::{ApiResult, Caller, JsonBody, MoneyDto, NoStore, cursor, tenancy},
     ids::PropertyId,
     photos::api::ImageView,
     tenants::Tenant,
@@ -391,7 +391,7 @@ impl PropertiesApi {
         tenant: tenancy::Path,
         caller: Caller,
         body: JsonBody<NewProperty>,
-    ) -> ApiResult<Created, WriteErrors> {
+    ) -> ApiResult<NoStore<Created>, WriteErrors> {
         let body = body.0;
         let mut currencies = PriceCurrencies::new();
         let listing = Listing {
@@ -425,7 +425,9 @@ impl PropertiesApi {
             photos: Vec::new(),
             private: true,
         };
-        Ok(Created::Created(Json(PropertyView::new(&tenant.0, detail))))
+        Ok(NoStore(Created::Created(Json(PropertyView::new(
+            &tenant.0, detail,
+        )))))
     }
 
     /// Search listed properties, or your own (`owner=me`) in any status.
@@ -470,7 +472,7 @@ impl PropertiesApi {
         /// Page size, 1 to 100 (default 20).
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
-    ) -> ApiResult<Json<PropertyPage>, ReadErrors> {
+    ) -> ApiResult<NoStore<Json<PropertyPage>>, ReadErrors> {
         let mine = match owner.0.as_deref() {
             None => false,
             Some("me") => true,
@@ -514,7 +516,7 @@ impl PropertiesApi {
             limit: cursor::page_limit(limit.0)?,
         };
         let page = service::search(&state, &tenant.0, &caller.0, search).await?;
-        Ok(Json(PropertyPage::new(&tenant.0, page)))
+        Ok(NoStore(Json(PropertyPage::new(&tenant.0, page))))
     }
 
     /// Get a property. Drafts and unlisted ones are visible to their owner and tenant admins
@@ -530,9 +532,9 @@ impl PropertiesApi {
         tenant: tenancy::Path,
         caller: Caller,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<PropertyView>, ReadErrors> {
+    ) -> ApiResult<NoStore<Json<PropertyView>>, ReadErrors> {
         let detail = service::detail(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
-        Ok(Json(PropertyView::new(&tenant.0, detail)))
+        Ok(NoStore(Json(PropertyView::new(&tenant.0, detail))))
     }
 
     /// Change a property (its owner, or tenant admins).
@@ -548,7 +550,7 @@ impl PropertiesApi {
         caller: Caller,
         id: Path<Uuid>,
         body: JsonBody<PropertyUpdate>,
-    ) -> ApiResult<Json<PropertyView>, WriteErrors> {
+    ) -> ApiResult<NoStore<Json<PropertyView>>, WriteErrors> {
         let body = body.0;
         let mut currencies = PriceCurrencies::new();
         let nightly_price = price(
@@ -604,7 +606,7 @@ impl PropertiesApi {
             currencies,
         )
         .await?;
-        Ok(Json(PropertyView::new(&tenant.0, property)))
+        Ok(NoStore(Json(PropertyView::new(&tenant.0, property))))
     }
 
     /// Remove a property (its owner, or tenant admins). Its bookings keep their history.

@@ -83,7 +83,6 @@ pub fn operations_endpoint(state: AppState) -> impl Endpoint + 'static {
     let route = Route::new()
         .at("/healthz", poem::get(ops::healthz))
         .at("/readyz", poem::get(ops::readyz))
-        .at("/metrics", poem::get(ops::metrics))
         .data(state);
     Edge::new(
         route,
@@ -91,6 +90,13 @@ pub fn operations_endpoint(state: AppState) -> impl Endpoint + 'static {
         AllowedMethods::from_spec(&serde_json::Value::Null, ops::WORKER_ROUTES),
     )
     .with_metrics(metrics)
+}
+
+/// `GET /metrics` alone, for the metrics listener (`metrics_bind`), kept off the API's port.
+pub fn metrics_endpoint(state: AppState) -> impl Endpoint + 'static {
+    Route::new()
+        .at("/metrics", poem::get(ops::metrics))
+        .data(state)
 }
 
 /// The whole HTTP application: operational routes, the API, its spec and docs, behind the edge.
@@ -107,7 +113,6 @@ pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
     let route = Route::new()
         .at("/healthz", poem::get(ops::healthz))
         .at("/readyz", poem::get(ops::readyz))
-        .at("/metrics", poem::get(ops::metrics))
         .at("/.well-known/jwks.json", poem::get(ops::jwks))
         .at("/openapi.json", service.spec_endpoint())
         .nest("/docs", service.swagger_ui())

@@ -1,7 +1,7 @@
 //! The server loop shared by `main` and the tests: the HTTP server and the job workers of one
 //! process, and their graceful shutdown.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, io, time::Duration};
 
 use poem::{
     Server,
@@ -51,6 +51,7 @@ pub async fn serve(
     {
         tracing::info!(%addr, backend = ?state.db.kind(), ?mode, "staybase listening");
     }
+    let metrics_server = serve_metrics(&state).await?;
     let workers = (state.config.workers > 0).then(|| {
         WorkerPool::start(
             state.clone(),
@@ -99,11 +100,39 @@ pub async fn serve(
         }
     };
     janitor.abort();
+    metrics_server.abort();
     if let Some(workers) = workers {
         workers.shutdown().await;
     }
     db.close().await;
     result
+}
+
+/// Serves `/metrics` on `metrics_bind` (in both modes), apart from the API, until aborted;
+/// records the bound address in the state.
+async fn serve_metrics(state: &AppState) -> io::Result<tokio::task::JoinHandle<io::Result<()>>> {
+    let configured = state.config.metrics_bind;
+    let acceptor = TcpListener::bind(configured)
+        .into_acceptor()
+        .await
+        .map_err(|err| {
+            io::Error::new(
+                err.kind(),
+                format!("could not listen on {configured} (STAYBASE_METRICS_BIND): {err}"),
+            )
+        })?;
+    if let Some(addr) = acceptor
+        .local_addr()
+        .first()
+        .and_then(|addr| addr.as_socket_addr().copied())
+    {
+        tracing::info!(%addr, "metrics listening");
+        let _ = state.metrics_addr.set(addr);
+    }
+    let endpoint = router::metrics_endpoint(state.clone());
+    Ok(tokio::spawn(
+        Server::new_with_acceptor(acceptor).run(endpoint),
+    ))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

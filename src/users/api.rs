@@ -150,7 +150,8 @@ pub struct RolesUpdate {
 
 #[derive(Debug, Multipart)]
 pub struct PictureUpload {
-    /// A JPEG, PNG or WebP image of at most 5 MiB (recognised by content).
+    /// A JPEG, PNG or WebP image of at most 5 MiB (recognised by content) whose pixels
+    /// decode to at most 64 MiB.
     file: Upload,
 }
 
@@ -282,6 +283,11 @@ impl UsersApi {
     }
 
     /// Upload my profile picture (multipart field `file`).
+    ///
+    /// JPEG, PNG or WebP by content, at most 5 MiB. A file that is not a decodable image is
+    /// 415; an image whose pixels would take more than 64 MiB to decode (or more than 16384
+    /// pixels a side) is 422 naming `file`. The picture is decoded and stored again (JPEG, or
+    /// PNG when it has transparency), so no metadata of the upload is served.
     #[oai(
         path = "/t/:tenant/users/me/picture",
         method = "put",

@@ -15,6 +15,7 @@ use crate::{
     db::{Db, Timestamp, Tx},
     error::{ApiError, ErrorCode, FieldError},
     ids::{TenantId, UserId},
+    images,
     storage::ImageFormat,
     tenants::Tenant,
 };
@@ -153,7 +154,8 @@ pub async fn update_me(
     Ok(user)
 }
 
-/// Stores a new profile picture (JPEG, PNG or WebP, by content) and removes the old one.
+/// Stores a new profile picture (JPEG, PNG or WebP, by content; stored as JPEG, or PNG when it
+/// has transparency) and removes the old one.
 #[tracing::instrument(skip_all, fields(tenant = %tenant.slug, bytes = bytes.len()))]
 pub async fn set_picture(
     state: &AppState,
@@ -171,9 +173,14 @@ pub async fn set_picture(
             limit: MAX_PICTURE_BYTES,
         });
     }
-    let format = ImageFormat::sniff(&bytes).ok_or_else(|| {
-        ApiError::UnsupportedMediaType("The file is not a JPEG, PNG or WebP image.".into())
-    })?;
+    // Decoded and encoded again (under the decoding limits), so no metadata block (EXIF GPS
+    // coordinates) and nothing appended to the pixels reaches the readers of the picture.
+    let (format, bytes) = images::bounded(move || {
+        let (_, image) = images::decode(&bytes)?;
+        images::encode(&image)
+    })
+    .await?
+    .map_err(|err| err.for_field("file"))?;
     let key = format!(
         "tenants/{}/users/{}/picture-{}.{}",
         tenant.id,

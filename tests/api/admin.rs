@@ -56,6 +56,7 @@ async fn an_administrator_from_the_environment_signs_in_to_the_admin_api_only() 
 
     let response = login(&app, "ops@example.com", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
     let session: Value = response.json().await.unwrap();
     assert_eq!(session["user"]["roles"], json!(["platform_admin"]));
     let token = session["access_token"].as_str().unwrap();

@@ -18,6 +18,11 @@ async fn api_keys_are_shown_once_act_with_their_roles_and_stop_when_revoked() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(
+        response.headers()["cache-control"],
+        "no-store",
+        "the secret is shown once: no cache may keep it"
+    );
     let created: Value = response.json().await.unwrap();
     let secret = created["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("sk_"));

@@ -818,3 +818,78 @@ async fn a_newer_reset_link_or_a_new_password_voids_older_links() {
     )
     .await;
 }
+
+/// Answers carrying a token, a secret or a secret URL must not be kept by any cache.
+#[tokio::test]
+async fn answers_with_tokens_or_secrets_are_not_stored() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let no_store = |response: &reqwest::Response, what: &str| {
+        assert!(
+            response.status().is_success(),
+            "{what}: {}",
+            response.status()
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{what}"
+        );
+    };
+    let response = app
+        .post_json(
+            "/v1/t/acme/auth/register",
+            &json!({
+                "email": "host@example.com", "password": PASSWORD,
+                "first_name": "Ana", "last_name": "Lima", "host": true
+            }),
+            None,
+        )
+        .await;
+    // Registration answers 202 with no body (no session, no token): nothing to keep from caches.
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let response = app.login("acme", "host@example.com", PASSWORD).await;
+    no_store(&response, "login");
+    let session: Value = response.json().await.unwrap();
+    let response = refresh(&app, "acme", session["refresh_token"].as_str().unwrap()).await;
+    no_store(&response, "refresh");
+    let host: Value = response.json().await.unwrap();
+    let host_token = host["access_token"].as_str().unwrap();
+
+    // The owner's view of a listing carries its secret calendar feed URL.
+    let response = app
+        .post_json(
+            "/v1/t/acme/properties",
+            &json!({
+                "name": "Studio", "description": "d",
+                "location": { "address": "a", "city": "Paris", "country": "FR", "lat": 48.8, "lng": 2.3 },
+                "nightly_price": { "amount": 9000, "currency": "EUR" }, "max_guests": 2
+            }),
+            Some(host_token),
+        )
+        .await;
+    no_store(&response, "property creation");
+    let property: Value = response.json().await.unwrap();
+    assert!(property["ical_export_url"].is_string(), "{property}");
+    let id = property["id"].as_str().unwrap();
+    let response = app
+        .get_with(&format!("/v1/t/acme/properties/{id}"), host_token)
+        .await;
+    no_store(&response, "the owner's property");
+    let response = app
+        .post_json(
+            &format!("/v1/t/acme/properties/{id}/ical-export/rotate"),
+            &json!({}),
+            Some(host_token),
+        )
+        .await;
+    no_store(&response, "calendar export rotation");
+
+    // Answers without secrets are left alone.
+    let response = app.get("/v1/t/acme").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().get("cache-control").is_none());
+}

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Account, Block, Location, NewProperty, TestApp, assert_problem, day, eur, spawn_app,
+    Account, Block, Location, NewProperty, Stay, TestApp, assert_problem, day, eur, spawn_app,
 };
 
 async fn listed_property(app: &TestApp, host: &Account, name: &str) -> String {
@@ -476,4 +476,58 @@ async fn imports_from_private_addresses_are_refused() {
         .await;
         assert_eq!(body["errors"][0]["field"], "url", "{url}");
     }
+}
+
+/// Every date the API takes is of the years 0001 to 9999, which `YYYY-MM-DD` can write back:
+/// a signed year parsed, and was answered as `"date": ""`.
+#[tokio::test]
+async fn dates_outside_the_years_0001_to_9999_are_refused_everywhere() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let guest = app.register("acme", "guest@example.com", false).await;
+    let id = listed_property(&app, &host, "Villa").await;
+    async fn refused(response: reqwest::Response, field: &str) {
+        let body = assert_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("0001 to 9999"), "{body}");
+    }
+
+    for (from, to) in [("-9999-01-01", "-9999-01-03"), ("0000-12-30", "0001-01-01")] {
+        refused(
+            app.get(&format!(
+                "/v1/t/acme/properties/{id}/availability?from={from}&to={to}"
+            ))
+            .await,
+            "from",
+        )
+        .await;
+    }
+    refused(
+        app.properties(&host)
+            .block(&id, &Block::new("-0001-01-01", day(3)))
+            .await,
+        "start",
+    )
+    .await;
+    refused(
+        app.quote(&id, &Stay::new("-0001-01-01", "-0001-01-03", 2))
+            .await,
+        "check_in",
+    )
+    .await;
+    refused(
+        app.bookings(&guest)
+            .create(&Stay::new("0000-06-01", "0000-06-03", 2).at(&id))
+            .await,
+        "check_in",
+    )
+    .await;
+    refused(app.bookings(&guest).list("from=-9999-01-01").await, "from").await;
 }

@@ -147,23 +147,28 @@ async fn healthcheck_succeeds_only_against_a_running_server() {
     assert!(!down.status.success());
 }
 
-/// Starts `staybase <command>` on a free port; returns the child and its base URL once
-/// `/healthz` answers.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `staybase <command>` on a free port (and its metrics on another); returns the child,
+/// its base URL once `/healthz` answers, and its metrics base URL.
 async fn start_process(
     command: &str,
     database_url: &str,
     data_dir: &std::path::Path,
-) -> (tokio::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+) -> (tokio::process::Child, String, String) {
+    let (port, metrics_port) = (free_port(), free_port());
     let child = AsyncCommand::new(env!("CARGO_BIN_EXE_staybase"))
         .arg(command)
         .env("STAYBASE_DATABASE_URL", database_url)
         .env("STAYBASE_DATA_DIR", data_dir)
         .env("STAYBASE_BIND", format!("127.0.0.1:{port}"))
+        .env("STAYBASE_METRICS_BIND", format!("127.0.0.1:{metrics_port}"))
         .env("STAYBASE_LOG", "warn")
         .kill_on_drop(true)
         .spawn()
@@ -178,7 +183,7 @@ async fn start_process(
             .is_ok_and(|response| response.status() == StatusCode::OK)
     })
     .await;
-    (child, base)
+    (child, base, format!("http://127.0.0.1:{metrics_port}"))
 }
 
 async fn terminate(mut child: tokio::process::Child) -> std::process::ExitStatus {
@@ -199,10 +204,14 @@ async fn terminate(mut child: tokio::process::Child) -> std::process::ExitStatus
 async fn serve_stops_cleanly_on_sigterm() {
     let app = spawn_app().await;
     let data_dir = tempfile::tempdir().unwrap();
-    let (child, base) = start_process("serve", &app.database_url, data_dir.path()).await;
+    let (child, base, metrics) = start_process("serve", &app.database_url, data_dir.path()).await;
     app.create_tenant("acme").await;
     let response = reqwest::get(format!("{base}/v1/t/acme")).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    let response = reqwest::get(format!("{metrics}/metrics")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(terminate(child).await.success());
 }
 
@@ -210,10 +219,15 @@ async fn serve_stops_cleanly_on_sigterm() {
 async fn worker_serves_probes_and_metrics_only_and_stops_on_sigterm() {
     let app = spawn_app().await;
     let data_dir = tempfile::tempdir().unwrap();
-    let (child, base) = start_process("worker", &app.database_url, data_dir.path()).await;
+    let (child, base, metrics) = start_process("worker", &app.database_url, data_dir.path()).await;
     let get = |path: &str| reqwest::get(format!("{base}{path}"));
     assert_eq!(get("/readyz").await.unwrap().status(), StatusCode::OK);
-    assert_eq!(get("/metrics").await.unwrap().status(), StatusCode::OK);
+    let response = reqwest::get(format!("{metrics}/metrics")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        get("/metrics").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
     app.create_tenant("acme").await;
     assert_problem(
         get("/v1/t/acme").await.unwrap(),

@@ -82,6 +82,9 @@ fn samples() -> Vec<Sample> {
         ("STAYBASE_MAX_BODY_BYTES", "4096", |c| {
             c.max_body_bytes == 4096
         }),
+        ("STAYBASE_METRICS_BIND", "0.0.0.0:9191", |c| {
+            c.metrics_bind == "0.0.0.0:9191".parse::<SocketAddr>().unwrap()
+        }),
         ("STAYBASE_SHUTDOWN_GRACE_SECONDS", "7", |c| {
             c.shutdown_grace_seconds == 7
         }),

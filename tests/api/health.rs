@@ -127,3 +127,40 @@ async fn redis_trouble_degrades_readiness_without_failing_it() {
     assert_eq!(body["status"], "degraded", "{body}");
     assert_eq!(body["redis"]["status"], "down");
 }
+
+/// Every answer, errors and framework rejections included, forbids content sniffing and framing.
+#[tokio::test]
+async fn every_answer_forbids_sniffing_and_framing() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let answers = [
+        ("/healthz", app.get("/healthz").await),
+        ("/openapi.json", app.get("/openapi.json").await),
+        ("a tenant", app.get("/v1/t/acme").await),
+        ("an unknown tenant", app.get("/v1/t/nobody").await),
+        ("no route", app.get("/no/such/route").await),
+        (
+            "authentication required",
+            app.get("/v1/t/acme/users/me").await,
+        ),
+        (
+            "method not allowed",
+            app.client.delete(app.url("/healthz")).send().await.unwrap(),
+        ),
+        (
+            "malformed JSON",
+            app.client
+                .post(app.url("/v1/t/acme/auth/login"))
+                .header("content-type", "application/json")
+                .body("{")
+                .send()
+                .await
+                .unwrap(),
+        ),
+    ];
+    for (what, response) in answers {
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{what}");
+    }
+}

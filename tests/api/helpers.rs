@@ -59,6 +59,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("data dir");
     let mut config = Config {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        metrics_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         database_url: Some(Secret::new(database.url.clone())),
         redis_url: std::env::var(TEST_REDIS_URL).ok().map(Secret::new),
         data_dir: data_dir.path().to_owned(),
@@ -124,6 +125,22 @@ impl Drop for TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The text of `GET /metrics` on the metrics listener (not the API's port).
+    pub async fn metrics(&self) -> Response {
+        let addr = loop {
+            // Bound by the server loop as it starts.
+            match self.state.metrics_addr.get() {
+                Some(addr) => break *addr,
+                None => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+            }
+        };
+        self.client
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .expect("metrics request")
     }
 
     pub async fn get(&self, path: &str) -> Response {

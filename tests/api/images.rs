@@ -1,7 +1,7 @@
 //! Listing photos: sniffed uploads, renditions made by the job queue without metadata,
 //! ordering, removal and who may do what.
 
-use std::io::Cursor;
+use std::io::{Cursor, Write};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -18,7 +18,7 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 }
 
 /// A JPEG carrying an EXIF block with a GPS marker, as phone cameras write them.
-fn jpeg_with_exif() -> Vec<u8> {
+pub fn jpeg_with_exif() -> Vec<u8> {
     let image = image::RgbImage::from_pixel(64, 48, image::Rgb([200, 120, 40]));
     let mut out = Cursor::new(Vec::new());
     image.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
@@ -75,6 +75,18 @@ async fn images_of(app: &TestApp, property: &str) -> Vec<Value> {
     view["images"].as_array().unwrap().clone()
 }
 
+/// The property's images once the job has made every rendition.
+async fn renditions_ready(app: &TestApp, property: &str) -> Vec<Value> {
+    eventually(|| async {
+        images_of(app, property)
+            .await
+            .iter()
+            .all(|image| image["status"] == "ready")
+    })
+    .await;
+    images_of(app, property).await
+}
+
 async fn fast_app() -> TestApp {
     spawn_app_with(|config| {
         config.workers = 1;
@@ -98,14 +110,7 @@ async fn photos_get_metadata_free_renditions() {
     let response = upload(&app, &host.access_token, &id, jpeg_with_exif(), "phone.jpg").await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 
-    eventually(|| async {
-        images_of(&app, &id)
-            .await
-            .iter()
-            .all(|image| image["status"] == "ready")
-    })
-    .await;
-    let images = images_of(&app, &id).await;
+    let images = renditions_ready(&app, &id).await;
     assert_eq!(images.len(), 2);
 
     let thumbnail = app.get(images[0]["thumbnail_url"].as_str().unwrap()).await;
@@ -267,4 +272,89 @@ async fn photos_are_ordered_and_removed() {
     // Listings carry their photos, fetched for the whole page at once.
     let page: Value = app.get("/v1/t/acme/properties").await.json().await.unwrap();
     assert_eq!(page["data"][0]["images"].as_array().unwrap().len(), 2);
+}
+
+/// A PNG declaring 7000x7000 pixels of 16-bit RGBA (374 MiB decoded), written row by row so
+/// that the test never holds the pixels: zeros compress to a few hundred KB.
+pub fn huge_png() -> Vec<u8> {
+    const SIDE: u32 = 7000;
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, SIDE, SIDE);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Sixteen);
+    encoder.set_compression(png::Compression::Balanced);
+    let mut writer = encoder.write_header().unwrap();
+    let mut stream = writer.stream_writer().unwrap();
+    let row = vec![0u8; SIDE as usize * 8];
+    for _ in 0..SIDE {
+        stream.write_all(&row).unwrap();
+    }
+    stream.finish().unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+/// The peak resident memory of this process so far (`VmHWM`), in KiB. The app under test runs
+/// in the test's process (nextest runs each test in its own).
+fn peak_memory_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status")
+}
+
+#[tokio::test]
+async fn images_too_large_to_decode_are_refused_before_any_decoding() {
+    let app = fast_app().await;
+    app.create_tenant("acme").await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let id = property(&app, &host).await;
+    let huge = huge_png();
+    assert!(huge.len() < 1024 * 1024, "{} bytes", huge.len());
+
+    let before = peak_memory_kib();
+    let photo = upload(&app, &host.access_token, &id, huge.clone(), "huge.png").await;
+    let picture = app
+        .client
+        .put(app.url("/v1/t/acme/users/me/picture"))
+        .bearer_auth(&host.access_token)
+        .multipart(reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(huge).file_name("huge.png"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    for response in [photo, picture] {
+        let body = assert_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], "file", "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("64 MiB"), "{message}");
+        assert!(message.contains("7000x7000"), "{message}");
+    }
+    // Time for a renditions job, had one been queued.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let grown = peak_memory_kib().saturating_sub(before);
+    assert!(
+        grown < 64 * 1024,
+        "peak memory grew by {grown} KiB while refusing the image"
+    );
+    assert!(images_of(&app, &id).await.is_empty());
+
+    // An ordinary photo still gets its renditions.
+    let response = upload(&app, &host.access_token, &id, png(1200, 900), "ok.png").await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let images = renditions_ready(&app, &id).await;
+    let large = app.get(images[0]["large_url"].as_str().unwrap()).await;
+    assert_eq!(large.status(), StatusCode::OK);
+    assert_eq!(large.headers()["x-content-type-options"], "nosniff");
+    let large = image::load_from_memory(&large.bytes().await.unwrap()).unwrap();
+    assert_eq!((large.width(), large.height()), (1200, 900));
 }

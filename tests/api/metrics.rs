@@ -2,7 +2,7 @@ use reqwest::StatusCode;
 use staybase::jobs::{self, EnqueueOptions};
 use staybase::mail::{OutgoingEmail, SendEmail};
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{assert_problem, spawn_app_with};
 
 /// The value of the series `name{labels}` in a text exposition.
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -41,7 +41,14 @@ async fn metrics_expose_traffic_pool_and_queue_series() {
         .unwrap();
     tx.commit().await.unwrap();
 
-    let response = app.get("/metrics").await;
+    // Not on the API's port: only on the metrics listener (`metrics_bind`).
+    assert_problem(
+        app.get("/metrics").await,
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+    )
+    .await;
+    let response = app.metrics().await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(
         response.headers()["content-type"]
@@ -65,8 +72,8 @@ async fn metrics_expose_traffic_pool_and_queue_series() {
     );
     assert_eq!(
         requests(r#"method="GET",route="unmatched",status="404",tenant_plan="none""#),
-        Some(1.0),
-        "unknown paths share one series"
+        Some(2.0),
+        "unknown paths share one series, /metrics on the API's port among them"
     );
     assert_eq!(
         requests(r#"method="GET",route="/healthz",status="200",tenant_plan="none""#),

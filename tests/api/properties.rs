@@ -504,7 +504,7 @@ async fn public_answers_are_cached_and_a_change_shows_at_once() {
     let id = property["id"].as_str().unwrap().to_owned();
     let detail = format!("/v1/t/acme/properties/{id}");
     let hits = || async {
-        let metrics = app.get("/metrics").await.text().await.unwrap();
+        let metrics = app.metrics().await.text().await.unwrap();
         metrics
             .lines()
             .find_map(|line| line.strip_prefix(r#"staybase_cache_lookups_total{result="hit"} "#))

@@ -47,7 +47,7 @@ async fn logins_beyond_the_limit_answer_429_with_headers() {
 
     // Reads are another class, with their own allowance.
     assert_eq!(app.get("/v1/t/acme").await.status(), StatusCode::OK);
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.metrics().await.text().await.unwrap();
     assert!(
         metrics.contains(r#"staybase_rate_limit_rejections_total{tenant_plan="default"} 1"#),
         "{metrics}"

@@ -3,7 +3,15 @@ use serde_json::{Value, json};
 
 use crate::helpers::{assert_problem, spawn_app};
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\x01\x01\x01\0\x18\xdd\x8d\xb4\0\0\0\0IEND\xaeB`\x82";
+/// A 2x2 RGBA PNG with a transparent pixel.
+fn png() -> Vec<u8> {
+    let image = image::RgbaImage::from_fn(2, 2, |x, y| {
+        image::Rgba([200, 100, 50, if x == y { 255 } else { 0 }])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
 
 async fn upload(
     app: &crate::helpers::TestApp,
@@ -86,7 +94,7 @@ async fn pictures_are_sniffed_stored_and_served_publicly() {
     )
     .await;
 
-    let response = upload(&app, &ana.access_token, PNG, "me.png").await;
+    let response = upload(&app, &ana.access_token, &png(), "me.png").await;
     assert_eq!(response.status(), StatusCode::OK);
     let me: Value = response.json().await.unwrap();
     let url = me["picture_url"].as_str().unwrap().to_owned();
@@ -95,7 +103,14 @@ async fn pictures_are_sniffed_stored_and_served_publicly() {
     let picture = app.get(&url).await;
     assert_eq!(picture.status(), StatusCode::OK);
     assert_eq!(picture.headers()["content-type"], "image/png");
-    assert_eq!(picture.bytes().await.unwrap().as_ref(), PNG);
+    assert_eq!(picture.headers()["x-content-type-options"], "nosniff");
+    // Stored as decoded and encoded again: the same pixels, not necessarily the same bytes.
+    assert_eq!(
+        image::load_from_memory(&picture.bytes().await.unwrap())
+            .unwrap()
+            .to_rgba8(),
+        image::load_from_memory(&png()).unwrap().to_rgba8()
+    );
 
     let profile: Value = app
         .get(&format!("/v1/t/acme/users/{}", ana.id))
@@ -122,6 +137,58 @@ async fn pictures_are_sniffed_stored_and_served_publicly() {
     let objects = app.state.config.data_dir.join("objects");
     let files = walk(&objects);
     assert!(files.is_empty(), "the stored file is gone: {files:?}");
+}
+
+#[tokio::test]
+async fn pictures_are_stored_without_metadata_or_trailing_content() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let ana = app.register("acme", "ana@example.com", false).await;
+
+    let with_exif = crate::images::jpeg_with_exif();
+    assert!(with_exif.windows(4).any(|window| window == b"Exif"));
+    let response = upload(&app, &ana.access_token, &with_exif, "phone.jpg").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let me: Value = response.json().await.unwrap();
+    // Anyone may read a picture: no GPS coordinates may reach them.
+    let picture = app.get(me["picture_url"].as_str().unwrap()).await;
+    assert_eq!(picture.status(), StatusCode::OK);
+    assert_eq!(picture.headers()["content-type"], "image/jpeg");
+    assert_eq!(picture.headers()["x-content-type-options"], "nosniff");
+    let bytes = picture.bytes().await.unwrap();
+    assert!(
+        !bytes.windows(4).any(|window| window == b"Exif"),
+        "EXIF kept"
+    );
+    assert!(!bytes.windows(3).any(|window| window == b"GPS"), "GPS kept");
+    let decoded = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (64, 48));
+
+    // A PNG signature followed by HTML is no image, whatever its first bytes say.
+    let mut polyglot = b"\x89PNG\r\n\x1a\n".to_vec();
+    polyglot.extend_from_slice(b"<html><script>alert(document.cookie)</script></html>");
+    assert_problem(
+        upload(&app, &ana.access_token, &polyglot, "me.png").await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    // A real PNG header with HTML after the pixels: decoded, so the HTML is not kept.
+    let mut trailing = png();
+    trailing.extend_from_slice(b"<html><script>alert(1)</script></html>");
+    let response = upload(&app, &ana.access_token, &trailing, "me.png").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let me: Value = response.json().await.unwrap();
+    let bytes = app
+        .get(me["picture_url"].as_str().unwrap())
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        !bytes.windows(6).any(|window| window == b"<html>"),
+        "HTML kept"
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

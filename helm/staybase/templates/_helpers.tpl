@@ -124,6 +124,7 @@ inline (a pre-install hook runs before the release's ConfigMap exists).
 {{- define "staybase.configEnv" -}}
 {{- $env := dict
   "STAYBASE_BIND" (printf "0.0.0.0:%d" (int .Values.containerPort))
+  "STAYBASE_METRICS_BIND" (printf "0.0.0.0:%d" (int .Values.metrics.port))
   "STAYBASE_DATA_DIR" "/var/lib/staybase"
   "STAYBASE_LOG" .Values.config.logLevel
   "STAYBASE_LOG_FORMAT" .Values.config.logFormat
@@ -132,6 +133,17 @@ inline (a pre-install hook runs before the release's ConfigMap exists).
 {{- $_ := set $env $k (toString $v) }}
 {{- end }}
 {{- toYaml $env }}
+{{- end }}
+
+{{/*
+prometheus.io annotations of the web and worker pods for the metrics port (metrics.podAnnotations).
+*/}}
+{{- define "staybase.metricsAnnotations" -}}
+{{- if .Values.metrics.podAnnotations }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .Values.metrics.port | quote }}
+prometheus.io/path: /metrics
+{{- end }}
 {{- end }}
 
 {{/*
@@ -205,6 +217,9 @@ Fail early on value combinations that would deploy a broken Staybase.
 {{- end }}
 {{- if and (gt (int .Values.preStopSleepSeconds) 0) (ge (int .Values.preStopSleepSeconds) (int .Values.terminationGracePeriodSeconds)) }}
 {{- fail "staybase: preStopSleepSeconds must be shorter than terminationGracePeriodSeconds, or the pod is killed before it shuts down gracefully." }}
+{{- end }}
+{{- if eq (int .Values.metrics.port) (int .Values.containerPort) }}
+{{- fail "staybase: metrics.port must differ from containerPort: /metrics is served apart from the API." }}
 {{- end }}
 {{- if and .Values.autoscaling.enabled (not .Values.autoscaling.targetCPUUtilizationPercentage) (not .Values.autoscaling.targetMemoryUtilizationPercentage) }}
 {{- fail "staybase: autoscaling.enabled needs targetCPUUtilizationPercentage and/or targetMemoryUtilizationPercentage." }}
