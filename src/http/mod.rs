@@ -2,6 +2,7 @@
 //! the body limit, and the one mapping from any error to problem+json.
 
 pub mod caller;
+pub mod cors;
 pub mod cursor;
 pub mod json;
 pub mod money;
@@ -131,6 +132,7 @@ pub struct Edge<E> {
     limits: BodyLimits,
     allowed: Arc<AllowedMethods>,
     metrics: Option<Arc<Metrics>>,
+    cors: Option<cors::Cors>,
 }
 
 /// The largest bodies accepted: file uploads (multipart) may be larger than anything else.
@@ -159,6 +161,15 @@ impl<E> Edge<E> {
             limits,
             allowed: Arc::new(allowed),
             metrics: None,
+            cors: None,
+        }
+    }
+
+    /// Answers tenants' allowed browser origins (CORS).
+    pub fn with_cors(self, cors: cors::Cors) -> Self {
+        Self {
+            cors: Some(cors),
+            ..self
         }
     }
 
@@ -223,7 +234,23 @@ impl<E: Endpoint> Endpoint for Edge<E> {
             status = Empty,
         );
         let started = Instant::now();
-        let result = self.call_limited(request).instrument(span.clone()).await;
+        let origin = match &self.cors {
+            Some(cors) => cors.origin_of(&request).await,
+            None => None,
+        };
+        let result = match &origin {
+            Some(origin) if cors::is_preflight(&request) => {
+                if origin.allowed {
+                    Ok(cors::preflight())
+                } else {
+                    Err(ApiError::Forbidden(
+                        "This origin is not among the marketplace's allowed origins.".into(),
+                    )
+                    .into())
+                }
+            }
+            _ => self.call_limited(request).instrument(span.clone()).await,
+        };
 
         let mut operation_id = None;
         let mut response = match result {
@@ -259,6 +286,12 @@ impl<E: Endpoint> Endpoint for Edge<E> {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
         add_security_headers(response.headers_mut());
+        if let Some(origin) = &origin {
+            cors::vary(response.headers_mut());
+            if origin.allowed {
+                cors::allow(response.headers_mut(), origin);
+            }
+        }
         if let Some(decision) = facts.rate_limit.get() {
             add_rate_limit_headers(response.headers_mut(), decision);
         }

@@ -18,12 +18,15 @@ use crate::{
     authz::api::PoliciesApi,
     bookings::api::BookingsApi,
     calendar::api::CalendarApi,
-    http::{AllowedMethods, BodyLimits, Edge},
+    http::{
+        AllowedMethods, BodyLimits, Edge,
+        cors::{Cors, OriginCheck},
+    },
     ops,
     photos::api::PhotosApi,
     pricing::api::PricingApi,
     properties::api::PropertiesApi,
-    tenants::api::TenantsApi,
+    tenants::{self, api::TenantsApi},
     users::api::UsersApi,
 };
 
@@ -110,6 +113,15 @@ pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
         upload: state.config.max_upload_bytes,
     };
     let metrics = Arc::clone(&state.metrics);
+    let origins = state.clone();
+    let origin_check: OriginCheck = Arc::new(move |slug: String, origin: String| {
+        let state = origins.clone();
+        Box::pin(async move {
+            tenants::service::resolve_active(&state.db, &slug)
+                .await
+                .is_ok_and(|tenant| tenant.settings.allowed_origins.contains(&origin))
+        })
+    });
     let route = Route::new()
         .at("/healthz", poem::get(ops::healthz))
         .at("/readyz", poem::get(ops::readyz))
@@ -118,5 +130,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
         .nest("/docs", service.swagger_ui())
         .nest(API_PREFIX, service)
         .data(state);
-    Edge::new(route, limits, allowed).with_metrics(metrics)
+    Edge::new(route, limits, allowed)
+        .with_metrics(metrics)
+        .with_cors(Cors::new(origin_check))
 }

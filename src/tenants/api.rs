@@ -122,6 +122,9 @@ pub struct SettingsView {
     /// How many days ahead of today a stay may start (default 730); later is 409
     /// `outside_booking_window`.
     booking_window_days: u32,
+    /// Browser origins of the marketplace's own sites (`https://stays.example.com`) that may
+    /// call this API (CORS); empty by default.
+    allowed_origins: Vec<String>,
     /// The rate-limit plan, one of the plans the operator configured.
     rate_limit_plan: String,
     /// Increases with every change.
@@ -146,6 +149,7 @@ impl From<TenantSettings> for SettingsView {
             max_unpaid_bookings: settings.max_unpaid_bookings,
             max_stay_nights: settings.max_stay_nights,
             booking_window_days: settings.booking_window_days,
+            allowed_origins: settings.allowed_origins,
             rate_limit_plan: settings.rate_limit_plan,
             version: settings.version,
         }
@@ -182,6 +186,8 @@ pub struct SettingsUpdate {
     max_stay_nights: Option<u32>,
     #[oai(validator(minimum(value = "1"), maximum(value = "1095")))]
     booking_window_days: Option<u32>,
+    /// At most 20 origins, each `http(s)://host[:port]` without a path; replaces the list.
+    allowed_origins: Option<Vec<String>>,
     rate_limit_plan: Option<String>,
 }
 
@@ -264,6 +270,7 @@ impl TenantsApi {
             max_unpaid_bookings: body.max_unpaid_bookings,
             max_stay_nights: body.max_stay_nights,
             booking_window_days: body.booking_window_days,
+            allowed_origins: body.allowed_origins,
             rate_limit_plan: body.rate_limit_plan,
         };
         let settings = service::update_settings(&state, &tenant.0, &caller.0, change).await?;

@@ -73,6 +73,8 @@ pub struct TenantSettings {
     pub max_stay_nights: u32,
     /// How many days ahead of the tenant's today a stay may start.
     pub booking_window_days: u32,
+    /// Browser origins (`https://stays.example.com`) allowed to call the API (CORS).
+    pub allowed_origins: Vec<String>,
     pub rate_limit_plan: String,
     pub version: i64,
 }
@@ -107,6 +109,7 @@ impl TenantSettings {
             max_unpaid_bookings: 3,
             max_stay_nights: 90,
             booking_window_days: 730,
+            allowed_origins: Vec::new(),
             rate_limit_plan: DEFAULT_PLAN.into(),
             version: 1,
         }
@@ -148,7 +151,19 @@ pub struct SettingsChange {
     pub max_unpaid_bookings: Option<u32>,
     pub max_stay_nights: Option<u32>,
     pub booking_window_days: Option<u32>,
+    pub allowed_origins: Option<Vec<String>>,
     pub rate_limit_plan: Option<String>,
+}
+
+/// Origins a tenant may allow.
+pub const MAX_ALLOWED_ORIGINS: usize = 20;
+
+/// An origin as browsers send it: `http(s)://host[:port]`, no path, lower case.
+fn parse_origin(value: &str) -> Option<String> {
+    let url = reqwest::Url::parse(value.trim()).ok()?;
+    let origin = url.origin().ascii_serialization();
+    let exact = origin == value.trim().trim_end_matches('/').to_ascii_lowercase();
+    (matches!(url.scheme(), "http" | "https") && exact).then_some(origin)
 }
 
 fn within(
@@ -264,6 +279,27 @@ impl SettingsChange {
         {
             next.cancellation_policy = policy;
         }
+        if let Some(origins) = self.allowed_origins {
+            if origins.len() > MAX_ALLOWED_ORIGINS {
+                errors.push(FieldError::new(
+                    "allowed_origins",
+                    format!("must list at most {MAX_ALLOWED_ORIGINS} origins"),
+                ));
+            } else {
+                let mut parsed = Vec::new();
+                for (index, origin) in origins.iter().enumerate() {
+                    match parse_origin(origin) {
+                        Some(origin) if !parsed.contains(&origin) => parsed.push(origin),
+                        Some(_) => {}
+                        None => errors.push(FieldError::new(
+                            format!("allowed_origins[{index}]"),
+                            "must be an origin like https://stays.example.com (no path)",
+                        )),
+                    }
+                }
+                next.allowed_origins = parsed;
+            }
+        }
         let limits = [
             (
                 "max_unpaid_bookings",
@@ -371,6 +407,7 @@ mod tests {
             max_unpaid_bookings: Some(0),
             max_stay_nights: Some(367),
             booking_window_days: Some(0),
+            allowed_origins: Some(vec!["https://ok.example".into(), "ftp://x/y".into()]),
             rate_limit_plan: Some("gold".into()),
         };
         let mut fields: Vec<String> = change
@@ -383,6 +420,7 @@ mod tests {
         assert_eq!(
             fields,
             [
+                "allowed_origins[1]",
                 "booking_mode",
                 "booking_window_days",
                 "cancellation_policy",

@@ -40,6 +40,7 @@ struct TenantRow {
     max_unpaid_bookings: i64,
     max_stay_nights: i64,
     booking_window_days: i64,
+    allowed_origins: String,
     rate_limit_plan: String,
     settings_version: i64,
 }
@@ -66,6 +67,12 @@ impl TryFrom<TenantRow> for Tenant {
             max_unpaid_bookings: number(row.max_unpaid_bookings, "max_unpaid_bookings")?,
             max_stay_nights: number(row.max_stay_nights, "max_stay_nights")?,
             booking_window_days: number(row.booking_window_days, "booking_window_days")?,
+            allowed_origins: row
+                .allowed_origins
+                .split(',')
+                .filter(|origin| !origin.is_empty())
+                .map(str::to_owned)
+                .collect(),
             display_name: row.display_name,
             currency: row.currency,
             timezone: row.timezone,
@@ -97,7 +104,8 @@ const SELECT: &str = "SELECT t.id, t.slug, t.name, t.status, t.policy_version, \
     CAST(s.review_window_days AS BIGINT) AS review_window_days, \
     CAST(s.max_unpaid_bookings AS BIGINT) AS max_unpaid_bookings, \
     CAST(s.max_stay_nights AS BIGINT) AS max_stay_nights, \
-    CAST(s.booking_window_days AS BIGINT) AS booking_window_days, s.rate_limit_plan, \
+    CAST(s.booking_window_days AS BIGINT) AS booking_window_days, s.allowed_origins, \
+    s.rate_limit_plan, \
     s.version AS settings_version \
     FROM tenants t JOIN tenant_settings s ON s.tenant_id = t.id";
 
@@ -144,15 +152,17 @@ async fn write_settings(
         "INSERT INTO tenant_settings (tenant_id, display_name, currency, timezone, booking_mode, \
          payment_collection, hold_minutes, request_expiry_hours, platform_fee_bps, tax_bps, \
          cancellation_policy, self_service_hosts, review_window_days, rate_limit_plan, updated_at, \
-         max_unpaid_bookings, max_stay_nights, booking_window_days) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+         max_unpaid_bookings, max_stay_nights, booking_window_days, allowed_origins) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19)"
     } else {
         "UPDATE tenant_settings SET display_name = $2, currency = $3, timezone = $4, \
          booking_mode = $5, payment_collection = $6, hold_minutes = $7, \
          request_expiry_hours = $8, platform_fee_bps = $9, tax_bps = $10, \
          cancellation_policy = $11, self_service_hosts = $12, review_window_days = $13, \
          rate_limit_plan = $14, updated_at = $15, max_unpaid_bookings = $16, \
-         max_stay_nights = $17, booking_window_days = $18, version = version + 1 \
+         max_stay_nights = $17, booking_window_days = $18, allowed_origins = $19, \
+         version = version + 1 \
          WHERE tenant_id = $1"
     };
     on_tx!(tx, |conn| {
@@ -175,6 +185,7 @@ async fn write_settings(
             .bind(i64::from(settings.max_unpaid_bookings) as i32)
             .bind(i64::from(settings.max_stay_nights) as i32)
             .bind(i64::from(settings.booking_window_days) as i32)
+            .bind(settings.allowed_origins.join(","))
             .execute(conn)
             .await
             .map(drop)

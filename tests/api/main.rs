@@ -9,6 +9,7 @@ mod calendar;
 mod cli;
 mod config;
 mod connections;
+mod cors;
 mod errors;
 mod health;
 mod helpers;
