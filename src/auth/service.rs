@@ -153,7 +153,7 @@ async fn warn_owner_of_registration(
         first_name: user.first_name.clone(),
         sign_in_link: format!(
             "{}/sign-in?tenant={}",
-            state.config.public_app_url.trim_end_matches('/'),
+            tenant.site_url(&state.config.public_app_url),
             tenant.slug
         ),
     };
@@ -218,7 +218,7 @@ async fn emailed_token(
     .await?;
     Ok(format!(
         "{}/{page}?tenant={}&token={token}",
-        state.config.public_app_url.trim_end_matches('/'),
+        tenant.site_url(&state.config.public_app_url),
         tenant.slug
     ))
 }

@@ -31,6 +31,11 @@ pub struct OutgoingEmail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// The sender's name (the marketplace's), with the deployment's address.
+    #[serde(default)]
+    pub from_name: Option<String>,
+    #[serde(default)]
+    pub reply_to: Option<String>,
 }
 
 impl OutgoingEmail {
@@ -49,6 +54,8 @@ impl OutgoingEmail {
             subject,
             text,
             html,
+            from_name: Some(brand.display_name.clone()),
+            reply_to: brand.reply_to.clone(),
         })
     }
 }
@@ -154,9 +161,18 @@ impl Mailer {
             .to
             .parse::<Mailbox>()
             .map_err(|err| JobError::Permanent(format!("bad recipient: {err}")))?;
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
+        let from = match &email.from_name {
+            Some(name) => Mailbox::new(Some(name.clone()), self.from.email.clone()),
+            None => self.from.clone(),
+        };
+        let mut message = Message::builder().from(from).to(to);
+        if let Some(reply_to) = &email.reply_to {
+            let reply_to = reply_to
+                .parse::<Mailbox>()
+                .map_err(|err| JobError::Permanent(format!("bad Reply-To: {err}")))?;
+            message = message.reply_to(reply_to);
+        }
+        let message = message
             .subject(email.subject.clone())
             .message_id(Some(format!("<{key}@{}>", self.from.email.domain())))
             .date_now()

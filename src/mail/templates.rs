@@ -13,8 +13,11 @@ const DEFAULT_PRIMARY_COLOR: &str = "#1f6feb";
 /// How a tenant's messages look. Colours and logo come with tenant branding settings.
 #[derive(Debug, Clone, Serialize)]
 pub struct Branding {
+    /// Also the sender's name.
     pub display_name: String,
     pub primary_color: String,
+    #[serde(skip)]
+    pub reply_to: Option<String>,
 }
 
 impl Branding {
@@ -22,6 +25,7 @@ impl Branding {
         Self {
             display_name: tenant.settings.display_name.clone(),
             primary_color: DEFAULT_PRIMARY_COLOR.to_owned(),
+            reply_to: tenant.settings.reply_to.clone(),
         }
     }
 }
@@ -152,6 +156,7 @@ mod tests {
         Branding {
             display_name: "Sea & Sun".into(),
             primary_color: "#ff5a5f".into(),
+            reply_to: None,
         }
     }
 

@@ -125,6 +125,12 @@ pub struct SettingsView {
     /// Browser origins of the marketplace's own sites (`https://stays.example.com`) that may
     /// call this API (CORS); empty by default.
     allowed_origins: Vec<String>,
+    /// The operator's storefront: emailed links (verification, password reset) lead there;
+    /// `null` uses the deployment's default.
+    site_url: Option<String>,
+    /// Where replies to the marketplace's emails go; `null` for none. Emails are sent in the
+    /// marketplace's `display_name` from the deployment's address.
+    reply_to: Option<String>,
     /// The rate-limit plan, one of the plans the operator configured.
     rate_limit_plan: String,
     /// Increases with every change.
@@ -150,6 +156,8 @@ impl From<TenantSettings> for SettingsView {
             max_stay_nights: settings.max_stay_nights,
             booking_window_days: settings.booking_window_days,
             allowed_origins: settings.allowed_origins,
+            site_url: settings.site_url,
+            reply_to: settings.reply_to,
             rate_limit_plan: settings.rate_limit_plan,
             version: settings.version,
         }
@@ -188,6 +196,12 @@ pub struct SettingsUpdate {
     booking_window_days: Option<u32>,
     /// At most 20 origins, each `http(s)://host[:port]` without a path; replaces the list.
     allowed_origins: Option<Vec<String>>,
+    /// An http(s) URL; an empty string removes it.
+    #[oai(validator(max_length = 200))]
+    site_url: Option<String>,
+    /// An email address; an empty string removes it.
+    #[oai(validator(max_length = 254))]
+    reply_to: Option<String>,
     rate_limit_plan: Option<String>,
 }
 
@@ -271,6 +285,8 @@ impl TenantsApi {
             max_stay_nights: body.max_stay_nights,
             booking_window_days: body.booking_window_days,
             allowed_origins: body.allowed_origins,
+            site_url: body.site_url,
+            reply_to: body.reply_to,
             rate_limit_plan: body.rate_limit_plan,
         };
         let settings = service::update_settings(&state, &tenant.0, &caller.0, change).await?;

@@ -94,6 +94,15 @@ pub struct Tenant {
 
 impl Tenant {
     /// The rate-limit plan the tenant is on.
+    /// Where emailed links lead: the tenant's storefront, else the deployment's default.
+    pub fn site_url<'a>(&'a self, default: &'a str) -> &'a str {
+        self.settings
+            .site_url
+            .as_deref()
+            .unwrap_or(default)
+            .trim_end_matches('/')
+    }
+
     pub fn plan(&self) -> &str {
         &self.settings.rate_limit_plan
     }

@@ -75,6 +75,11 @@ pub struct TenantSettings {
     pub booking_window_days: u32,
     /// Browser origins (`https://stays.example.com`) allowed to call the API (CORS).
     pub allowed_origins: Vec<String>,
+    /// The operator's storefront, where emailed links lead (`None`: the deployment's
+    /// `STAYBASE_PUBLIC_APP_URL`).
+    pub site_url: Option<String>,
+    /// Where replies to the marketplace's emails go.
+    pub reply_to: Option<String>,
     pub rate_limit_plan: String,
     pub version: i64,
 }
@@ -110,6 +115,8 @@ impl TenantSettings {
             max_stay_nights: 90,
             booking_window_days: 730,
             allowed_origins: Vec::new(),
+            site_url: None,
+            reply_to: None,
             rate_limit_plan: DEFAULT_PLAN.into(),
             version: 1,
         }
@@ -152,6 +159,10 @@ pub struct SettingsChange {
     pub max_stay_nights: Option<u32>,
     pub booking_window_days: Option<u32>,
     pub allowed_origins: Option<Vec<String>>,
+    /// An empty string removes it.
+    pub site_url: Option<String>,
+    /// An empty string removes it.
+    pub reply_to: Option<String>,
     pub rate_limit_plan: Option<String>,
 }
 
@@ -278,6 +289,35 @@ impl SettingsChange {
             )
         {
             next.cancellation_policy = policy;
+        }
+        if let Some(url) = self.site_url {
+            let url = url.trim().trim_end_matches('/');
+            let parsed = reqwest::Url::parse(url).ok();
+            if url.is_empty() {
+                next.site_url = None;
+            } else if url.len() <= 200
+                && parsed.is_some_and(|parsed| {
+                    matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some()
+                })
+            {
+                next.site_url = Some(url.to_owned());
+            } else {
+                errors.push(FieldError::new(
+                    "site_url",
+                    "must be an http(s) URL like https://stays.example.com",
+                ));
+            }
+        }
+        if let Some(address) = self.reply_to {
+            let address = address.trim();
+            if address.is_empty() {
+                next.reply_to = None;
+            } else {
+                match crate::users::model::Email::parse(address) {
+                    Ok(email) => next.reply_to = Some(email.display),
+                    Err(message) => errors.push(FieldError::new("reply_to", message)),
+                }
+            }
         }
         if let Some(origins) = self.allowed_origins {
             if origins.len() > MAX_ALLOWED_ORIGINS {
@@ -408,6 +448,8 @@ mod tests {
             max_stay_nights: Some(367),
             booking_window_days: Some(0),
             allowed_origins: Some(vec!["https://ok.example".into(), "ftp://x/y".into()]),
+            site_url: Some("javascript:alert(1)".into()),
+            reply_to: Some("not an address".into()),
             rate_limit_plan: Some("gold".into()),
         };
         let mut fields: Vec<String> = change
@@ -432,8 +474,10 @@ mod tests {
                 "payment_collection",
                 "platform_fee_bps",
                 "rate_limit_plan",
+                "reply_to",
                 "request_expiry_hours",
                 "review_window_days",
+                "site_url",
                 "tax_bps",
                 "timezone"
             ]

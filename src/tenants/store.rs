@@ -41,6 +41,8 @@ struct TenantRow {
     max_stay_nights: i64,
     booking_window_days: i64,
     allowed_origins: String,
+    site_url: String,
+    reply_to: String,
     rate_limit_plan: String,
     settings_version: i64,
 }
@@ -73,6 +75,8 @@ impl TryFrom<TenantRow> for Tenant {
                 .filter(|origin| !origin.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            site_url: Some(row.site_url).filter(|url| !url.is_empty()),
+            reply_to: Some(row.reply_to).filter(|address| !address.is_empty()),
             display_name: row.display_name,
             currency: row.currency,
             timezone: row.timezone,
@@ -105,6 +109,7 @@ const SELECT: &str = "SELECT t.id, t.slug, t.name, t.status, t.policy_version, \
     CAST(s.max_unpaid_bookings AS BIGINT) AS max_unpaid_bookings, \
     CAST(s.max_stay_nights AS BIGINT) AS max_stay_nights, \
     CAST(s.booking_window_days AS BIGINT) AS booking_window_days, s.allowed_origins, \
+    s.site_url, s.reply_to, \
     s.rate_limit_plan, \
     s.version AS settings_version \
     FROM tenants t JOIN tenant_settings s ON s.tenant_id = t.id";
@@ -152,9 +157,10 @@ async fn write_settings(
         "INSERT INTO tenant_settings (tenant_id, display_name, currency, timezone, booking_mode, \
          payment_collection, hold_minutes, request_expiry_hours, platform_fee_bps, tax_bps, \
          cancellation_policy, self_service_hosts, review_window_days, rate_limit_plan, updated_at, \
-         max_unpaid_bookings, max_stay_nights, booking_window_days, allowed_origins) \
+         max_unpaid_bookings, max_stay_nights, booking_window_days, allowed_origins, site_url, \
+         reply_to) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19)"
+         $19, $20, $21)"
     } else {
         "UPDATE tenant_settings SET display_name = $2, currency = $3, timezone = $4, \
          booking_mode = $5, payment_collection = $6, hold_minutes = $7, \
@@ -162,6 +168,7 @@ async fn write_settings(
          cancellation_policy = $11, self_service_hosts = $12, review_window_days = $13, \
          rate_limit_plan = $14, updated_at = $15, max_unpaid_bookings = $16, \
          max_stay_nights = $17, booking_window_days = $18, allowed_origins = $19, \
+         site_url = $20, reply_to = $21, \
          version = version + 1 \
          WHERE tenant_id = $1"
     };
@@ -186,6 +193,8 @@ async fn write_settings(
             .bind(i64::from(settings.max_stay_nights) as i32)
             .bind(i64::from(settings.booking_window_days) as i32)
             .bind(settings.allowed_origins.join(","))
+            .bind(settings.site_url.as_deref().unwrap_or_default())
+            .bind(settings.reply_to.as_deref().unwrap_or_default())
             .execute(conn)
             .await
             .map(drop)

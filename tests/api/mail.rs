@@ -15,7 +15,7 @@ use tokio::{
     sync::Mutex,
 };
 
-use crate::helpers::{TestApp, eventually, spawn_app_with};
+use crate::helpers::{TestApp, eventually, spawn_app, spawn_app_with};
 
 async fn queue_verification_email(app: &TestApp, to: &str) {
     let tenant = app.create_tenant("sunny").await;
@@ -241,4 +241,60 @@ async fn a_temporary_smtp_failure_is_retried() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A marketplace's emails come from its name, reply to its address and link to its own site.
+#[tokio::test]
+async fn emails_carry_the_tenants_name_reply_address_and_site() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let admin = app.tenant_admin("acme").await;
+    let patch = |body: serde_json::Value| {
+        let app = &app;
+        let token = admin.access_token.clone();
+        async move {
+            app.client
+                .patch(app.url("/v1/t/acme/settings"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let refused =
+        patch(serde_json::json!({ "site_url": "javascript:alert(1)", "reply_to": "nope" })).await;
+    let problem = crate::helpers::assert_problem(
+        refused,
+        reqwest::StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 2, "{problem}");
+    let set = patch(serde_json::json!({
+        "display_name": "Acme Stays",
+        "site_url": "https://stays.acme.test/",
+        "reply_to": "help@acme.test"
+    }))
+    .await;
+    assert_eq!(set.status(), reqwest::StatusCode::OK);
+
+    app.register("acme", "ana@example.com", false).await;
+    let raw = app.email_to("ana@example.com", "confirm").await;
+    let email = mailparse::parse_mail(raw.as_bytes()).unwrap();
+    let from = email.headers.get_first_value("From").unwrap();
+    assert!(
+        from.starts_with("\"Acme Stays\"") || from.starts_with("Acme Stays"),
+        "{from}"
+    );
+    assert_eq!(
+        email.headers.get_first_value("Reply-To").as_deref(),
+        Some("help@acme.test")
+    );
+    let text = email.subparts[0].get_body().unwrap();
+    assert!(
+        text.contains("https://stays.acme.test/verify-email?tenant=acme&token="),
+        "{text}"
+    );
+    assert!(!text.contains("localhost:3000"), "{text}");
 }

@@ -34,6 +34,8 @@ async fn metrics_expose_traffic_pool_and_queue_series() {
             subject: "s".into(),
             text: "t".into(),
             html: "h".into(),
+            from_name: None,
+            reply_to: None,
         },
     };
     jobs::enqueue(&mut tx, &email, EnqueueOptions::default())

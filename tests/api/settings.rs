@@ -41,8 +41,8 @@ async fn a_new_tenant_has_the_documented_defaults() {
             "request_expiry_hours": 24, "platform_fee_bps": 0, "tax_bps": 0,
             "cancellation_policy": "moderate", "self_service_hosts": true,
             "review_window_days": 30, "max_unpaid_bookings": 3, "max_stay_nights": 90,
-            "booking_window_days": 730, "allowed_origins": [], "rate_limit_plan": "default",
-            "version": 1
+            "booking_window_days": 730, "allowed_origins": [], "site_url": null,
+            "reply_to": null, "rate_limit_plan": "default", "version": 1
         })
     );
 }
