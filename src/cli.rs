@@ -78,6 +78,13 @@ pub enum TenantCommand {
     },
     /// List every tenant as JSON lines (slug, name, status, settings).
     List,
+    /// Put a tenant on one of the configured rate-limit plans (`STAYBASE_RATE_LIMIT_PLANS`).
+    Plan {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        plan: String,
+    },
     /// Suspend a tenant: its API answers 403 `tenant_suspended`, its data is kept.
     Suspend {
         #[arg(long)]
@@ -323,6 +330,15 @@ async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> 
             tenant
         }
         TenantCommand::List => unreachable!("listed above"),
+        TenantCommand::Plan { slug, plan } => {
+            let plans: Vec<&str> = state
+                .config
+                .rate_limit_plans
+                .keys()
+                .map(String::as_str)
+                .collect();
+            tenants::set_plan(&state.db, &slug, &plan, &plans).await?
+        }
         TenantCommand::Suspend { slug } => {
             tenants::set_status(&state.db, &slug, TenantStatus::Suspended).await?
         }

@@ -131,7 +131,7 @@ pub struct SettingsView {
     /// Where replies to the marketplace's emails go; `null` for none. Emails are sent in the
     /// marketplace's `display_name` from the deployment's address.
     reply_to: Option<String>,
-    /// The rate-limit plan, one of the plans the operator configured.
+    /// The rate-limit plan: a platform decision (`staybase tenant plan`), read-only here.
     rate_limit_plan: String,
     /// Increases with every change.
     version: i64,
@@ -202,7 +202,6 @@ pub struct SettingsUpdate {
     /// An email address; an empty string removes it.
     #[oai(validator(max_length = 254))]
     reply_to: Option<String>,
-    rate_limit_plan: Option<String>,
 }
 
 error_statuses!(TenantLookupErrors => [401, 403, 404, 429]);
@@ -287,7 +286,7 @@ impl TenantsApi {
             allowed_origins: body.allowed_origins,
             site_url: body.site_url,
             reply_to: body.reply_to,
-            rate_limit_plan: body.rate_limit_plan,
+            rate_limit_plan: None,
         };
         let settings = service::update_settings(&state, &tenant.0, &caller.0, change).await?;
         Ok(Json(settings.into()))

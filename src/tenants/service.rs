@@ -150,6 +150,37 @@ pub async fn set_status(db: &Db, slug: &str, status: TenantStatus) -> Result<Ten
     Ok(tenant)
 }
 
+/// Puts a tenant on one of the configured rate-limit plans: a platform decision (the CLI), not
+/// one a tenant admin makes for itself.
+#[tracing::instrument(skip(db, plans))]
+pub async fn set_plan(db: &Db, slug: &str, plan: &str, plans: &[&str]) -> Result<Tenant, ApiError> {
+    let slug = TenantSlug::parse(slug).map_err(|_| ApiError::TenantNotFound)?;
+    let id = store::find_by_slug(db, &slug)
+        .await?
+        .ok_or(ApiError::TenantNotFound)?
+        .id;
+    let mut tx = db.begin().await?;
+    store::lock_settings(&mut tx, id).await?;
+    let tenant = store::find_by_slug_in(&mut tx, &slug)
+        .await?
+        .ok_or(ApiError::TenantNotFound)?;
+    let change = SettingsChange {
+        rate_limit_plan: Some(plan.to_owned()),
+        ..SettingsChange::default()
+    };
+    let next = change
+        .apply(&tenant.settings, plans)
+        .map_err(ApiError::Validation)?;
+    if next != tenant.settings {
+        let permit = Permit::for_operator(tenant.id, SettingsAction::Update);
+        store::update_settings(&mut tx, &permit, &next, Timestamp::now()).await?;
+    }
+    tx.commit().await?;
+    store::find_by_slug(db, &slug)
+        .await?
+        .ok_or(ApiError::TenantNotFound)
+}
+
 /// The tenant a `/v1/t/{tenant}` request addresses, refused when unknown or suspended.
 #[tracing::instrument(skip_all, fields(slug = slug))]
 pub async fn resolve_active(db: &Db, slug: &str) -> Result<Tenant, ApiError> {

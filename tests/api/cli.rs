@@ -378,3 +378,45 @@ async fn tenants_are_listed_and_an_admin_less_tenant_gets_a_hint() {
         .collect();
     assert_eq!(slugs, ["acme", "seaside"]);
 }
+
+/// A tenant's rate-limit plan is the platform's decision: operators set it from the CLI (tenant
+/// admins cannot, see the settings tests), and only to a configured plan.
+#[tokio::test]
+async fn operators_put_a_tenant_on_a_configured_plan() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let plan = |name: &'static str| {
+        let url = app.database_url.clone();
+        async move {
+            let mut command = AsyncCommand::new(env!("CARGO_BIN_EXE_staybase"));
+            command
+                .args(["tenant", "plan", "--slug", "acme", "--plan", name])
+                .env("STAYBASE_DATABASE_URL", url);
+            for class in ["AUTH", "WRITE", "READ", "TENANT"] {
+                command.env(
+                    format!("STAYBASE_RATE_LIMIT_PLANS__GOLD__{class}_PER_MINUTE"),
+                    "600",
+                );
+            }
+            command.output().await.expect("run staybase")
+        }
+    };
+    let unknown = plan("platinum").await;
+    assert!(!unknown.status.success());
+    let gold = plan("gold").await;
+    assert!(
+        gold.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gold.stderr)
+    );
+    let tenant: Value = serde_json::from_slice(&gold.stdout).expect("the tenant as JSON");
+    assert_eq!(tenant["slug"], "acme", "{tenant}");
+    let admin = app.tenant_admin("acme").await;
+    let settings: Value = app
+        .get_with("/v1/t/acme/settings", &admin.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(settings["rate_limit_plan"], "gold");
+}
