@@ -98,6 +98,7 @@ impl AppState {
                 .await
                 .map_err(|err| StartError::Keys(err.to_string()))?;
         }
+        crate::auth::password::set_hashing_workers(config.hashing_workers);
         if config.rate_limits == Switch::Off {
             tracing::warn!("rate limits are OFF (STAYBASE_RATE_LIMITS=off): for load tests only");
         }

@@ -69,6 +69,9 @@ pub struct Config {
     pub max_connections: usize,
     /// Job workers started by `staybase serve` (0: none; run `staybase worker` instead).
     pub workers: usize,
+    /// Password hashes (argon2id, 19 MiB of memory each) computed at once; unset: one fewer
+    /// than the cores, at least one.
+    pub hashing_workers: Option<usize>,
     pub job_poll_interval_ms: u64,
     /// A claimed job whose worker stops renewing its lease runs again after this.
     pub job_lease_seconds: u64,
@@ -151,6 +154,7 @@ impl Default for Config {
             idle_timeout_seconds: 60,
             max_connections: 1024,
             workers: 2,
+            hashing_workers: None,
             job_poll_interval_ms: 500,
             job_lease_seconds: 30,
             job_backoff_base_ms: 2_000,
@@ -187,6 +191,11 @@ const NON_SETTING_VARS: &[&str] = &["config", "password"];
 pub struct ConfigError(String);
 
 impl Config {
+    /// The names of the configured rate-limit plans.
+    pub fn plan_names(&self) -> Vec<&str> {
+        self.rate_limit_plans.keys().map(String::as_str).collect()
+    }
+
     /// Defaults, then the TOML file named by `STAYBASE_CONFIG` (if any), then `STAYBASE_*`.
     pub fn load() -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
@@ -247,6 +256,12 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err(ConfigError(
                 "STAYBASE_MAX_BODY_BYTES must be at least 1024".into(),
+            ));
+        }
+        if self.hashing_workers == Some(0) {
+            return Err(ConfigError(
+                "STAYBASE_HASHING_WORKERS must be at least 1 (unset: one fewer than the cores)"
+                    .into(),
             ));
         }
         if self.header_read_timeout_seconds == 0

@@ -98,6 +98,9 @@ fn samples() -> Vec<Sample> {
             c.max_connections == 77
         }),
         ("STAYBASE_WORKERS", "0", |c| c.workers == 0),
+        ("STAYBASE_HASHING_WORKERS", "3", |c| {
+            c.hashing_workers == Some(3)
+        }),
         ("STAYBASE_JOB_POLL_INTERVAL_MS", "250", |c| {
             c.job_poll_interval_ms == 250
         }),

@@ -16,6 +16,7 @@ mod helpers;
 mod images;
 mod jobs;
 mod mail;
+mod memory;
 mod metrics;
 mod openapi;
 mod policies;
