@@ -331,13 +331,10 @@ async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> 
         }
         TenantCommand::List => unreachable!("listed above"),
         TenantCommand::Plan { slug, plan } => {
-            let plans: Vec<&str> = state
-                .config
-                .rate_limit_plans
-                .keys()
-                .map(String::as_str)
-                .collect();
-            tenants::set_plan(&state.db, &slug, &plan, &plans).await?
+            let change = tenants::OperatorChange {
+                rate_limit_plan: Some(plan),
+            };
+            tenants::change_as_operator(&state, &slug, change).await?
         }
         TenantCommand::Suspend { slug } => {
             tenants::set_status(&state.db, &slug, TenantStatus::Suspended).await?

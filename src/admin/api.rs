@@ -9,24 +9,27 @@ use poem::{
     web::{Data, RemoteAddr},
 };
 use poem_openapi::{
-    ApiExtractor, ApiExtractorType, ExtractParamOptions, Object, OpenApi,
+    ApiExtractor, ApiExtractorType, Enum, ExtractParamOptions, Object, OpenApi,
+    param::Path,
     payload::Json,
     registry::{MetaSecurityScheme, Registry},
 };
 use uuid::Uuid;
 
 use super::{
-    service::{self, AdminSession, PLATFORM_ADMIN_ROLE},
+    service::{self, AdminSession},
     store::PlatformAdmin,
 };
 use crate::{
     app::AppState,
+    auth::api::TokenType,
     config::Switch,
     error::ApiError,
     error_statuses,
     http::{ApiResult, JsonBody, NoStore, RequestFacts},
     ids::TenantId,
     ratelimit::{DEFAULT_PLAN, Identity, RouteClass},
+    tenants::{Tenant, model::TenantStatus, service as tenants},
 };
 
 /// Platform sign-in attempts are limited per client address like tenant sign-ins, under a
@@ -132,7 +135,14 @@ pub struct AdminPasswordChange {
 pub struct AdminIdentity {
     id: Uuid,
     email: String,
-    roles: Vec<String>,
+    roles: Vec<PlatformRole>,
+}
+
+/// A platform operator's role.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum PlatformRole {
+    PlatformAdmin,
 }
 
 impl From<&PlatformAdmin> for AdminIdentity {
@@ -140,7 +150,7 @@ impl From<&PlatformAdmin> for AdminIdentity {
         Self {
             id: admin.id,
             email: admin.email.clone(),
-            roles: vec![PLATFORM_ADMIN_ROLE.to_owned()],
+            roles: vec![PlatformRole::PlatformAdmin],
         }
     }
 }
@@ -150,8 +160,9 @@ pub struct AdminTokenResponse {
     /// Send as `Authorization: Bearer <access_token>` to `/v1/admin/*`.
     access_token: String,
     /// Always `null`: platform sessions are not refreshed; sign in again.
+    #[oai(nullable)]
     refresh_token: Option<String>,
-    token_type: String,
+    token_type: TokenType,
     expires_in: u64,
     user: AdminIdentity,
 }
@@ -161,15 +172,72 @@ impl From<AdminSession> for AdminTokenResponse {
         Self {
             access_token: session.access_token,
             refresh_token: None,
-            token_type: "Bearer".into(),
+            token_type: TokenType::Bearer,
             expires_in: session.expires_in,
             user: AdminIdentity::from(&session.admin),
         }
     }
 }
 
+/// A tenant as platform operators see it.
+#[derive(Debug, Object)]
+#[oai(rename = "AdminTenant")]
+pub struct AdminTenant {
+    id: Uuid,
+    slug: String,
+    name: String,
+    status: AdminTenantStatus,
+    /// The rate-limit plan (one of `STAYBASE_RATE_LIMIT_PLANS`) the tenant's requests count
+    /// against.
+    rate_limit_plan: String,
+    created_at: time::OffsetDateTime,
+    updated_at: time::OffsetDateTime,
+}
+
+/// `suspended` tenants answer 403 `tenant_suspended` on every tenant route.
+#[derive(Debug, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum AdminTenantStatus {
+    Active,
+    Suspended,
+}
+
+impl From<Tenant> for AdminTenant {
+    fn from(tenant: Tenant) -> Self {
+        Self {
+            id: tenant.id.0,
+            slug: tenant.slug.as_str().to_owned(),
+            name: tenant.name,
+            status: match tenant.status {
+                TenantStatus::Active => AdminTenantStatus::Active,
+                TenantStatus::Suspended => AdminTenantStatus::Suspended,
+            },
+            rate_limit_plan: tenant.settings.rate_limit_plan,
+            created_at: tenant.created_at.get(),
+            updated_at: tenant.updated_at.get(),
+        }
+    }
+}
+
+/// Every tenant, by slug (a list without paging: `next_cursor` is always `null`).
+#[derive(Debug, Object)]
+pub struct AdminTenantList {
+    data: Vec<AdminTenant>,
+    #[oai(nullable)]
+    next_cursor: Option<String>,
+}
+
+/// What platform operators change on a tenant; absent fields stay as they are.
+#[derive(Debug, Object)]
+pub struct AdminTenantPatch {
+    /// One of the deployment's configured plans (`STAYBASE_RATE_LIMIT_PLANS`).
+    rate_limit_plan: Option<String>,
+}
+
 error_statuses!(LoginErrors => [400, 401, 403, 413, 415, 422, 429]);
 error_statuses!(ReadErrors => [401, 403]);
+error_statuses!(TenantReadErrors => [401, 403, 404]);
+error_statuses!(TenantPatchErrors => [400, 401, 403, 404, 413, 415, 422]);
 
 pub struct AdminApi;
 
@@ -228,5 +296,62 @@ impl AdminApi {
     #[oai(path = "/admin/me", method = "get", operation_id = "admin_me")]
     async fn me(&self, caller: AdminCaller) -> ApiResult<Json<AdminIdentity>, ReadErrors> {
         Ok(Json(AdminIdentity::from(&caller.0)))
+    }
+
+    /// List every tenant, whatever its status.
+    #[oai(
+        path = "/admin/tenants",
+        method = "get",
+        operation_id = "admin_list_tenants"
+    )]
+    async fn list_tenants(
+        &self,
+        state: Data<&AppState>,
+        _caller: AdminCaller,
+    ) -> ApiResult<NoStore<Json<AdminTenantList>>, ReadErrors> {
+        let tenants = tenants::list(&state.db).await?;
+        Ok(NoStore(Json(AdminTenantList {
+            data: tenants.into_iter().map(AdminTenant::from).collect(),
+            next_cursor: None,
+        })))
+    }
+
+    /// Get a tenant by slug, whatever its status.
+    #[oai(
+        path = "/admin/tenants/:slug",
+        method = "get",
+        operation_id = "admin_get_tenant"
+    )]
+    async fn get_tenant(
+        &self,
+        state: Data<&AppState>,
+        _caller: AdminCaller,
+        slug: Path<String>,
+    ) -> ApiResult<NoStore<Json<AdminTenant>>, TenantReadErrors> {
+        let tenant = tenants::find_by_slug(&state.db, &slug.0).await?;
+        Ok(NoStore(Json(tenant.into())))
+    }
+
+    /// Change a tenant's platform-controlled fields (its rate-limit plan).
+    ///
+    /// An unknown plan is 422 naming the configured ones. Tenant admins read their plan in
+    /// `GET settings` but cannot change it.
+    #[oai(
+        path = "/admin/tenants/:slug",
+        method = "patch",
+        operation_id = "admin_update_tenant"
+    )]
+    async fn update_tenant(
+        &self,
+        state: Data<&AppState>,
+        _caller: AdminCaller,
+        slug: Path<String>,
+        body: JsonBody<AdminTenantPatch>,
+    ) -> ApiResult<NoStore<Json<AdminTenant>>, TenantPatchErrors> {
+        let change = tenants::OperatorChange {
+            rate_limit_plan: body.0.rate_limit_plan,
+        };
+        let tenant = tenants::change_as_operator(&state, &slug.0, change).await?;
+        Ok(NoStore(Json(tenant.into())))
     }
 }

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::{service, store::ApiKey};
 use crate::{
     app::AppState,
-    authz::Roles,
+    authz::api::{RoleDto, requested_roles, role_views},
     error_statuses,
     http::{ApiResult, Caller, JsonBody, NoStore, tenancy},
 };
@@ -15,8 +15,8 @@ pub struct ApiKeyRequest {
     /// What the key is for, e.g. "channel manager".
     #[oai(validator(max_length = 100))]
     name: String,
-    /// Roles the key acts with: any of `tenant_admin`, `host`, `guest`.
-    roles: Vec<String>,
+    /// Roles the key acts with (at least one).
+    roles: Vec<RoleDto>,
 }
 
 #[derive(Debug, Object)]
@@ -24,10 +24,11 @@ pub struct ApiKeyRequest {
 pub struct ApiKeyView {
     id: Uuid,
     name: String,
-    roles: Vec<String>,
+    roles: Vec<RoleDto>,
     /// The first characters of the secret, to recognise the key.
     prefix: String,
     created_at: time::OffsetDateTime,
+    #[oai(nullable)]
     last_used_at: Option<time::OffsetDateTime>,
 }
 
@@ -36,7 +37,7 @@ impl From<&ApiKey> for ApiKeyView {
         Self {
             id: key.id,
             name: key.name.clone(),
-            roles: key.roles.names(),
+            roles: role_views(&key.roles),
             prefix: key.prefix.clone(),
             created_at: key.created_at.get(),
             last_used_at: key.last_used_at.map(|at| at.get()),
@@ -48,7 +49,7 @@ impl From<&ApiKey> for ApiKeyView {
 pub struct CreatedApiKey {
     id: Uuid,
     name: String,
-    roles: Vec<String>,
+    roles: Vec<RoleDto>,
     prefix: String,
     /// The secret: send as `Authorization: Bearer <secret>`. Shown only in this response.
     secret: String,
@@ -59,6 +60,7 @@ pub struct CreatedApiKey {
 pub struct ApiKeyList {
     data: Vec<ApiKeyView>,
     /// Always `null`: every active key is in `data`.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -94,13 +96,14 @@ impl ApiKeysApi {
         caller: Caller,
         body: JsonBody<ApiKeyRequest>,
     ) -> ApiResult<NoStore<Created>, WriteErrors> {
-        let roles = Roles::parse_names("roles", &body.roles)?;
+        let body = body.0;
+        let roles = requested_roles("roles", body.roles)?;
         let (key, secret) =
             service::create(&state, &tenant.0, &caller.0, &body.name, roles).await?;
         Ok(NoStore(Created::Created(Json(CreatedApiKey {
             id: key.id,
             name: key.name,
-            roles: key.roles.names(),
+            roles: role_views(&key.roles),
             prefix: key.prefix,
             secret,
             created_at: key.created_at.get(),

@@ -1,8 +1,9 @@
 //! `/v1/t/{tenant}/auth/*`: sign-up, sign-in, sessions, email verification, password reset.
 
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
 
 use super::service;
+use crate::authz::api::{RoleDto, role_views};
 use crate::{
     app::AppState,
     error_statuses,
@@ -77,7 +78,7 @@ pub struct SessionUser {
     email: String,
     first_name: String,
     last_name: String,
-    roles: Vec<String>,
+    roles: Vec<RoleDto>,
 }
 
 impl From<&User> for SessionUser {
@@ -87,9 +88,15 @@ impl From<&User> for SessionUser {
             email: user.email.clone(),
             first_name: user.first_name.clone(),
             last_name: user.last_name.clone(),
-            roles: user.roles.names(),
+            roles: role_views(&user.roles),
         }
     }
+}
+
+/// How to send the access token: always `Bearer`.
+#[derive(Debug, Clone, Copy, Enum)]
+pub enum TokenType {
+    Bearer,
 }
 
 #[derive(Debug, Object)]
@@ -99,8 +106,7 @@ pub struct TokenResponse {
     access_token: String,
     /// Opaque; trade it at `auth/refresh` for a new pair. Each one works once.
     refresh_token: String,
-    /// Always `Bearer`.
-    token_type: String,
+    token_type: TokenType,
     expires_in: u64,
     user: SessionUser,
 }
@@ -110,7 +116,7 @@ impl From<service::Session> for TokenResponse {
         Self {
             access_token: session.access_token,
             refresh_token: session.refresh_token,
-            token_type: "Bearer".into(),
+            token_type: TokenType::Bearer,
             expires_in: session.expires_in,
             user: SessionUser::from(&session.user),
         }

@@ -4,12 +4,51 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json};
 use uuid::Uuid;
 
-use super::{Rule, service, store::TenantRule};
+use super::{Role, Roles, Rule, service, store::TenantRule};
 use crate::{
     app::AppState,
     error_statuses,
     http::{ApiResult, Caller, JsonBody, tenancy},
 };
+
+/// A role a user or an API key holds in a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case", rename = "Role")]
+pub enum RoleDto {
+    TenantAdmin,
+    Host,
+    Guest,
+}
+
+impl From<Role> for RoleDto {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::TenantAdmin => Self::TenantAdmin,
+            Role::Host => Self::Host,
+            Role::Guest => Self::Guest,
+        }
+    }
+}
+
+impl From<RoleDto> for Role {
+    fn from(role: RoleDto) -> Self {
+        match role {
+            RoleDto::TenantAdmin => Self::TenantAdmin,
+            RoleDto::Host => Self::Host,
+            RoleDto::Guest => Self::Guest,
+        }
+    }
+}
+
+/// `roles` as answers show them.
+pub fn role_views(roles: &Roles) -> Vec<RoleDto> {
+    roles.iter().map(RoleDto::from).collect()
+}
+
+/// Requested `roles` (from the body field `field`): at least one.
+pub fn requested_roles(field: &str, roles: Vec<RoleDto>) -> Result<Roles, crate::error::ApiError> {
+    Roles::at_least_one(field, roles.into_iter().map(Role::from))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "snake_case")]
@@ -23,12 +62,14 @@ pub enum RuleSource {
 #[derive(Debug, Object)]
 pub struct PolicyRule {
     /// Set on the tenant's own rules (use it to remove one).
+    #[oai(nullable)]
     id: Option<Uuid>,
     source: RuleSource,
     /// `anonymous` (every caller), `guest`, `host` or `tenant_admin`.
     role: String,
     object: String,
     action: String,
+    #[oai(nullable)]
     created_at: Option<time::OffsetDateTime>,
 }
 
@@ -36,6 +77,7 @@ pub struct PolicyRule {
 pub struct PolicyList {
     data: Vec<PolicyRule>,
     /// Always `null`: every rule is in `data`.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 

@@ -111,16 +111,24 @@ impl Roles {
 
     /// Parses role names from a request; `field` names the body field in the 422.
     pub fn parse_names(field: &str, names: &[String]) -> Result<Self, ApiError> {
-        let mut roles = BTreeSet::new();
+        let mut roles = Vec::with_capacity(names.len());
         for (index, name) in names.iter().enumerate() {
-            let role = Role::parse(name).ok_or_else(|| {
+            roles.push(Role::parse(name).ok_or_else(|| {
                 ApiError::validation(
                     format!("{field}[{index}]"),
                     "must be one of: tenant_admin, host, guest",
                 )
-            })?;
-            roles.insert(role);
+            })?);
         }
+        Self::at_least_one(field, roles)
+    }
+
+    /// The set of `roles`, refused (naming `field`) when empty.
+    pub fn at_least_one(
+        field: &str,
+        roles: impl IntoIterator<Item = Role>,
+    ) -> Result<Self, ApiError> {
+        let roles: BTreeSet<Role> = roles.into_iter().collect();
         if roles.is_empty() {
             return Err(ApiError::validation(field, "must name at least one role"));
         }

@@ -4,7 +4,7 @@
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
-    param::{Header, Path, Query},
+    param::{Path, Query},
     payload::Json,
 };
 use time::OffsetDateTime;
@@ -17,21 +17,51 @@ use super::{
 };
 use crate::{
     app::AppState,
-    dates::{Stay, format_date, parse_date},
+    dates::{Stay, parse_date},
     error::ApiError,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, MoneyDto, cursor, tenancy},
+    http::{ApiDate, ApiResult, Caller, IdempotencyKey, JsonBody, MoneyDto, cursor, tenancy},
     ids::{BookingId, PropertyId},
     pricing::api::QuoteLine,
+    tenants::api::CancellationPolicyDto,
 };
+
+/// Where a booking stands: `requested` (waiting for the host, request mode),
+/// `pending_payment` (holding its nights until paid), `confirmed`, `completed` (the stay is
+/// over), `cancelled`, `declined`, `expired` (unanswered or unpaid in time).
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case", rename = "BookingStatus")]
+pub enum BookingStatusDto {
+    Requested,
+    PendingPayment,
+    Confirmed,
+    Completed,
+    Cancelled,
+    Declined,
+    Expired,
+}
+
+impl From<BookingStatus> for BookingStatusDto {
+    fn from(status: BookingStatus) -> Self {
+        match status {
+            BookingStatus::Requested => Self::Requested,
+            BookingStatus::PendingPayment => Self::PendingPayment,
+            BookingStatus::Confirmed => Self::Confirmed,
+            BookingStatus::Completed => Self::Completed,
+            BookingStatus::Cancelled => Self::Cancelled,
+            BookingStatus::Declined => Self::Declined,
+            BookingStatus::Expired => Self::Expired,
+        }
+    }
+}
 
 #[derive(Debug, Object)]
 pub struct NewBookingRequest {
     property_id: Uuid,
     /// Arrival, `YYYY-MM-DD` (from the marketplace's today).
-    check_in: String,
+    check_in: ApiDate,
     /// Departure (exclusive).
-    check_out: String,
+    check_out: ApiDate,
     #[oai(validator(minimum(value = "1"), maximum(value = "50")))]
     guests: u32,
 }
@@ -56,26 +86,32 @@ impl From<Actor> for ActorDto {
     }
 }
 
+/// One step of a booking's history: the `status` reached, when, and by whom.
 #[derive(Debug, Object)]
 #[oai(rename = "BookingStatusChange")]
 pub struct HistoryView {
-    /// The status reached.
-    status: String,
+    status: BookingStatusDto,
     at: OffsetDateTime,
     by: ActorDto,
     /// The user who made the change; absent for the system's.
+    #[oai(nullable)]
     user_id: Option<Uuid>,
 }
 
+/// Who cancelled, and the `refund`: what the guest gets back (or is not charged) under the
+/// policy snapshot; 0 when the booking was never confirmed, as nothing was charged. Present on
+/// cancelled bookings only.
+// Field docs on `$ref` fields would wrap them in `allOf`, which SDK generators mishandle.
 #[derive(Debug, Object)]
 #[oai(rename = "Cancellation")]
 pub struct CancellationView {
     by: ActorDto,
-    /// What the guest gets back (or is not charged) under the policy snapshot; 0 when the
-    /// booking was never confirmed, as nothing was charged.
     refund: MoneyDto,
 }
 
+/// A booking. `status` is where it stands, `cancellation_policy` the tenant's policy when it
+/// was made (it decides refunds), `total` the price fixed then, and `cancellation` is present
+/// once it is cancelled.
 #[derive(Debug, Object)]
 #[oai(rename = "Booking")]
 pub struct BookingView {
@@ -85,20 +121,19 @@ pub struct BookingView {
     guest_id: Uuid,
     /// The property's owner.
     host_id: Uuid,
-    check_in: String,
-    check_out: String,
+    check_in: ApiDate,
+    check_out: ApiDate,
     nights: i64,
     guests: u32,
-    /// `requested`, `pending_payment`, `confirmed`, `completed`, `cancelled`, `declined` or
-    /// `expired`.
-    status: String,
+    status: BookingStatusDto,
     /// The price fixed when the booking was made.
     line_items: Vec<QuoteLine>,
     total: MoneyDto,
-    /// `flexible`, `moderate` or `strict`: the tenant's policy when the booking was made.
-    cancellation_policy: String,
+    cancellation_policy: CancellationPolicyDto,
     /// When a request or an unpaid hold lapses, while it can.
+    #[oai(nullable)]
     expires_at: Option<OffsetDateTime>,
+    #[oai(skip_serializing_if_is_none)]
     cancellation: Option<CancellationView>,
     /// Every status the booking has had, oldest first.
     history: Vec<HistoryView>,
@@ -114,22 +149,22 @@ impl From<&Booking> for BookingView {
             property_name: booking.property_name.clone(),
             guest_id: booking.guest_id.0,
             host_id: booking.host_id.0,
-            check_in: format_date(booking.check_in),
-            check_out: format_date(booking.check_out),
+            check_in: ApiDate::from(booking.check_in),
+            check_out: ApiDate::from(booking.check_out),
             nights: booking.nights(),
             guests: booking.guests,
-            status: booking.status.as_str().to_owned(),
+            status: booking.status.into(),
             line_items: booking
                 .line_items
                 .iter()
                 .map(|line| QuoteLine {
-                    code: line.code.clone(),
+                    code: line.code.into(),
                     label: line.label.clone(),
                     amount: MoneyDto::from(&line.amount),
                 })
                 .collect(),
             total: MoneyDto::from(&booking.total),
-            cancellation_policy: booking.cancellation_policy.as_str().to_owned(),
+            cancellation_policy: booking.cancellation_policy.into(),
             expires_at: booking.expires_at.map(|at| at.get()),
             cancellation: booking.cancelled_by.map(|by| CancellationView {
                 by: by.into(),
@@ -144,7 +179,7 @@ impl From<&Booking> for BookingView {
                 .history
                 .iter()
                 .map(|entry| HistoryView {
-                    status: entry.status.as_str().to_owned(),
+                    status: entry.status.into(),
                     at: entry.at,
                     by: entry.by.into(),
                     user_id: entry.user_id,
@@ -160,6 +195,7 @@ impl From<&Booking> for BookingView {
 pub struct BookingPage {
     data: Vec<BookingView>,
     /// Pass as `cursor` (with the same filters) for the next page; `null` on the last page.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -232,7 +268,7 @@ impl BookingsApi {
         /// A unique value per logical request (e.g. a UUID), reused only to retry it; kept
         /// for 24 hours.
         #[oai(name = "Idempotency-Key")]
-        idempotency_key: Header<Option<String>>,
+        idempotency_key: IdempotencyKey,
         body: JsonBody<NewBookingRequest>,
     ) -> ApiResult<CreatedBooking, CreateErrors> {
         let body = body.0;
@@ -276,9 +312,9 @@ impl BookingsApi {
         /// Comma-separated statuses, e.g. `pending_payment,confirmed`.
         status: Query<Option<String>>,
         /// Only stays with a night on or after this date (`YYYY-MM-DD`).
-        from: Query<Option<String>>,
+        from: Query<Option<ApiDate>>,
         /// Only stays with a night before this date.
-        to: Query<Option<String>>,
+        to: Query<Option<ApiDate>>,
         /// Page size, 1 to 100 (default 20).
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.

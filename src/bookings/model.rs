@@ -9,7 +9,7 @@ use crate::{
     error::ApiError,
     ids::{BookingId, PropertyId, TenantId, UserId},
     money::Money,
-    pricing::engine::LineItem,
+    pricing::engine::{LineCode, LineItem},
     tenants::settings::{BookingMode, CancellationPolicy, PaymentCollection},
 };
 
@@ -184,7 +184,7 @@ impl HistoryEntry {
 /// A line of the price fixed at booking time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PricedLine {
-    pub code: String,
+    pub code: LineCode,
     pub label: String,
     pub amount: Money,
 }
@@ -192,7 +192,7 @@ pub struct PricedLine {
 impl From<&LineItem> for PricedLine {
     fn from(line: &LineItem) -> Self {
         Self {
-            code: line.code.to_owned(),
+            code: line.code,
             label: line.label.clone(),
             amount: line.amount.clone(),
         }

@@ -4,6 +4,7 @@ use time::Date;
 use uuid::Uuid;
 
 use super::model::{Actor, Booking, BookingStatus, PricedLine};
+use crate::pricing::engine::LineCode;
 use crate::{
     authz::{BookingAction, Permit},
     bind_all,
@@ -94,7 +95,7 @@ impl TryFrom<BookingRow> for Booking {
 /// A line item as the `line_items` column stores it: in minor units of the booking's currency.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredLine {
-    code: String,
+    code: LineCode,
     label: String,
     amount: i64,
 }
@@ -104,7 +105,7 @@ fn stored_lines(booking: &Booking) -> Vec<StoredLine> {
         .line_items
         .iter()
         .map(|line| StoredLine {
-            code: line.code.clone(),
+            code: line.code,
             label: line.label.clone(),
             amount: line.amount.amount,
         })

@@ -13,18 +13,18 @@ use super::{model::CalendarImport, service};
 use crate::{
     app::AppState,
     availability::{Block, NightStatus},
-    dates::{format_date, parse_range},
+    dates::parse_range,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, NoStore, tenancy},
+    http::{ApiDate, ApiResult, Caller, JsonBody, NoStore, tenancy},
     ids::PropertyId,
 };
 
 #[derive(Debug, Object)]
 pub struct NewBlock {
     /// First blocked night, `YYYY-MM-DD`.
-    start: String,
+    start: ApiDate,
     /// The day after the last blocked night (exclusive).
-    end: String,
+    end: ApiDate,
     /// A note for the host, e.g. "renovation".
     #[oai(validator(max_length = 200))]
     reason: Option<String>,
@@ -34,9 +34,10 @@ pub struct NewBlock {
 #[oai(rename = "BlockedRange")]
 pub struct BlockView {
     id: Uuid,
-    start: String,
+    start: ApiDate,
     /// Exclusive.
-    end: String,
+    end: ApiDate,
+    #[oai(nullable)]
     reason: Option<String>,
 }
 
@@ -44,8 +45,8 @@ impl From<Block> for BlockView {
     fn from(block: Block) -> Self {
         Self {
             id: block.id,
-            start: format_date(block.start),
-            end: format_date(block.end),
+            start: ApiDate::from(block.start),
+            end: ApiDate::from(block.end),
             reason: block.reason,
         }
     }
@@ -56,6 +57,7 @@ pub struct BlockList {
     /// Blocks from today on.
     data: Vec<BlockView>,
     /// Always `null`: every upcoming block is in `data`.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -69,16 +71,16 @@ pub enum NightStatusDto {
 
 #[derive(Debug, Object)]
 pub struct Night {
-    date: String,
+    date: ApiDate,
     status: NightStatusDto,
 }
 
 #[derive(Debug, Object)]
 pub struct Availability {
     property_id: Uuid,
-    from: String,
+    from: ApiDate,
     /// Exclusive.
-    to: String,
+    to: ApiDate,
     nights: Vec<Night>,
 }
 
@@ -95,8 +97,10 @@ pub struct CalendarImportView {
     id: Uuid,
     url: String,
     /// When the calendar was last fetched and applied; `null` until the first success.
+    #[oai(nullable)]
     last_synced_at: Option<time::OffsetDateTime>,
     /// Why the last fetch failed, if it did.
+    #[oai(nullable)]
     last_error: Option<String>,
     created_at: time::OffsetDateTime,
 }
@@ -117,6 +121,7 @@ impl From<CalendarImport> for CalendarImportView {
 pub struct CalendarImportList {
     data: Vec<CalendarImportView>,
     /// Always `null`: every import is in `data`.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -198,21 +203,21 @@ impl CalendarApi {
         caller: Caller,
         id: Path<Uuid>,
         /// First night, `YYYY-MM-DD`.
-        from: Query<String>,
+        from: Query<ApiDate>,
         /// The day after the last night (exclusive).
-        to: Query<String>,
+        to: Query<ApiDate>,
     ) -> ApiResult<Json<Availability>, ReadErrors> {
         let range = parse_range("from", &from.0, "to", &to.0)?;
         let nights =
             service::availability(&state, &tenant.0, &caller.0, PropertyId(id.0), range).await?;
         Ok(Json(Availability {
             property_id: id.0,
-            from: format_date(range.0),
-            to: format_date(range.1),
+            from: ApiDate::from(range.0),
+            to: ApiDate::from(range.1),
             nights: nights
                 .into_iter()
                 .map(|(date, status)| Night {
-                    date: format_date(date),
+                    date: ApiDate::from(date),
                     status: match status {
                         NightStatus::Available => NightStatusDto::Available,
                         NightStatus::Booked => NightStatusDto::Booked,

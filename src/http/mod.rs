@@ -4,6 +4,8 @@
 pub mod caller;
 pub mod cors;
 pub mod cursor;
+pub mod date;
+pub mod idempotency_key;
 pub mod json;
 pub mod money;
 pub mod no_store;
@@ -31,6 +33,8 @@ use crate::{
 };
 
 pub use caller::Caller;
+pub use date::ApiDate;
+pub use idempotency_key::IdempotencyKey;
 pub use json::JsonBody;
 pub use money::MoneyDto;
 pub use no_store::NoStore;

@@ -26,7 +26,7 @@ use crate::{
 
 /// How long a key's response is replayed.
 pub const RETENTION: time::Duration = time::Duration::hours(24);
-const MAX_KEY_LENGTH: usize = 255;
+pub const MAX_KEY_LENGTH: usize = 255;
 
 /// A checked key and the hash of the request it came with.
 #[derive(Debug, Clone)]

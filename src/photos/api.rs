@@ -37,8 +37,10 @@ pub struct ImageView {
     position: i64,
     status: ImageStatusDto,
     /// At most 400 pixels on its longest side; set once ready.
+    #[oai(nullable)]
     thumbnail_url: Option<String>,
     /// At most 1600 pixels on its longest side; set once ready.
+    #[oai(nullable)]
     large_url: Option<String>,
 }
 
@@ -84,6 +86,7 @@ pub struct ImageOrder {
 pub struct ImageList {
     data: Vec<ImageView>,
     /// Always `null`: every image is in `data`.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 

@@ -1,44 +1,70 @@
 //! `POST /v1/t/{tenant}/properties/{id}/quote`.
 
 use poem::web::Data;
-use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{Enum, Object, OpenApi, param::Path, payload::Json};
 use uuid::Uuid;
 
-use super::service;
+use super::{engine::LineCode, service};
 use crate::{
     app::AppState,
     dates::Stay,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, MoneyDto, tenancy},
+    http::{ApiDate, ApiResult, Caller, JsonBody, MoneyDto, tenancy},
     ids::PropertyId,
 };
 
 #[derive(Debug, Object)]
 pub struct QuoteRequest {
     /// Arrival, `YYYY-MM-DD` (from the marketplace's today).
-    check_in: String,
+    check_in: ApiDate,
     /// Departure (exclusive).
-    check_out: String,
+    check_out: ApiDate,
     #[oai(validator(minimum(value = "1"), maximum(value = "50")))]
     guests: u32,
 }
 
+/// What a line charges or discounts.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum QuoteLineCode {
+    Nights,
+    WeekendNights,
+    WeeklyDiscount,
+    MonthlyDiscount,
+    CleaningFee,
+    PlatformFee,
+    Taxes,
+}
+
+impl From<LineCode> for QuoteLineCode {
+    fn from(code: LineCode) -> Self {
+        match code {
+            LineCode::Nights => Self::Nights,
+            LineCode::WeekendNights => Self::WeekendNights,
+            LineCode::WeeklyDiscount => Self::WeeklyDiscount,
+            LineCode::MonthlyDiscount => Self::MonthlyDiscount,
+            LineCode::CleaningFee => Self::CleaningFee,
+            LineCode::PlatformFee => Self::PlatformFee,
+            LineCode::Taxes => Self::Taxes,
+        }
+    }
+}
+
+/// One line of a price: `amount` is negative for discounts.
+// Field docs on `$ref` fields would wrap them in `allOf`, which SDK generators mishandle.
 #[derive(Debug, Object)]
 pub struct QuoteLine {
-    /// `nights`, `weekend_nights`, `weekly_discount`, `monthly_discount`, `cleaning_fee`,
-    /// `platform_fee` or `taxes`.
-    pub code: String,
+    pub code: QuoteLineCode,
     pub label: String,
-    /// Negative for discounts.
     pub amount: MoneyDto,
 }
 
+/// The price of a stay: its line items and their sum, `total`.
 #[derive(Debug, Object)]
 #[oai(rename = "Quote")]
 pub struct QuoteView {
     nights: u32,
     line_items: Vec<QuoteLine>,
-    /// The sum of the line items.
     total: MoneyDto,
 }
 
@@ -79,7 +105,7 @@ impl PricingApi {
                 .line_items
                 .into_iter()
                 .map(|line| QuoteLine {
-                    code: line.code.to_owned(),
+                    code: line.code.into(),
                     label: line.label,
                     amount: MoneyDto::from(&line.amount),
                 })

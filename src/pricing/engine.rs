@@ -10,11 +10,36 @@ use crate::{
     properties::model::Listing,
 };
 
+/// What a line item charges or discounts: a stable machine code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineCode {
+    Nights,
+    WeekendNights,
+    WeeklyDiscount,
+    MonthlyDiscount,
+    CleaningFee,
+    PlatformFee,
+    Taxes,
+}
+
+impl LineCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Nights => "nights",
+            Self::WeekendNights => "weekend_nights",
+            Self::WeeklyDiscount => "weekly_discount",
+            Self::MonthlyDiscount => "monthly_discount",
+            Self::CleaningFee => "cleaning_fee",
+            Self::PlatformFee => "platform_fee",
+            Self::Taxes => "taxes",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineItem {
-    /// Stable machine code: `nights`, `weekend_nights`, `weekly_discount`, `monthly_discount`,
-    /// `cleaning_fee`, `platform_fee`, `taxes`.
-    pub code: &'static str,
+    pub code: LineCode,
     pub label: String,
     /// Discounts are negative.
     pub amount: Money,
@@ -106,7 +131,7 @@ pub fn quote(
             "night"
         };
         push(
-            "nights",
+            LineCode::Nights,
             format!(
                 "{weeknights} {noun}{} × {}",
                 plural(weeknights),
@@ -119,7 +144,7 @@ pub fn quote(
         Some(weekend) if weekend_nights > 0 => {
             let total = price(weekend).checked_mul(weekend_nights)?;
             push(
-                "weekend_nights",
+                LineCode::WeekendNights,
                 format!(
                     "{weekend_nights} weekend night{} × {weekend}",
                     plural(weekend_nights)
@@ -133,13 +158,13 @@ pub fn quote(
     let stay = nightly_total.checked_add(&weekend_total)?;
     let discount = if nights >= 28 && listing.monthly_discount_bps > 0 {
         Some((
-            "monthly_discount",
+            LineCode::MonthlyDiscount,
             "Monthly stay discount",
             listing.monthly_discount_bps,
         ))
     } else if nights >= 7 && listing.weekly_discount_bps > 0 {
         Some((
-            "weekly_discount",
+            LineCode::WeeklyDiscount,
             "Weekly stay discount",
             listing.weekly_discount_bps,
         ))
@@ -155,17 +180,21 @@ pub fn quote(
     if listing.cleaning_fee > 0 {
         let fee = price(listing.cleaning_fee);
         subtotal = subtotal.checked_add(&fee)?;
-        push("cleaning_fee", "Cleaning fee".to_owned(), fee);
+        push(LineCode::CleaningFee, "Cleaning fee".to_owned(), fee);
     }
     if fees.platform_fee_bps > 0 {
         push(
-            "platform_fee",
+            LineCode::PlatformFee,
             "Service fee".to_owned(),
             subtotal.share(fees.platform_fee_bps)?,
         );
     }
     if fees.tax_bps > 0 {
-        push("taxes", "Taxes".to_owned(), subtotal.share(fees.tax_bps)?);
+        push(
+            LineCode::Taxes,
+            "Taxes".to_owned(),
+            subtotal.share(fees.tax_bps)?,
+        );
     }
     Quote::from_lines(nights, currency, lines)
 }
@@ -216,7 +245,7 @@ mod tests {
         quote
             .line_items
             .iter()
-            .map(|line| (line.code, line.amount.amount))
+            .map(|line| (line.code.as_str(), line.amount.amount))
             .collect()
     }
 
@@ -310,7 +339,7 @@ mod tests {
         assert!(
             six.line_items
                 .iter()
-                .all(|line| !line.code.ends_with("discount"))
+                .all(|line| !line.code.as_str().ends_with("discount"))
         );
     }
 

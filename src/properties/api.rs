@@ -20,7 +20,7 @@ use crate::{
     dates::Stay,
     error::ApiError,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, MoneyDto, NoStore, cursor, tenancy},
+    http::{ApiDate, ApiResult, Caller, JsonBody, MoneyDto, NoStore, cursor, tenancy},
     ids::PropertyId,
     photos::api::ImageView,
     tenants::Tenant,
@@ -85,6 +85,9 @@ impl From<PropertyStatus> for StatusDto {
     }
 }
 
+/// A new listing. `weekend_price` is the price of Friday and Saturday nights, when it differs;
+/// `status` defaults to `draft`.
+// Field docs on `$ref` fields would wrap them in `allOf`, which SDK generators mishandle.
 #[derive(Debug, Object)]
 pub struct NewProperty {
     #[oai(validator(max_length = 120))]
@@ -94,7 +97,6 @@ pub struct NewProperty {
     location: LocationDto,
     nightly_price: MoneyDto,
     cleaning_fee: Option<MoneyDto>,
-    /// Price of Friday and Saturday nights, when it differs.
     weekend_price: Option<MoneyDto>,
     /// Discount in basis points for stays of 7 nights or more.
     #[oai(validator(minimum(value = "0"), maximum(value = "9000")))]
@@ -116,7 +118,6 @@ pub struct NewProperty {
     max_nights: Option<u32>,
     /// Codes from `GET amenities`.
     amenities: Option<Vec<String>>,
-    /// Default `draft`.
     status: Option<StatusDto>,
 }
 
@@ -159,21 +160,26 @@ pub struct PropertyView {
     location: LocationDto,
     nightly_price: MoneyDto,
     cleaning_fee: MoneyDto,
+    #[oai(skip_serializing_if_is_none)]
     weekend_price: Option<MoneyDto>,
     weekly_discount_bps: u32,
     monthly_discount_bps: u32,
     max_guests: u32,
+    #[oai(nullable)]
     bedrooms: Option<u32>,
+    #[oai(nullable)]
     bathrooms: Option<u32>,
     min_nights: u32,
     max_nights: u32,
     amenities: Vec<String>,
     status: StatusDto,
     /// 1 to 5; `null` until the first review.
+    #[oai(nullable)]
     average_rating: Option<f64>,
     review_count: i64,
     /// The iCalendar feed of the property's unavailable nights, for other platforms; shown to
     /// its owner and tenant admins only.
+    #[oai(nullable)]
     ical_export_url: Option<String>,
     /// Photos in display order.
     images: Vec<ImageView>,
@@ -261,6 +267,7 @@ impl From<Property> for PropertyView {
 pub struct PropertyPage {
     data: Vec<PropertyView>,
     /// Pass as `cursor` (with the same filters and sort) for the next page; `null` at the end.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -274,6 +281,7 @@ pub struct Amenity {
 pub struct AmenityList {
     data: Vec<Amenity>,
     /// Always `null`: the whole catalogue is in `data`.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -463,9 +471,9 @@ impl PropertiesApi {
         amenities: Query<Option<String>>,
         /// With `check_out`: only properties free for every night of the stay (`YYYY-MM-DD`)
         /// whose minimum and maximum nights allow it.
-        check_in: Query<Option<String>>,
+        check_in: Query<Option<ApiDate>>,
         /// Day of departure (exclusive).
-        check_out: Query<Option<String>>,
+        check_out: Query<Option<ApiDate>>,
         /// `me`: only my listings, in any status.
         owner: Query<Option<String>>,
         sort: Query<Option<SortDto>>,

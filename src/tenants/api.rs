@@ -127,9 +127,11 @@ pub struct SettingsView {
     allowed_origins: Vec<String>,
     /// The operator's storefront: emailed links (verification, password reset) lead there;
     /// `null` uses the deployment's default.
+    #[oai(nullable)]
     site_url: Option<String>,
     /// Where replies to the marketplace's emails go; `null` for none. Emails are sent in the
     /// marketplace's `display_name` from the deployment's address.
+    #[oai(nullable)]
     reply_to: Option<String>,
     /// The rate-limit plan: a platform decision (`staybase tenant plan`), read-only here.
     rate_limit_plan: String,

@@ -93,7 +93,6 @@ pub struct Tenant {
 }
 
 impl Tenant {
-    /// The rate-limit plan the tenant is on.
     /// Where emailed links lead: the tenant's storefront, else the deployment's default.
     pub fn site_url<'a>(&'a self, default: &'a str) -> &'a str {
         self.settings

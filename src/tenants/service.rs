@@ -1,5 +1,5 @@
-//! Tenant life cycle and settings. The platform-admin API will call the life-cycle functions;
-//! today the CLI does.
+//! Tenant life cycle and settings. The platform-admin API and the CLI call the life-cycle
+//! functions.
 
 use uuid::Uuid;
 
@@ -150,10 +150,30 @@ pub async fn set_status(db: &Db, slug: &str, status: TenantStatus) -> Result<Ten
     Ok(tenant)
 }
 
-/// Puts a tenant on one of the configured rate-limit plans: a platform decision (the CLI), not
-/// one a tenant admin makes for itself.
-#[tracing::instrument(skip(db, plans))]
-pub async fn set_plan(db: &Db, slug: &str, plan: &str, plans: &[&str]) -> Result<Tenant, ApiError> {
+/// The tenant with this slug, whatever its status (for operators).
+#[tracing::instrument(skip(db))]
+pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Tenant, ApiError> {
+    let slug = TenantSlug::parse(slug).map_err(|_| ApiError::TenantNotFound)?;
+    store::find_by_slug(db, &slug)
+        .await?
+        .ok_or(ApiError::TenantNotFound)
+}
+
+/// What platform operators (platform admins and the CLI) change on a tenant, not something a
+/// tenant admin decides for itself; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct OperatorChange {
+    /// One of the configured rate-limit plans.
+    pub rate_limit_plan: Option<String>,
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn change_as_operator(
+    state: &AppState,
+    slug: &str,
+    change: OperatorChange,
+) -> Result<Tenant, ApiError> {
+    let db = &state.db;
     let slug = TenantSlug::parse(slug).map_err(|_| ApiError::TenantNotFound)?;
     let id = store::find_by_slug(db, &slug)
         .await?
@@ -165,11 +185,11 @@ pub async fn set_plan(db: &Db, slug: &str, plan: &str, plans: &[&str]) -> Result
         .await?
         .ok_or(ApiError::TenantNotFound)?;
     let change = SettingsChange {
-        rate_limit_plan: Some(plan.to_owned()),
+        rate_limit_plan: change.rate_limit_plan,
         ..SettingsChange::default()
     };
     let next = change
-        .apply(&tenant.settings, plans)
+        .apply(&tenant.settings, &state.config.plan_names())
         .map_err(ApiError::Validation)?;
     if next != tenant.settings {
         let permit = Permit::for_operator(tenant.id, SettingsAction::Update);
@@ -259,12 +279,7 @@ pub async fn update_settings(
         .authorizer
         .check(&state.db, tenant, principal, SettingsAction::Update)
         .await?;
-    let plans: Vec<&str> = state
-        .config
-        .rate_limit_plans
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let plans = state.config.plan_names();
     let mut tx = state.db.begin().await?;
     // Lock, then re-read inside the write transaction, so concurrent changes apply one after
     // the other.

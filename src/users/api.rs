@@ -19,7 +19,10 @@ use super::{
 use crate::{
     app::AppState,
     auth::service as auth_service,
-    authz::{Role, Roles},
+    authz::{
+        Role,
+        api::{RoleDto, requested_roles, role_views},
+    },
     db::Timestamp,
     error::ApiError,
     error_statuses,
@@ -48,8 +51,10 @@ pub struct MeView {
     email_verified: bool,
     first_name: String,
     last_name: String,
+    #[oai(nullable)]
     phone_number: Option<String>,
-    roles: Vec<String>,
+    roles: Vec<RoleDto>,
+    #[oai(nullable)]
     picture_url: Option<String>,
     created_at: time::OffsetDateTime,
     updated_at: time::OffsetDateTime,
@@ -64,7 +69,7 @@ impl MeView {
             first_name: user.first_name.clone(),
             last_name: user.last_name.clone(),
             phone_number: user.phone_number.clone(),
-            roles: user.roles.names(),
+            roles: role_views(&user.roles),
             picture_url: picture_url(tenant, user),
             created_at: timestamp(user.created_at),
             updated_at: timestamp(user.updated_at),
@@ -80,6 +85,7 @@ pub struct PublicProfile {
     /// Only the initial, for privacy.
     last_initial: String,
     is_host: bool,
+    #[oai(nullable)]
     picture_url: Option<String>,
     member_since: time::OffsetDateTime,
 }
@@ -92,8 +98,9 @@ pub struct UserAccount {
     email_verified: bool,
     first_name: String,
     last_name: String,
+    #[oai(nullable)]
     phone_number: Option<String>,
-    roles: Vec<String>,
+    roles: Vec<RoleDto>,
     disabled: bool,
     created_at: time::OffsetDateTime,
     updated_at: time::OffsetDateTime,
@@ -108,7 +115,7 @@ impl From<&User> for UserAccount {
             first_name: user.first_name.clone(),
             last_name: user.last_name.clone(),
             phone_number: user.phone_number.clone(),
-            roles: user.roles.names(),
+            roles: role_views(&user.roles),
             disabled: user.disabled,
             created_at: timestamp(user.created_at),
             updated_at: timestamp(user.updated_at),
@@ -120,6 +127,7 @@ impl From<&User> for UserAccount {
 pub struct UserPage {
     data: Vec<UserAccount>,
     /// Pass as `cursor` for the next page; `null` on the last page.
+    #[oai(nullable)]
     next_cursor: Option<String>,
 }
 
@@ -144,8 +152,8 @@ pub struct PasswordChange {
 
 #[derive(Debug, Object)]
 pub struct RolesUpdate {
-    /// The complete new set: any of `tenant_admin`, `host`, `guest`.
-    roles: Vec<String>,
+    /// The complete new set (at least one).
+    roles: Vec<RoleDto>,
 }
 
 #[derive(Debug, Multipart)]
@@ -378,8 +386,8 @@ impl UsersApi {
         state: Data<&AppState>,
         tenant: tenancy::Path,
         caller: Caller,
-        /// Only accounts with this role: `tenant_admin`, `host` or `guest`.
-        role: Query<Option<String>>,
+        /// Only accounts with this role.
+        role: Query<Option<RoleDto>>,
         /// Only `active` or only `disabled` accounts.
         status: Query<Option<AccountStatusDto>>,
         /// Only accounts whose email starts with this (case-insensitive).
@@ -390,14 +398,7 @@ impl UsersApi {
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<UserPage>, AdminReadErrors> {
         let filter = UserFilter {
-            role: role
-                .0
-                .map(|name| {
-                    Role::parse(&name).ok_or_else(|| {
-                        ApiError::validation("role", "must be one of: tenant_admin, host, guest")
-                    })
-                })
-                .transpose()?,
+            role: role.0.map(Role::from),
             disabled: status.0.map(|status| status == AccountStatusDto::Disabled),
             email_prefix: email.0.filter(|prefix| !prefix.is_empty()),
         };
@@ -424,7 +425,7 @@ impl UsersApi {
         id: Path<Uuid>,
         body: JsonBody<RolesUpdate>,
     ) -> ApiResult<Json<UserAccount>, AdminWriteErrors> {
-        let roles = Roles::parse_names("roles", &body.roles)?;
+        let roles = requested_roles("roles", body.0.roles)?;
         let user = service::administer(
             &state,
             &tenant.0,

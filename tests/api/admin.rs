@@ -177,3 +177,146 @@ async fn a_one_time_password_must_be_replaced_before_signing_in() {
     )
     .await;
 }
+
+/// Signs in a new platform administrator and returns its access token.
+async fn admin_token(app: &crate::helpers::TestApp) -> String {
+    let created = admin_create(&app.database_url, "ops@example.com", Some(PASSWORD), None).await;
+    assert!(created.status.success());
+    let session: Value = login(app, "ops@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    session["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn platform_admins_list_tenants_and_put_one_on_a_plan() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        let gold = config.rate_limit_plans["default"];
+        config.rate_limit_plans.insert("gold".into(), gold);
+    })
+    .await;
+    app.create_tenant("acme").await;
+    app.create_tenant("zephyr").await;
+    let token = admin_token(&app).await;
+
+    let response = app.get_with("/v1/admin/tenants", &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let list: Value = response.json().await.unwrap();
+    let slugs: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tenant| tenant["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["acme", "zephyr"]);
+    assert_eq!(list["next_cursor"], Value::Null);
+    assert_eq!(list["data"][0]["status"], "active");
+    assert_eq!(list["data"][0]["rate_limit_plan"], "default");
+
+    let patch = |slug: &str, body: Value| {
+        app.client
+            .patch(app.url(&format!("/v1/admin/tenants/{slug}")))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let moved: Value = patch("acme", json!({ "rate_limit_plan": "gold" }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moved["rate_limit_plan"], "gold");
+    assert_eq!(moved["slug"], "acme");
+    let fetched: Value = app
+        .get_with("/v1/admin/tenants/acme", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched["rate_limit_plan"], "gold");
+    let tenant_admin = app.tenant_admin("acme").await;
+    let settings: Value = app
+        .get_with("/v1/t/acme/settings", &tenant_admin.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(settings["rate_limit_plan"], "gold");
+
+    // An empty change changes nothing; bad input is named; the other tenant is untouched.
+    let unchanged: Value = patch("acme", json!({}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(unchanged["rate_limit_plan"], "gold");
+    assert_eq!(unchanged["updated_at"], fetched["updated_at"]);
+    let problem = assert_problem(
+        patch("acme", json!({ "rate_limit_plan": "platinum" }))
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "rate_limit_plan");
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("default, gold"),
+        "{problem}"
+    );
+    assert_problem(
+        patch("acme", json!({ "plan": "gold" })).await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_problem(
+        patch("nowhere", json!({ "rate_limit_plan": "gold" }))
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "tenant_not_found",
+    )
+    .await;
+    assert_problem(
+        app.get_with("/v1/admin/tenants/nowhere", &token).await,
+        StatusCode::NOT_FOUND,
+        "tenant_not_found",
+    )
+    .await;
+    let zephyr: Value = app
+        .get_with("/v1/admin/tenants/zephyr", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(zephyr["rate_limit_plan"], "default");
+
+    // Tenant tokens, even a tenant admin's, are not platform tokens.
+    assert_problem(
+        app.get_with("/v1/admin/tenants", &tenant_admin.access_token)
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    assert_problem(
+        app.client
+            .patch(app.url("/v1/admin/tenants/acme"))
+            .json(&json!({ "rate_limit_plan": "default" }))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "authentication_required",
+    )
+    .await;
+}

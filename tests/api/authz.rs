@@ -102,6 +102,9 @@ fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("admin_login", PLATFORM_PUBLIC),
         ("admin_change_password", PLATFORM_PUBLIC),
         ("admin_me", &[PlatformAdmin]),
+        ("admin_list_tenants", &[PlatformAdmin]),
+        ("admin_get_tenant", &[PlatformAdmin]),
+        ("admin_update_tenant", &[PlatformAdmin]),
     ])
 }
 
@@ -148,7 +151,7 @@ fn body_for(operation: &str) -> Option<Value> {
         "admin_change_password" => {
             json!({ "email": "nobody@example.com", "current_password": PASSWORD, "new_password": "a brand new passphrase" })
         }
-        "disable_user" | "enable_user" => json!({}),
+        "disable_user" | "enable_user" | "admin_update_tenant" => json!({}),
         _ => return None,
     })
 }
@@ -265,6 +268,7 @@ async fn every_operation_allows_exactly_the_expected_callers() {
                 };
                 let mut path = template
                     .replace("{tenant}", "acme")
+                    .replace("{slug}", "acme")
                     .replace("{id}", &target)
                     .replace("{block_id}", &uuid::Uuid::now_v7().to_string())
                     .replace("{image_id}", &uuid::Uuid::now_v7().to_string())
