@@ -26,7 +26,7 @@ use crate::{
     config::Switch,
     error::ApiError,
     error_statuses,
-    http::{ApiResult, JsonBody, NoStore, RequestFacts},
+    http::{ApiResult, BodyExample, JsonBody, NoStore, RequestFacts},
     ids::TenantId,
     ratelimit::{DEFAULT_PLAN, Identity, RouteClass},
     tenants::{Tenant, model::TenantStatus, service as tenants},
@@ -122,6 +122,12 @@ pub struct AdminLogin {
     password: String,
 }
 
+impl BodyExample for AdminLogin {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "email": "ops@example.com", "password": "correct horse battery" })
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct AdminPasswordChange {
     email: String,
@@ -129,6 +135,12 @@ pub struct AdminPasswordChange {
     current_password: String,
     #[oai(write_only)]
     new_password: String,
+}
+
+impl BodyExample for AdminPasswordChange {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "email": "ops@example.com", "current_password": "Tk7fQ2mWp9LxZ4vRb8Nc", "new_password": "correct horse battery" })
+    }
 }
 
 #[derive(Debug, Object)]
@@ -232,6 +244,12 @@ pub struct AdminTenantList {
 pub struct AdminTenantPatch {
     /// One of the deployment's configured plans (`STAYBASE_RATE_LIMIT_PLANS`).
     rate_limit_plan: Option<String>,
+}
+
+impl BodyExample for AdminTenantPatch {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "rate_limit_plan": "default" })
+    }
 }
 
 error_statuses!(LoginErrors => [400, 401, 403, 413, 415, 422, 429]);

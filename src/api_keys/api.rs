@@ -7,7 +7,7 @@ use crate::{
     app::AppState,
     authz::api::{RoleDto, requested_roles, role_views},
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, NoStore, tenancy},
+    http::{ApiResult, BodyExample, Caller, JsonBody, NoStore, tenancy},
 };
 
 #[derive(Debug, Object)]
@@ -17,6 +17,12 @@ pub struct ApiKeyRequest {
     name: String,
     /// Roles the key acts with (at least one).
     roles: Vec<RoleDto>,
+}
+
+impl BodyExample for ApiKeyRequest {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "name": "nightly export", "roles": ["tenant_admin"] })
+    }
 }
 
 #[derive(Debug, Object)]
@@ -83,7 +89,9 @@ pub struct ApiKeysApi;
 
 #[OpenApi(tag = "crate::http::Tag::ApiKeys")]
 impl ApiKeysApi {
-    /// Create an API key (tenant admins). The secret appears only in this response.
+    /// Create an API key (tenant admins).
+    ///
+    /// The secret appears only in this response.
     #[oai(
         path = "/t/:tenant/api-keys",
         method = "post",

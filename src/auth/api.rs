@@ -7,7 +7,7 @@ use crate::authz::api::{RoleDto, role_views};
 use crate::{
     app::AppState,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, NoStore, tenancy},
+    http::{ApiResult, BodyExample, Caller, JsonBody, NoStore, tenancy},
     users::User,
 };
 
@@ -29,11 +29,23 @@ pub struct RegisterRequest {
     host: Option<bool>,
 }
 
+impl BodyExample for RegisterRequest {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "email": "ana@example.com", "password": "correct horse battery", "first_name": "Ana", "last_name": "Lima", "host": false })
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct LoginRequest {
     email: String,
     #[oai(write_only)]
     password: String,
+}
+
+impl BodyExample for LoginRequest {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "email": "ana@example.com", "password": "correct horse battery" })
+    }
 }
 
 #[derive(Debug, Object)]
@@ -47,10 +59,22 @@ pub struct PasswordReplacement {
     new_password: String,
 }
 
+impl BodyExample for PasswordReplacement {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "email": "ana@example.com", "current_password": "Tk7fQ2mWp9LxZ4vRb8Nc", "new_password": "a brand new passphrase" })
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct RefreshRequest {
     /// The refresh token of the last token response; it can be used once.
     refresh_token: String,
+}
+
+impl BodyExample for RefreshRequest {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "refresh_token": "rt_3q2Xb8vYk1pLw6Zs0NfA9cTgHe4Jm7Ru" })
+    }
 }
 
 #[derive(Debug, Object)]
@@ -59,9 +83,21 @@ pub struct EmailTokenRequest {
     token: String,
 }
 
+impl BodyExample for EmailTokenRequest {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "token": "ev_Jm7Ru3q2Xb8vYk1pLw6Zs0NfA9cTgHe4" })
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct PasswordResetRequest {
     email: String,
+}
+
+impl BodyExample for PasswordResetRequest {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "email": "ana@example.com" })
+    }
 }
 
 #[derive(Debug, Object)]
@@ -69,6 +105,12 @@ pub struct PasswordResetConfirmation {
     token: String,
     #[oai(write_only)]
     new_password: String,
+}
+
+impl BodyExample for PasswordResetConfirmation {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "token": "pr_9cTgHe4Jm7Ru3q2Xb8vYk1pLw6Zs0NfA", "new_password": "a brand new passphrase" })
+    }
 }
 
 /// The signed-in user, as the token response carries it.

@@ -8,7 +8,7 @@ use super::{Role, Roles, Rule, service, store::TenantRule};
 use crate::{
     app::AppState,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, tenancy},
+    http::{ApiResult, BodyExample, Caller, JsonBody, tenancy},
 };
 
 /// A role a user or an API key holds in a tenant.
@@ -89,6 +89,12 @@ pub struct NewPolicyRule {
     object: String,
     /// An action the default rules name for that object, e.g. `list:any`.
     action: String,
+}
+
+impl BodyExample for NewPolicyRule {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "role": "host", "object": "bookings", "action": "read:any" })
+    }
 }
 
 #[derive(ApiResponse)]

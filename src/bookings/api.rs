@@ -20,7 +20,10 @@ use crate::{
     dates::{Stay, parse_date},
     error::ApiError,
     error_statuses,
-    http::{ApiDate, ApiResult, Caller, IdempotencyKey, JsonBody, MoneyDto, cursor, tenancy},
+    http::{
+        ApiDate, ApiResult, BodyExample, Caller, IdempotencyKey, JsonBody, MoneyDto, cursor,
+        tenancy,
+    },
     ids::{BookingId, PropertyId},
     pricing::api::QuoteLine,
     tenants::api::CancellationPolicyDto,
@@ -64,6 +67,12 @@ pub struct NewBookingRequest {
     check_out: ApiDate,
     #[oai(validator(minimum(value = "1"), maximum(value = "50")))]
     guests: u32,
+}
+
+impl BodyExample for NewBookingRequest {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "property_id": "0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b", "check_in": "2027-07-14", "check_out": "2027-07-18", "guests": 2 })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Enum)]
@@ -250,10 +259,12 @@ pub struct BookingsApi;
 
 #[OpenApi(tag = "crate::http::Tag::Bookings")]
 impl BookingsApi {
-    /// Book a stay (guests). The price is the quote's, fixed now. In `instant` mode the booking
-    /// is `pending_payment` (online payment) or `confirmed` (payment at the property); in
-    /// `request` mode it is `requested` until the host answers. Requires an `Idempotency-Key`
-    /// (400 `idempotency_key_required`); the same key with another body is 422
+    /// Book a stay (guests).
+    ///
+    /// The price is the quote's, fixed now. In `instant` mode the booking is `pending_payment`
+    /// (online payment) or `confirmed` (payment at the property); in `request` mode it is
+    /// `requested` until the host answers. Requires an `Idempotency-Key` (400
+    /// `idempotency_key_required`); the same key with another body is 422
     /// `idempotency_key_reused`. 409 `dates_unavailable` when a night is booked or blocked.
     #[oai(
         path = "/t/:tenant/bookings",
@@ -295,8 +306,10 @@ impl BookingsApi {
         })
     }
 
-    /// List bookings, newest first: `role=guest` (default) my bookings, `role=host` the bookings
-    /// of my properties, `role=admin` all of the marketplace's (tenant admins).
+    /// List bookings, newest first.
+    ///
+    /// `role=guest` (default): my bookings; `role=host`: the bookings of my properties;
+    /// `role=admin`: all of the marketplace's (tenant admins).
     #[oai(
         path = "/t/:tenant/bookings",
         method = "get",
@@ -356,9 +369,10 @@ impl BookingsApi {
         Ok(Json(BookingView::from(&booking)))
     }
 
-    /// Cancel a requested, pending or confirmed booking (its guest, its host, or a tenant
-    /// admin). The refund follows the booking's policy snapshot when the guest cancels, and is
-    /// the whole total when the host or an admin does. 409 `invalid_transition` otherwise.
+    /// Cancel a requested, pending or confirmed booking (its guest, its host, or a tenant admin).
+    ///
+    /// The refund follows the booking's policy snapshot when the guest cancels, and is the whole
+    /// total when the host or an admin does. 409 `invalid_transition` otherwise.
     #[oai(
         path = "/t/:tenant/bookings/:id/cancel",
         method = "post",
@@ -374,8 +388,9 @@ impl BookingsApi {
         act(&state, &tenant, &caller, id.0, Action::Cancel).await
     }
 
-    /// Accept a booking request (its host or a tenant admin): it moves on as an instant booking
-    /// would, to `pending_payment` or `confirmed`.
+    /// Accept a booking request (its host or a tenant admin).
+    ///
+    /// It moves on as an instant booking would, to `pending_payment` or `confirmed`.
     #[oai(
         path = "/t/:tenant/bookings/:id/accept",
         method = "post",

@@ -15,7 +15,7 @@ use crate::{
     availability::{Block, NightStatus},
     dates::parse_range,
     error_statuses,
-    http::{ApiDate, ApiResult, Caller, JsonBody, NoStore, tenancy},
+    http::{ApiDate, ApiResult, BodyExample, Caller, JsonBody, NoStore, tenancy},
     ids::PropertyId,
 };
 
@@ -28,6 +28,12 @@ pub struct NewBlock {
     /// A note for the host, e.g. "renovation".
     #[oai(validator(max_length = 200))]
     reason: Option<String>,
+}
+
+impl BodyExample for NewBlock {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "start": "2027-08-01", "end": "2027-08-08", "reason": "renovation" })
+    }
 }
 
 #[derive(Debug, Object)]
@@ -89,6 +95,12 @@ pub struct NewCalendarImport {
     /// The other platform's iCalendar export URL (http or https).
     #[oai(validator(max_length = 2000))]
     url: String,
+}
+
+impl BodyExample for NewCalendarImport {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "url": "https://calendar.example.com/export/listing-4711.ics" })
+    }
 }
 
 #[derive(Debug, Object)]
@@ -228,8 +240,9 @@ impl CalendarApi {
         }))
     }
 
-    /// Block nights (the property's owner, or tenant admins). Blocks that overlap or touch
-    /// merge into one.
+    /// Block nights (the property's owner, or tenant admins).
+    ///
+    /// Blocks that overlap or touch merge into one.
     #[oai(
         path = "/t/:tenant/properties/:id/blocked-dates",
         method = "post",
@@ -295,8 +308,9 @@ impl CalendarApi {
         Ok(Deleted::NoContent)
     }
 
-    /// A property's iCalendar feed (`.ics`) of unavailable nights, for other platforms. The
-    /// secret in the URL is the credential: hosts rotate it when it leaks.
+    /// A property's iCalendar feed (`.ics`) of unavailable nights, for other platforms.
+    ///
+    /// The secret in the URL is the credential: hosts rotate it when it leaks.
     #[oai(
         path = "/t/:tenant/ical/:feed",
         method = "get",
@@ -334,9 +348,10 @@ impl CalendarApi {
         Ok(NoStore(Json(CalendarExport { ical_export_url })))
     }
 
-    /// Import a calendar from another platform (the property's owner, or tenant admins): its
-    /// events block nights here, refreshed every 15 minutes. Private and loopback addresses are
-    /// refused (422 naming `url`).
+    /// Import a calendar from another platform (the property's owner, or tenant admins).
+    ///
+    /// Its events block nights here, refreshed every 15 minutes. Private and loopback addresses
+    /// are refused (422 naming `url`).
     #[oai(
         path = "/t/:tenant/properties/:id/calendar-imports",
         method = "post",

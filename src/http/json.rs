@@ -25,6 +25,13 @@ const CONTENT_TYPE: &str = "application/json";
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
+/// A request body's example for the spec. Written as JSON, not through the type, so that
+/// write-only fields (passwords) are shown; `tests/api/openapi.rs` checks each one against
+/// its schema.
+pub trait BodyExample {
+    fn example() -> Value;
+}
+
 impl<T> Deref for JsonBody<T> {
     type Target = T;
 
@@ -58,7 +65,7 @@ impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
     }
 }
 
-impl<'a, T: ParseFromJSON> ApiExtractor<'a> for JsonBody<T> {
+impl<'a, T: ParseFromJSON + BodyExample> ApiExtractor<'a> for JsonBody<T> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
 
     type ParamType = ();
@@ -66,6 +73,11 @@ impl<'a, T: ParseFromJSON> ApiExtractor<'a> for JsonBody<T> {
 
     fn register(registry: &mut Registry) {
         T::register(registry);
+        if let MetaSchemaRef::Reference(name) = T::schema_ref()
+            && let Some(schema) = registry.schemas.get_mut(&name)
+        {
+            schema.example = Some(T::example());
+        }
     }
 
     fn request_meta() -> Option<MetaRequest> {

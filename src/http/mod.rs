@@ -8,6 +8,7 @@ pub mod date;
 pub mod idempotency_key;
 pub mod json;
 pub mod money;
+pub mod multipart;
 pub mod no_store;
 pub mod problems;
 pub mod tag;
@@ -35,8 +36,9 @@ use crate::{
 pub use caller::Caller;
 pub use date::ApiDate;
 pub use idempotency_key::IdempotencyKey;
-pub use json::JsonBody;
+pub use json::{BodyExample, JsonBody};
 pub use money::MoneyDto;
+pub use multipart::MultipartBody;
 pub use no_store::NoStore;
 pub use problems::{ApiResult, Failure};
 pub use tag::Tag;

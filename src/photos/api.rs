@@ -15,7 +15,7 @@ use crate::{
     app::AppState,
     error::ApiError,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, tenancy},
+    http::{ApiResult, BodyExample, Caller, JsonBody, MultipartBody, tenancy},
     ids::PropertyId,
     tenants::Tenant,
 };
@@ -76,10 +76,22 @@ pub struct ImageUpload {
     file: Upload,
 }
 
+impl BodyExample for ImageUpload {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "file": "living-room.jpg" })
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct ImageOrder {
     /// Every image of the property, in the new order.
     image_ids: Vec<Uuid>,
+}
+
+impl BodyExample for ImageOrder {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "image_ids": ["0192f3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b", "0192f3c4-6e7f-7081-8b2c-3d4e5f6a7b8c"] })
+    }
 }
 
 #[derive(Debug, Object)]
@@ -167,9 +179,9 @@ impl PhotosApi {
         tenant: tenancy::Path,
         caller: Caller,
         id: Path<Uuid>,
-        upload: ImageUpload,
+        upload: MultipartBody<ImageUpload>,
     ) -> ApiResult<ImageAccepted, WriteConflictErrors> {
-        let bytes = upload.file.into_vec().await.map_err(|err| {
+        let bytes = upload.0.file.into_vec().await.map_err(|err| {
             ApiError::MalformedRequest(format!("The upload could not be read: {err}."))
         })?;
         let image = service::upload(&state, &tenant.0, &caller.0, PropertyId(id.0), bytes).await?;

@@ -9,7 +9,7 @@ use crate::{
     app::AppState,
     dates::Stay,
     error_statuses,
-    http::{ApiDate, ApiResult, Caller, JsonBody, MoneyDto, tenancy},
+    http::{ApiDate, ApiResult, BodyExample, Caller, JsonBody, MoneyDto, tenancy},
     ids::PropertyId,
 };
 
@@ -21,6 +21,12 @@ pub struct QuoteRequest {
     check_out: ApiDate,
     #[oai(validator(minimum(value = "1"), maximum(value = "50")))]
     guests: u32,
+}
+
+impl BodyExample for QuoteRequest {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "check_in": "2027-07-14", "check_out": "2027-07-18", "guests": 2 })
+    }
 }
 
 /// What a line charges or discounts.
@@ -74,8 +80,10 @@ pub struct PricingApi;
 
 #[OpenApi(tag = "crate::http::Tag::Properties")]
 impl PricingApi {
-    /// Price a stay: line items (nights, weekend nights, length-of-stay discount, cleaning fee,
-    /// service fee, taxes) and their total. 409 `dates_unavailable` when a night is taken.
+    /// Price a stay.
+    ///
+    /// Line items (nights, weekend nights, length-of-stay discount, cleaning fee, service fee,
+    /// taxes) and their total. 409 `dates_unavailable` when a night is taken.
     #[oai(
         path = "/t/:tenant/properties/:id/quote",
         method = "post",

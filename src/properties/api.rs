@@ -20,7 +20,7 @@ use crate::{
     dates::Stay,
     error::ApiError,
     error_statuses,
-    http::{ApiDate, ApiResult, Caller, JsonBody, MoneyDto, NoStore, cursor, tenancy},
+    http::{ApiDate, ApiResult, BodyExample, Caller, JsonBody, MoneyDto, NoStore, cursor, tenancy},
     ids::PropertyId,
     photos::api::ImageView,
     tenants::Tenant,
@@ -121,6 +121,26 @@ pub struct NewProperty {
     status: Option<StatusDto>,
 }
 
+impl BodyExample for NewProperty {
+    fn example() -> serde_json::Value {
+        serde_json::json!({
+            "name": "Seaside loft",
+            "description": "Two rooms above the harbour, five minutes from the beach.",
+            "location": { "address": "12 Rua do Mar", "city": "Porto", "country": "PT", "lat": 41.1496, "lng": -8.611 },
+            "nightly_price": { "amount": 12000, "currency": "EUR" },
+            "cleaning_fee": { "amount": 3000, "currency": "EUR" },
+            "weekend_price": { "amount": 14000, "currency": "EUR" },
+            "weekly_discount_bps": 1000,
+            "max_guests": 4,
+            "bedrooms": 2,
+            "bathrooms": 1,
+            "min_nights": 2,
+            "amenities": ["wifi", "kitchen"],
+            "status": "listed"
+        })
+    }
+}
+
 /// Any subset of a listing's fields.
 #[derive(Debug, Object)]
 pub struct PropertyUpdate {
@@ -148,6 +168,12 @@ pub struct PropertyUpdate {
     max_nights: Option<u32>,
     amenities: Option<Vec<String>>,
     status: Option<StatusDto>,
+}
+
+impl BodyExample for PropertyUpdate {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "nightly_price": { "amount": 13000, "currency": "EUR" }, "status": "listed" })
+    }
 }
 
 #[derive(Debug, Object)]
@@ -527,8 +553,10 @@ impl PropertiesApi {
         Ok(NoStore(Json(PropertyPage::new(&tenant.0, page))))
     }
 
-    /// Get a property. Drafts and unlisted ones are visible to their owner and tenant admins
-    /// only (404 for everyone else).
+    /// Get a property.
+    ///
+    /// Drafts and unlisted ones are visible to their owner and tenant admins only (404 for everyone
+    /// else).
     #[oai(
         path = "/t/:tenant/properties/:id",
         method = "get",
@@ -617,7 +645,9 @@ impl PropertiesApi {
         Ok(NoStore(Json(PropertyView::new(&tenant.0, property))))
     }
 
-    /// Remove a property (its owner, or tenant admins). Its bookings keep their history.
+    /// Remove a property (its owner, or tenant admins).
+    ///
+    /// Its bookings keep their history.
     #[oai(
         path = "/t/:tenant/properties/:id",
         method = "delete",

@@ -11,7 +11,7 @@ use super::{
 use crate::{
     app::AppState,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, tenancy},
+    http::{ApiResult, BodyExample, Caller, JsonBody, tenancy},
 };
 
 /// A marketplace as its public site sees it.
@@ -204,6 +204,12 @@ pub struct SettingsUpdate {
     /// An email address; an empty string removes it.
     #[oai(validator(max_length = 254))]
     reply_to: Option<String>,
+}
+
+impl BodyExample for SettingsUpdate {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "display_name": "Harbour Stays", "booking_mode": "request", "allowed_origins": ["https://stays.example.com"], "site_url": "https://stays.example.com" })
+    }
 }
 
 error_statuses!(TenantLookupErrors => [401, 403, 404, 429]);

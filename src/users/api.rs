@@ -26,7 +26,7 @@ use crate::{
     db::Timestamp,
     error::ApiError,
     error_statuses,
-    http::{ApiResult, Caller, JsonBody, cursor, tenancy},
+    http::{ApiResult, BodyExample, Caller, JsonBody, MultipartBody, cursor, tenancy},
     ids::UserId,
     storage::ImageFormat,
     tenants::Tenant,
@@ -141,6 +141,12 @@ pub struct ProfileUpdate {
     phone_number: Option<String>,
 }
 
+impl BodyExample for ProfileUpdate {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "first_name": "Ana", "phone_number": "+351912345678" })
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct PasswordChange {
     #[oai(write_only)]
@@ -150,10 +156,22 @@ pub struct PasswordChange {
     new_password: String,
 }
 
+impl BodyExample for PasswordChange {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "current_password": "correct horse battery", "new_password": "a brand new passphrase" })
+    }
+}
+
 #[derive(Debug, Object)]
 pub struct RolesUpdate {
     /// The complete new set (at least one).
     roles: Vec<RoleDto>,
+}
+
+impl BodyExample for RolesUpdate {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "roles": ["guest", "host"] })
+    }
 }
 
 #[derive(Debug, Multipart)]
@@ -161,6 +179,12 @@ pub struct PictureUpload {
     /// A JPEG, PNG or WebP image of at most 5 MiB (recognised by content) whose pixels
     /// decode to at most 64 MiB.
     file: Upload,
+}
+
+impl BodyExample for PictureUpload {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "file": "picture.jpg" })
+    }
 }
 
 #[derive(ApiResponse)]
@@ -306,9 +330,9 @@ impl UsersApi {
         state: Data<&AppState>,
         tenant: tenancy::Path,
         caller: Caller,
-        upload: PictureUpload,
+        upload: MultipartBody<PictureUpload>,
     ) -> ApiResult<Json<MeView>, OwnWriteErrors> {
-        let bytes = upload.file.into_vec().await.map_err(|err| {
+        let bytes = upload.0.file.into_vec().await.map_err(|err| {
             ApiError::MalformedRequest(format!("The upload could not be read: {err}."))
         })?;
         let user = service::set_picture(&state, &tenant.0, &caller.0, bytes).await?;
@@ -377,8 +401,9 @@ impl UsersApi {
         Ok(Picture { bytes, format })
     }
 
-    /// List the tenant's users, newest first (tenant admins), optionally by role, status and
-    /// email prefix.
+    /// List the tenant's users, newest first (tenant admins).
+    ///
+    /// Optionally only those of a role, a status or an email prefix.
     #[oai(path = "/t/:tenant/users", method = "get", operation_id = "list_users")]
     #[allow(clippy::too_many_arguments)]
     async fn list_users(

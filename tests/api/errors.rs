@@ -7,7 +7,7 @@ use poem::{
 use poem_openapi::{Object, OpenApi, OpenApiService, payload::Json};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use staybase::http::{AllowedMethods, BodyLimits, Edge, JsonBody};
+use staybase::http::{AllowedMethods, BodyExample, BodyLimits, Edge, JsonBody};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{assert_problem, spawn_app, spawn_app_with};
@@ -130,6 +130,12 @@ struct Listing {
     guests: u32,
     location: Location,
     amenities: Option<Vec<String>>,
+}
+
+impl BodyExample for Listing {
+    fn example() -> Value {
+        json!({ "name": "Loft", "guests": 2, "location": { "city": "Porto", "lat": 41.1 } })
+    }
 }
 
 struct ListingApi;

@@ -24,6 +24,7 @@ mod pricing;
 mod properties;
 mod ratelimit;
 mod redis_outage;
+mod schemas;
 mod search_plans;
 mod settings;
 mod tenancy;
