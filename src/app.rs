@@ -18,6 +18,7 @@ use crate::{
     outbound::Outbound,
     ratelimit::{RateLimiter, SignInFailures},
     storage::ObjectStorage,
+    tenants::directory::TenantDirectory,
 };
 
 /// What every handler can reach. Cheap to clone.
@@ -38,6 +39,8 @@ pub struct AppInner {
     pub storage: ObjectStorage,
     pub outbound: Outbound,
     pub cache: ReadCache,
+    /// The tenants this replica resolved recently (see `tenants::directory`).
+    pub tenants: TenantDirectory,
     /// Where the server loop serves `/metrics`, once it listens (`metrics_bind` may say port 0).
     pub metrics_addr: OnceLock<SocketAddr>,
 }
@@ -138,6 +141,7 @@ impl AppState {
             storage,
             outbound,
             cache,
+            tenants: TenantDirectory::default(),
             metrics_addr: OnceLock::new(),
         })))
     }

@@ -1,7 +1,9 @@
 //! A read cache for public listing answers: in process (moka) by default, Redis when configured
-//! (shared by the replicas). Services cache domain values (as JSON), not HTTP bodies. Keys carry the tenant's listings version, which every listing
-//! change bumps in its transaction, so a change is never served stale; the short time-to-live
-//! only bounds memory.
+//! (shared by the replicas). Services cache domain values (as JSON), not HTTP bodies. Keys carry
+//! the tenant's listings version, which every listing change bumps in its transaction: the
+//! replica that made it serves fresh answers at once, the others as soon as they learn of the
+//! new version (a notification on PostgreSQL, `tenants::directory::STALENESS_BOUND` at worst).
+//! Nothing that depends on availability is cached. The short time-to-live only bounds memory.
 
 use std::{sync::Arc, time::Duration};
 

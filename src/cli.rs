@@ -337,10 +337,10 @@ async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> 
             tenants::change_as_operator(&state, &slug, change).await?
         }
         TenantCommand::Suspend { slug } => {
-            tenants::set_status(&state.db, &slug, TenantStatus::Suspended).await?
+            tenants::set_status(&state, &slug, TenantStatus::Suspended).await?
         }
         TenantCommand::Resume { slug } => {
-            tenants::set_status(&state.db, &slug, TenantStatus::Active).await?
+            tenants::set_status(&state, &slug, TenantStatus::Active).await?
         }
     };
     state.db.close().await;

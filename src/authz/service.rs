@@ -73,6 +73,7 @@ pub async fn add(
         });
     }
     tx.commit().await?;
+    state.tenants.forget(tenant.slug.as_str());
     Ok(rule)
 }
 
@@ -91,5 +92,7 @@ pub async fn remove(
     if !store::delete(&mut tx, &permit, id, Timestamp::now()).await? {
         return Err(ApiError::NotFound("rule"));
     }
-    tx.commit().await
+    tx.commit().await?;
+    state.tenants.forget(tenant.slug.as_str());
+    Ok(())
 }

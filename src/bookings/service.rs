@@ -23,7 +23,7 @@ use crate::{
     jobs::{self, EnqueueOptions},
     pricing::service as pricing,
     properties::service as properties,
-    tenants::{Tenant, service as tenants},
+    tenants::Tenant,
     users::service as users,
 };
 
@@ -298,8 +298,6 @@ async fn book(
     announce(&mut tx, tenant, &booking, "booking.created", now).await?;
     let outcome = serde_json::to_value(&booking).map_err(ApiError::internal)?;
     idempotency::record(&mut tx, tenant.id, caller.user_id, key, 201, &outcome).await?;
-    // Last, as it locks the tenant row until the commit.
-    tenants::listings_changed(&mut tx, tenant.id).await?;
     tx.commit().await?;
     Ok(Created::New(Box::new(booking)))
 }
@@ -490,8 +488,5 @@ pub(super) async fn move_booking(
         Action::Complete => "booking.completed",
     };
     announce(tx, tenant, &moved, event, now).await?;
-    if from.holds_nights() && !to.holds_nights() {
-        tenants::listings_changed(tx, tenant.id).await?;
-    }
     Ok(moved)
 }

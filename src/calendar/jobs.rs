@@ -13,7 +13,6 @@ use crate::{
     db::Timestamp,
     ids::TenantId,
     jobs::{self, EnqueueOptions, Job, JobContext, JobError, JobRegistry, Schedule},
-    tenants::service as tenants,
 };
 
 /// Largest calendar accepted.
@@ -99,7 +98,6 @@ async fn sync_import(context: JobContext, job: SyncCalendarImport) -> Result<(),
     }
     let error = outcome.as_ref().err().map(String::as_str);
     store::record_sync(&mut tx, tenant, import.id, error, now).await?;
-    tenants::listings_changed(&mut tx, tenant).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -26,7 +26,7 @@ use crate::{
         model::calendar_feed_path,
         service::{self as properties, CHANGE},
     },
-    tenants::{Tenant, service as tenants},
+    tenants::Tenant,
 };
 
 const READ: (PropertyAction, PropertyAction) = (PropertyAction::ReadOwn, PropertyAction::ReadAny);
@@ -85,7 +85,6 @@ pub async fn block(
     };
     let ids: Vec<Uuid> = merged_with.iter().map(|block| block.id).collect();
     store::merge_host_blocks(&mut tx, &permit, property, &ids, &merged, now).await?;
-    tenants::listings_changed(&mut tx, tenant.id).await?;
     tx.commit().await?;
     Ok(merged)
 }
@@ -124,7 +123,6 @@ pub async fn unblock(
     if !store::delete_host_block(&mut tx, &permit, property, block).await? {
         return Err(ApiError::NotFound("blocked range"));
     }
-    tenants::listings_changed(&mut tx, tenant.id).await?;
     tx.commit().await
 }
 
@@ -278,6 +276,5 @@ pub async fn remove_import(
     if !store::delete_import(&mut tx, &permit, property, import, &source_of(import)).await? {
         return Err(ApiError::NotFound("calendar import"));
     }
-    tenants::listings_changed(&mut tx, tenant.id).await?;
     tx.commit().await
 }

@@ -50,7 +50,7 @@ impl<'a> ApiExtractor<'a> for Path {
         let state = request
             .data::<AppState>()
             .ok_or_else(|| ApiError::internal("application state missing from the request"))?;
-        let tenant = service::resolve_active(&state.db, slug).await?;
+        let tenant = service::resolve_for_request(state, slug).await?;
         tracing::Span::current().record("tenant", tenant.slug.as_str());
         if let Some(facts) = request.data::<Arc<RequestFacts>>() {
             let _ = facts.tenant.set(tenant.clone());

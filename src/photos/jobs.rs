@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use super::{model::ImageStatus, store};
 use crate::{
+    app::AppState,
     authz::{Permit, PropertyAction},
-    db::{Db, Timestamp},
+    db::Timestamp,
     error::ApiError,
     ids::TenantId,
     images,
@@ -60,7 +61,7 @@ async fn make_renditions(context: JobContext, job: MakeRenditions) -> Result<(),
     let (thumbnail, large) = match rendered {
         Ok(renditions) => renditions,
         Err(reason) => {
-            set_status(&state.db, tenant, job.image, ImageStatus::Failed, None).await?;
+            set_status(state, tenant, job.image, ImageStatus::Failed, None).await?;
             return Err(JobError::Permanent(reason));
         }
     };
@@ -75,7 +76,7 @@ async fn make_renditions(context: JobContext, job: MakeRenditions) -> Result<(),
         .await?;
     state.storage.put(&large_key, Bytes::from(large)).await?;
     set_status(
-        &state.db,
+        state,
         tenant,
         job.image,
         ImageStatus::Ready,
@@ -87,7 +88,7 @@ async fn make_renditions(context: JobContext, job: MakeRenditions) -> Result<(),
 }
 
 async fn set_status(
-    db: &Db,
+    state: &AppState,
     tenant: TenantId,
     image: Uuid,
     status: ImageStatus,
@@ -95,10 +96,9 @@ async fn set_status(
 ) -> Result<(), ApiError> {
     // The job acts for the property's owner, who asked for the renditions by uploading.
     let permit = Permit::for_system(tenant, PropertyAction::UpdateAny);
-    let mut tx = db.begin().await?;
+    let mut tx = state.db.begin().await?;
     store::set_status(&mut tx, &permit, image, status, keys, Timestamp::now()).await?;
-    tenants::listings_changed(&mut tx, tenant).await?;
-    tx.commit().await
+    tenants::commit_listings_change(state, tx, tenant).await
 }
 
 /// Two JPEG renditions of an uploaded image, decoded under the limits of `images`.

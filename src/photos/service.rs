@@ -97,8 +97,7 @@ pub async fn upload(
         },
     )
     .await?;
-    tenants::listings_changed(&mut tx, tenant.id).await?;
-    tx.commit().await?;
+    tenants::commit_listings_change(state, tx, tenant.id).await?;
     Ok(image)
 }
 
@@ -121,8 +120,7 @@ pub async fn delete(
         return Err(ApiError::NotFound("image"));
     };
     store::delete(&mut tx, &permit, image).await?;
-    tenants::listings_changed(&mut tx, tenant.id).await?;
-    tx.commit().await?;
+    tenants::commit_listings_change(state, tx, tenant.id).await?;
     for key in [found.original_key, found.thumbnail_key, found.large_key]
         .into_iter()
         .flatten()
@@ -158,8 +156,7 @@ pub async fn reorder(
         store::set_position(&mut tx, &permit, *id, position).await?;
     }
     let ordered = store::of_property_in(&mut tx, tenant.id, property).await?;
-    tenants::listings_changed(&mut tx, tenant.id).await?;
-    tx.commit().await?;
+    tenants::commit_listings_change(state, tx, tenant.id).await?;
     Ok(ordered)
 }
 

@@ -133,8 +133,7 @@ pub async fn create(
         now,
     )
     .await?;
-    tenants::listings_changed(&mut tx, tenant.id).await?;
-    tx.commit().await?;
+    tenants::commit_listings_change(state, tx, tenant.id).await?;
     Ok(property)
 }
 
@@ -319,8 +318,7 @@ pub async fn update(
         now,
     )
     .await?;
-    tenants::listings_changed(&mut tx, tenant.id).await?;
-    tx.commit().await?;
+    tenants::commit_listings_change(state, tx, tenant.id).await?;
     let photos = photos::of_properties(state, tenant.id, &[id])
         .await?
         .remove(&id)
@@ -373,8 +371,7 @@ pub async fn delete(
         now,
     )
     .await?;
-    tenants::listings_changed(&mut tx, tenant.id).await?;
-    tx.commit().await
+    tenants::commit_listings_change(state, tx, tenant.id).await
 }
 
 /// Replaces the property's calendar export secret (its owner, or tenant admins); the old feed
@@ -467,7 +464,9 @@ pub async fn search(
         .authorizer
         .check(&state.db, tenant, principal, PropertyAction::Read)
         .await?;
-    let cacheable = principal.is_anonymous();
+    // A search for dates depends on every booking and block, which do not touch the tenant
+    // row (so that one tenant's bookings do not queue on it): it is not cached.
+    let cacheable = principal.is_anonymous() && search.stay.is_none();
     let key = ReadCache::key(
         tenant,
         &format!(

@@ -117,7 +117,7 @@ pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
     let origin_check: OriginCheck = Arc::new(move |slug: String, origin: String| {
         let state = origins.clone();
         Box::pin(async move {
-            tenants::service::resolve_active(&state.db, &slug)
+            tenants::service::resolve_for_request(&state, &slug)
                 .await
                 .is_ok_and(|tenant| tenant.settings.allowed_origins.contains(&origin))
         })

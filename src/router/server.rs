@@ -68,6 +68,7 @@ pub async fn serve(
             limiter_state.rate_limiter.forget_idle();
         }
     });
+    let tenant_changes = state.tenants.follow_changes(&state.db);
     let db = state.db.clone();
     // Workers stop claiming when the server stops accepting, so both share one grace period.
     let shutdown = async {
@@ -100,6 +101,9 @@ pub async fn serve(
         }
     };
     janitor.abort();
+    if let Some(tenant_changes) = tenant_changes {
+        tenant_changes.abort();
+    }
     metrics_server.abort();
     if let Some(workers) = workers {
         workers.shutdown().await;

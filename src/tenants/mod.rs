@@ -1,6 +1,7 @@
 //! Tenants: the marketplaces hosted on Staybase.
 
 pub mod api;
+pub mod directory;
 pub mod model;
 pub mod service;
 pub mod settings;

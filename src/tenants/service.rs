@@ -139,14 +139,21 @@ pub async fn create_with_admin(
     Ok((tenant, one_time_password))
 }
 
-#[tracing::instrument(skip(db))]
-pub async fn set_status(db: &Db, slug: &str, status: TenantStatus) -> Result<Tenant, ApiError> {
+/// Suspends or resumes a tenant; every replica refuses or serves it again within
+/// `directory::STALENESS_BOUND` at worst.
+#[tracing::instrument(skip(state))]
+pub async fn set_status(
+    state: &AppState,
+    slug: &str,
+    status: TenantStatus,
+) -> Result<Tenant, ApiError> {
     let slug = TenantSlug::parse(slug).map_err(|_| ApiError::TenantNotFound)?;
-    let mut tx = db.begin().await?;
+    let mut tx = state.db.begin().await?;
     let tenant = store::set_status(&mut tx, &slug, status, Timestamp::now())
         .await?
         .ok_or(ApiError::TenantNotFound)?;
     tx.commit().await?;
+    state.tenants.forget(slug.as_str());
     Ok(tenant)
 }
 
@@ -196,22 +203,45 @@ pub async fn change_as_operator(
         store::update_settings(&mut tx, &permit, &next, Timestamp::now()).await?;
     }
     tx.commit().await?;
+    state.tenants.forget(slug.as_str());
     store::find_by_slug(db, &slug)
         .await?
         .ok_or(ApiError::TenantNotFound)
 }
 
-/// The tenant a `/v1/t/{tenant}` request addresses, refused when unknown or suspended.
+/// The tenant a `/v1/t/{tenant}` request addresses, from this replica's directory when it has
+/// it (so a cached answer costs no query), refused when unknown or suspended.
+#[tracing::instrument(skip_all, fields(slug = slug))]
+pub async fn resolve_for_request(state: &AppState, slug: &str) -> Result<Tenant, ApiError> {
+    let tenant = match state.tenants.get(slug) {
+        Some(tenant) => tenant,
+        None => {
+            let parsed = TenantSlug::parse(slug).map_err(|_| ApiError::TenantNotFound)?;
+            let tenant = store::find_by_slug(&state.db, &parsed)
+                .await?
+                .ok_or(ApiError::TenantNotFound)?;
+            state.tenants.remember(&tenant);
+            tenant
+        }
+    };
+    active(tenant)
+}
+
+fn active(tenant: Tenant) -> Result<Tenant, ApiError> {
+    match tenant.status {
+        TenantStatus::Active => Ok(tenant),
+        TenantStatus::Suspended => Err(ApiError::TenantSuspended),
+    }
+}
+
+/// The tenant named by an operator's command, refused when unknown or suspended.
 #[tracing::instrument(skip_all, fields(slug = slug))]
 pub async fn resolve_active(db: &Db, slug: &str) -> Result<Tenant, ApiError> {
     let slug = TenantSlug::parse(slug).map_err(|_| ApiError::TenantNotFound)?;
     let tenant = store::find_by_slug(db, &slug)
         .await?
         .ok_or(ApiError::TenantNotFound)?;
-    match tenant.status {
-        TenantStatus::Active => Ok(tenant),
-        TenantStatus::Suspended => Err(ApiError::TenantSuspended),
-    }
+    active(tenant)
 }
 
 /// Every tenant, by slug, whatever its status (for operators).
@@ -226,11 +256,21 @@ pub async fn find_by_id(db: &Db, id: TenantId) -> Result<Option<Tenant>, ApiErro
     store::find_by_id(db, id).await
 }
 
-/// Marks a change to what the tenant's public listing answers show (a listing, its photos, its
-/// calendar), in the transaction of the change, so that cached answers are not served again.
+/// Commits `tx`, which changed what the tenant's public listing answers show (a listing or its
+/// photos), with a new listings version, so that no replica serves the cached answers again:
+/// this one forgets its copy of the tenant at once, the others when notified (see
+/// `directory`). Availability is not part of any cached answer, so bookings and calendars do
+/// not come here, and do not write the tenant row.
 #[tracing::instrument(skip_all, fields(tenant = %tenant))]
-pub async fn listings_changed(tx: &mut Tx, tenant: TenantId) -> Result<(), ApiError> {
-    store::bump_listings(tx, tenant).await
+pub async fn commit_listings_change(
+    state: &AppState,
+    mut tx: Tx,
+    tenant: TenantId,
+) -> Result<(), ApiError> {
+    store::bump_listings(&mut tx, tenant).await?;
+    tx.commit().await?;
+    state.tenants.forget_id(tenant);
+    Ok(())
 }
 
 /// The tenant's currency as of `tx`: on PostgreSQL it holds a share lock on the settings until
@@ -264,7 +304,12 @@ pub async fn settings(
         .authorizer
         .check(&state.db, tenant, principal, SettingsAction::Read)
         .await?;
-    Ok(tenant.settings.clone())
+    // Read afresh, not from this replica's directory: an admin who changed a setting through
+    // another replica reads back what they wrote.
+    Ok(store::find_by_slug(&state.db, &tenant.slug)
+        .await?
+        .ok_or(ApiError::TenantNotFound)?
+        .settings)
 }
 
 /// Applies a settings change after checking every field.
@@ -310,6 +355,7 @@ pub async fn update_settings(
     let now = Timestamp::now();
     store::update_settings(&mut tx, &permit, &next, now).await?;
     tx.commit().await?;
+    state.tenants.forget(tenant.slug.as_str());
     Ok(TenantSettings {
         version: current.settings.version + 1,
         ..next

@@ -68,6 +68,14 @@ async fn tenant_create_makes_a_tenant_whose_routes_answer() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // The server learns of the CLI's change by notification (PostgreSQL) or once its copy of
+    // the tenant expires.
+    let suspended_at = std::time::Instant::now();
+    crate::helpers::eventually(|| async {
+        app.get("/v1/t/seaside").await.status() == StatusCode::FORBIDDEN
+    })
+    .await;
+    assert!(suspended_at.elapsed() < std::time::Duration::from_secs(1));
     assert_problem(
         app.get("/v1/t/seaside").await,
         StatusCode::FORBIDDEN,

@@ -106,7 +106,14 @@ async fn readyz_fails_once_the_database_pool_is_gone() {
         app.get("/readyz").await.status(),
         StatusCode::SERVICE_UNAVAILABLE
     );
-    let response = app.get("/v1/t/acme").await;
+    // A search for dates always reads the database (the tenant may still be in memory).
+    let response = app
+        .get(&format!(
+            "/v1/t/acme/properties?check_in={}&check_out={}",
+            crate::helpers::day(10),
+            crate::helpers::day(12)
+        ))
+        .await;
     assert_problem(
         response,
         StatusCode::SERVICE_UNAVAILABLE,

@@ -13,6 +13,7 @@ mod cors;
 mod errors;
 mod health;
 mod helpers;
+mod hot_paths;
 mod images;
 mod jobs;
 mod mail;

@@ -38,7 +38,7 @@ async fn a_suspended_tenant_is_refused_until_resumed() {
     app.create_tenant("acme").await;
     app.create_tenant("other").await;
 
-    tenants::set_status(&app.state.db, "acme", TenantStatus::Suspended)
+    tenants::set_status(&app.state, "acme", TenantStatus::Suspended)
         .await
         .unwrap();
     assert_problem(
@@ -53,7 +53,7 @@ async fn a_suspended_tenant_is_refused_until_resumed() {
         "others unaffected"
     );
 
-    tenants::set_status(&app.state.db, "acme", TenantStatus::Active)
+    tenants::set_status(&app.state, "acme", TenantStatus::Active)
         .await
         .unwrap();
     assert_eq!(app.get("/v1/t/acme").await.status(), StatusCode::OK);
@@ -97,6 +97,6 @@ async fn slugs_are_unique_and_validated() {
         }
         other => panic!("expected validation errors, got {other:?}"),
     }
-    let missing = tenants::set_status(&app.state.db, "ghost", TenantStatus::Suspended).await;
+    let missing = tenants::set_status(&app.state, "ghost", TenantStatus::Suspended).await;
     assert!(matches!(missing, Err(ApiError::TenantNotFound)));
 }

@@ -1,0 +1,148 @@
+//! What the busiest requests cost: database statements counted, and how fast a change to a
+//! tenant reaches every replica.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use staybase::tenants::{TenantStatus, service as tenants};
+use tracing_subscriber::{Layer, filter::Targets, layer::SubscriberExt};
+
+use crate::helpers::{Location, NewProperty, PropertyPatch, assert_problem, eur, spawn_app};
+
+/// Counts the statements sqlx runs (its `sqlx::query` events), on every thread of the process.
+#[derive(Clone, Default)]
+struct Statements(Arc<AtomicUsize>);
+
+impl<S: tracing::Subscriber> Layer<S> for Statements {
+    fn on_event(
+        &self,
+        _event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Statements {
+    /// Installs the counter for the whole process (each test runs in a process of its own).
+    fn install() -> Self {
+        let statements = Self::default();
+        let subscriber = tracing_subscriber::registry().with(
+            statements
+                .clone()
+                .with_filter(Targets::new().with_target("sqlx::query", tracing::Level::TRACE)),
+        );
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        statements
+    }
+
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn a_cached_listing_answer_runs_no_statement() {
+    let statements = Statements::install();
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let host = app.tenant_admin("acme").await;
+    app.set_roles(&host, "tenant_admin,host,guest").await;
+    let property = app
+        .properties(&host)
+        .created(&NewProperty {
+            name: "Loft",
+            description: "d",
+            location: Location::NICE,
+            nightly_price: eur(10_000),
+            max_guests: 2,
+            status: Some("listed"),
+            ..NewProperty::default()
+        })
+        .await;
+    let path = format!("/v1/t/acme/properties/{}", property["id"].as_str().unwrap());
+
+    // The first anonymous reads fill the caches (the tenant, and each answer).
+    let search = "/v1/t/acme/properties";
+    assert_eq!(app.get(&path).await.status(), StatusCode::OK);
+    assert_eq!(app.get(search).await.status(), StatusCode::OK);
+    let before = statements.count();
+    assert!(before > 0, "the counter sees statements");
+    // Well within the directory's staleness bound, after which the tenant is read again.
+    for _ in 0..2 {
+        assert_eq!(app.get(&path).await.status(), StatusCode::OK);
+        assert_eq!(app.get(search).await.status(), StatusCode::OK);
+    }
+    assert_eq!(statements.count(), before, "cache hits ran statements");
+
+    // A change is seen at once by the replica that made it.
+    app.properties(&host)
+        .updated(
+            &property["id"],
+            &PropertyPatch {
+                name: Some("Harbour loft"),
+                ..PropertyPatch::default()
+            },
+        )
+        .await;
+    let fresh: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(fresh["name"], "Harbour loft");
+}
+
+#[tokio::test]
+async fn a_tenant_suspended_through_one_replica_is_refused_by_another_within_a_second() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let replica = app.replica().await;
+    let client = reqwest::Client::new();
+    let tenant_on_replica = format!("{replica}/v1/t/acme");
+    // The replica knows the tenant (it is in its directory).
+    for _ in 0..2 {
+        let response = client.get(&tenant_on_replica).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    tenants::set_status(&app.state, "acme", TenantStatus::Suspended)
+        .await
+        .unwrap();
+    let suspended_at = Instant::now();
+    assert_problem(
+        app.get("/v1/t/acme").await,
+        StatusCode::FORBIDDEN,
+        "tenant_suspended",
+    )
+    .await;
+    loop {
+        let response = client.get(&tenant_on_replica).send().await.unwrap();
+        if response.status() == StatusCode::FORBIDDEN {
+            assert_problem(response, StatusCode::FORBIDDEN, "tenant_suspended").await;
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            suspended_at.elapsed() < Duration::from_secs(1),
+            "the replica still serves the suspended tenant"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(suspended_at.elapsed() < Duration::from_secs(1));
+
+    tenants::set_status(&app.state, "acme", TenantStatus::Active)
+        .await
+        .unwrap();
+    crate::helpers::eventually(|| async {
+        client
+            .get(&tenant_on_replica)
+            .send()
+            .await
+            .is_ok_and(|response| response.status() == StatusCode::OK)
+    })
+    .await;
+}
