@@ -224,6 +224,8 @@ pub async fn seed(
         }
         tx.commit().await?;
     }
+    db.analyze(&["users", "properties", "property_amenities"])
+        .await?;
     Ok(Seeded {
         tenant,
         hosts: host_emails,

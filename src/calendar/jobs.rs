@@ -99,5 +99,15 @@ async fn sync_import(context: JobContext, job: SyncCalendarImport) -> Result<(),
     let error = outcome.as_ref().err().map(String::as_str);
     store::record_sync(&mut tx, tenant, import.id, error, now).await?;
     tx.commit().await?;
+    if outcome
+        .as_ref()
+        .is_ok_and(|ranges| ranges.len() >= BULK_IMPORT_RANGES)
+    {
+        state.db.analyze(&["blocked_ranges"]).await?;
+    }
     Ok(())
 }
+
+/// An import this large changes the blocks table enough for the planner's statistics to be
+/// refreshed at once rather than when autovacuum gets to it.
+const BULK_IMPORT_RANGES: usize = 500;

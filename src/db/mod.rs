@@ -282,6 +282,17 @@ impl Db {
     pub async fn close(&self) {
         on_db!(self, |pool| pool.close().await)
     }
+
+    /// Refreshes the planner's statistics of `tables` after a bulk write, so that the next
+    /// queries are planned for what the tables now hold, not for what they held when
+    /// autovacuum last looked (a primary-key lookup planned as a scan of the whole tenant).
+    pub async fn analyze(&self, tables: &[&'static str]) -> Result<(), ApiError> {
+        for table in tables {
+            let sql = format!("ANALYZE {table}");
+            on_db!(self, |pool| sqlx::query(&sql).execute(pool).await.map(drop))?;
+        }
+        Ok(())
+    }
 }
 
 impl Tx {

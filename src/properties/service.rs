@@ -500,6 +500,16 @@ pub async fn search(
     Ok(page)
 }
 
+/// PostgreSQL's plan for reading a property by id (`None` on SQLite), for the test that keeps
+/// it on the primary key after a bulk load.
+pub async fn explain_lookup(
+    db: &Db,
+    tenant: TenantId,
+    id: PropertyId,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    store::explain_get(db, tenant, id).await
+}
+
 /// PostgreSQL's plan for `search` (`None` on SQLite), for the tests that keep searches on
 /// their indexes.
 #[tracing::instrument(skip_all, fields(tenant = %tenant))]

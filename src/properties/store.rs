@@ -579,6 +579,27 @@ pub async fn explain_search(
     Ok(Some(plan.0))
 }
 
+/// PostgreSQL's plan for `get` (`None` on SQLite).
+pub async fn explain_get(
+    db: &Db,
+    tenant: TenantId,
+    id: PropertyId,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    let Db::Postgres(pool) = db else {
+        return Ok(None);
+    };
+    let sql = format!(
+        "EXPLAIN (FORMAT JSON) SELECT {COLUMNS} FROM properties \
+         WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL"
+    );
+    let plan = sqlx::query_scalar::<_, sqlx::types::Json<serde_json::Value>>(&sql)
+        .bind(tenant.0)
+        .bind(id.0)
+        .fetch_one(pool)
+        .await?;
+    Ok(Some(plan.0))
+}
+
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn search(db: &Db, query: &SearchQuery) -> Result<Vec<Property>, ApiError> {
     let sql = format!(
