@@ -153,7 +153,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         body: JsonBody<RegisterRequest>,
     ) -> ApiResult<Accepted, RegisterErrors> {
         let body = body.0;
@@ -188,7 +188,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         body: JsonBody<LoginRequest>,
     ) -> ApiResult<NoStore<Json<TokenResponse>>, LoginErrors> {
         let body = body.0;
@@ -211,7 +211,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         body: JsonBody<PasswordReplacement>,
     ) -> ApiResult<NoStore<Json<TokenResponse>>, LoginErrors> {
         let body = body.0;
@@ -240,7 +240,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         body: JsonBody<RefreshRequest>,
     ) -> ApiResult<NoStore<Json<TokenResponse>>, TokenErrors> {
         let session = service::refresh(&state, &tenant.0, &caller.0, &body.refresh_token).await?;
@@ -257,7 +257,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         body: JsonBody<RefreshRequest>,
     ) -> ApiResult<Done, TokenErrors> {
         service::logout(&state, &tenant.0, &caller.0, &body.refresh_token).await?;
@@ -274,7 +274,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         body: JsonBody<EmailTokenRequest>,
     ) -> ApiResult<Done, TokenErrors> {
         service::verify_email(&state, &tenant.0, &caller.0, &body.token).await?;
@@ -293,7 +293,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         body: JsonBody<PasswordResetRequest>,
     ) -> ApiResult<Accepted, TokenErrors> {
         service::request_password_reset(&state, &tenant.0, &caller.0, &body.email).await?;
@@ -310,7 +310,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         body: JsonBody<PasswordResetConfirmation>,
     ) -> ApiResult<Done, TokenErrors> {
         let body = body.0;

@@ -195,7 +195,7 @@ impl CalendarApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         id: Path<Uuid>,
         /// First night, `YYYY-MM-DD`.
         from: Query<String>,
@@ -301,7 +301,7 @@ impl CalendarApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         /// The feed's file name, `<secret>.ics`.
         feed: Path<String>,
     ) -> ApiResult<Calendar, ReadErrors> {

@@ -7,8 +7,9 @@ pub mod server;
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, Route};
+use poem::{Endpoint, EndpointExt, Route, endpoint::make_sync, web::Html};
 use poem_openapi::OpenApiService;
+use serde_json::{Value, json};
 
 use crate::{
     admin::api::AdminApi,
@@ -69,10 +70,32 @@ pub fn service() -> OpenApiService<Apis, ()> {
         .url_prefix(API_PREFIX)
 }
 
-/// The OpenAPI document as committed in `openapi/openapi.json`.
+/// The OpenAPI document: what `/openapi.json` and `/docs` serve and `openapi/openapi.json`
+/// holds. It is poem-openapi's document completed with what poem-openapi cannot write:
+/// `security: []` on the operations that take no security extractor (the default policy's
+/// anonymous ones and platform sign-in). poem-openapi drops an empty requirement list, and an
+/// operation without `security` reads as undecided to linters.
+///
+/// The keys come out sorted (serde_json maps here are ordered by key).
 pub fn spec_json() -> String {
-    let mut spec = service().spec();
-    spec.push('\n');
+    let raw: Value =
+        serde_json::from_str(&service().spec()).expect("poem-openapi writes its document as JSON");
+    let mut text = serde_json::to_string_pretty(&complete(raw)).expect("a JSON value serializes");
+    text.push('\n');
+    text
+}
+
+fn complete(mut spec: Value) -> Value {
+    let operations = spec["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(Value::as_object_mut);
+    for operation in operations {
+        operation.entry("security").or_insert_with(|| json!([]));
+    }
     spec
 }
 
@@ -105,8 +128,12 @@ pub fn metrics_endpoint(state: AppState) -> impl Endpoint + 'static {
 /// The whole HTTP application: operational routes, the API, its spec and docs, behind the edge.
 pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
     let service = service();
-    let spec: serde_json::Value =
-        serde_json::from_str(&service.spec()).unwrap_or(serde_json::Value::Null);
+    let document = spec_json();
+    let spec: Value = serde_json::from_str(&document).unwrap_or(Value::Null);
+    // Swagger UI shows the same document: poem's page embeds its own, replaced here.
+    let docs_html = service
+        .swagger_ui_html()
+        .replacen(&service.spec(), &document, 1);
     let allowed = AllowedMethods::from_spec(&spec, ops::PLAIN_GET_ROUTES);
     let limits = BodyLimits {
         body: state.config.max_body_bytes,
@@ -126,8 +153,18 @@ pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
         .at("/healthz", poem::get(ops::healthz))
         .at("/readyz", poem::get(ops::readyz))
         .at("/.well-known/jwks.json", poem::get(ops::jwks))
-        .at("/openapi.json", service.spec_endpoint())
-        .nest("/docs", service.swagger_ui())
+        .at(
+            "/openapi.json",
+            poem::get(make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json")
+                    .body(document.clone())
+            })),
+        )
+        .nest(
+            "/docs",
+            Route::new().at("/", poem::get(make_sync(move |_| Html(docs_html.clone())))),
+        )
         .nest(API_PREFIX, service)
         .data(state);
     Edge::new(route, limits, allowed)

@@ -1,7 +1,12 @@
-use reqwest::StatusCode;
-use serde_json::Value;
+use std::collections::BTreeMap;
 
-use crate::helpers::spawn_app;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::{
+    authz::{Who, expectations},
+    helpers::spawn_app,
+};
 
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
 
@@ -27,7 +32,12 @@ async fn the_served_spec_is_openapi_3_with_stable_operation_ids() {
     let app = spawn_app().await;
     let response = app.get("/openapi.json").await;
     assert_eq!(response.status(), StatusCode::OK);
-    let spec: Value = response.json().await.unwrap();
+    let served = response.text().await.unwrap();
+    assert!(
+        served == staybase::router::spec_json(),
+        "/openapi.json serves the committed document"
+    );
+    let spec: Value = serde_json::from_str(&served).unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
 
     let paths = spec["paths"].as_object().unwrap();
@@ -65,5 +75,111 @@ async fn interactive_docs_are_served() {
     let app = spawn_app().await;
     let response = app.get("/docs").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.text().await.unwrap().contains("swagger"));
+    let page = response.text().await.unwrap();
+    assert!(page.contains("swagger"));
+    // The same document as /openapi.json, not poem-openapi's own.
+    assert!(page.contains(staybase::router::spec_json().trim_end()));
+}
+
+fn spec() -> Value {
+    serde_json::from_str(&staybase::router::spec_json()).expect("the document is JSON")
+}
+
+/// Every operation of `spec`: (path template, method, operation).
+fn operations(spec: &Value) -> Vec<(&str, &str, &Value)> {
+    let mut found = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("a path item") {
+            found.push((path.as_str(), method.as_str(), operation));
+        }
+    }
+    found
+}
+
+/// The operations whose documented `security` differs from what the callers allowed to use it
+/// need: none (`[]`) when anonymous callers may, the platform's bearer scheme for `/v1/admin`,
+/// the tenant's otherwise. An operation without an expectation is listed too.
+fn security_mismatches(spec: &Value, allowed: &BTreeMap<&str, &[Who]>) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for (path, method, operation) in operations(spec) {
+        let id = operation["operationId"].as_str().unwrap_or("?");
+        let Some(callers) = allowed.get(id) else {
+            wrong.push(format!("{id}: no authorization expectation in authz.rs"));
+            continue;
+        };
+        let expected = if callers.contains(&Who::Anonymous) {
+            json!([])
+        } else if path.starts_with("/v1/admin/") {
+            json!([{ "platform_bearer": [] }])
+        } else {
+            json!([{ "bearer": [] }])
+        };
+        if operation.get("security") != Some(&expected) {
+            wrong.push(format!(
+                "{id} ({method} {path}): security {} instead of {expected}",
+                operation.get("security").unwrap_or(&Value::Null)
+            ));
+        }
+    }
+    wrong
+}
+
+/// SDK generators read `security` to decide which calls need credentials: it must say what the
+/// authorization walk (`authz.rs`) finds, so a new public route cannot be documented as
+/// authenticated, nor a protected one as public.
+#[test]
+fn each_operation_documents_the_security_its_callers_need() {
+    let spec = spec();
+    let allowed = expectations();
+    assert_eq!(security_mismatches(&spec, &allowed), Vec::<String>::new());
+
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["type"], "http");
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["platform_bearer"]["type"], "http");
+    let documented: Vec<&Value> = operations(&spec)
+        .into_iter()
+        .map(|(_, _, operation)| &operation["security"])
+        .collect();
+    let public = documented
+        .iter()
+        .filter(|security| **security == &json!([]))
+        .count();
+    let anonymous = allowed
+        .values()
+        .filter(|callers| callers.contains(&Who::Anonymous))
+        .count();
+    assert_eq!(public, anonymous, "public operations");
+    assert!(public > 0 && public < documented.len());
+
+    // The check itself catches each kind of mistake.
+    let mut broken = spec.clone();
+    let paths = &mut broken["paths"];
+    // A public operation documented as authenticated, or as optionally so.
+    paths["/v1/t/{tenant}/auth/login"]["post"]["security"] = json!([{ "bearer": [] }]);
+    paths["/v1/t/{tenant}"]["get"]["security"] = json!([{ "bearer": [] }, {}]);
+    // A protected operation documented as public, or with no decision at all.
+    paths["/v1/t/{tenant}/users/me"]["get"]["security"] = json!([]);
+    paths["/v1/t/{tenant}/settings"]["get"]
+        .as_object_mut()
+        .unwrap()
+        .remove("security");
+    // The other scheme.
+    paths["/v1/admin/me"]["get"]["security"] = json!([{ "bearer": [] }]);
+    let mut caught: Vec<String> = security_mismatches(&broken, &allowed)
+        .iter()
+        .map(|line| line.split(' ').next().unwrap().to_owned())
+        .collect();
+    caught.sort();
+    assert_eq!(
+        caught,
+        ["admin_me", "get_me", "get_settings", "get_tenant", "login"]
+    );
+    // An operation nobody decided on.
+    let mut unknown = allowed.clone();
+    unknown.remove("get_booking");
+    assert_eq!(
+        security_mismatches(&spec, &unknown),
+        ["get_booking: no authorization expectation in authz.rs"]
+    );
 }
