@@ -8,7 +8,7 @@ pub mod server;
 use std::sync::Arc;
 
 use poem::{Endpoint, EndpointExt, Route, endpoint::make_sync, web::Html};
-use poem_openapi::OpenApiService;
+use poem_openapi::{ContactObject, LicenseObject, OpenApiService, ServerObject};
 use serde_json::{Value, json};
 
 use crate::{
@@ -68,7 +68,22 @@ pub fn service() -> OpenApiService<Apis, ()> {
              (`application/problem+json`) with a stable `code`.",
         )
         .url_prefix(API_PREFIX)
+        // Relative: the host that serves the document. The paths keep their `/v1`.
+        .server(ServerObject::new("/").description(
+            "The host serving this document; every path starts with the API base `/v1`.",
+        ))
+        .license(LicenseObject::new("Proprietary").url(LICENSE_URL))
+        .contact(
+            ContactObject::new()
+                .name("Staybase maintainers")
+                .url(CONTACT_URL),
+        )
 }
+
+/// Where the API's terms and its maintainers are published. Placeholders under the reserved
+/// `.example` domain until the project has a public site.
+const LICENSE_URL: &str = "https://staybase.example/license";
+const CONTACT_URL: &str = "https://staybase.example/support";
 
 /// The OpenAPI document: what `/openapi.json` and `/docs` serve and `openapi/openapi.json`
 /// holds. It is poem-openapi's document completed with what poem-openapi cannot write:

@@ -183,3 +183,31 @@ fn each_operation_documents_the_security_its_callers_need() {
         ["get_booking: no authorization expectation in authz.rs"]
     );
 }
+
+/// Generators and linters want to know where the API is and under what terms.
+#[test]
+fn the_document_names_its_server_license_and_contact() {
+    let spec = spec();
+    assert_eq!(spec["servers"][0]["url"], "/", "{}", spec["servers"]);
+    assert!(
+        spec["servers"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("/v1")
+    );
+    let info = &spec["info"];
+    assert!(!info["license"]["name"].as_str().unwrap().is_empty());
+    assert!(
+        info["license"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+    assert!(!info["contact"]["name"].as_str().unwrap().is_empty());
+    assert!(
+        info["contact"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+}
