@@ -3,13 +3,16 @@
 //! serves it beside the job workers.
 
 mod connections;
+mod openapi;
 pub mod server;
 
 use std::sync::Arc;
 
 use poem::{Endpoint, EndpointExt, Route, endpoint::make_sync, web::Html};
 use poem_openapi::{ContactObject, LicenseObject, OpenApiService, ServerObject};
-use serde_json::{Value, json};
+use serde_json::Value;
+
+pub use openapi::spec_json;
 
 use crate::{
     admin::api::AdminApi,
@@ -84,35 +87,6 @@ pub fn service() -> OpenApiService<Apis, ()> {
 /// `.example` domain until the project has a public site.
 const LICENSE_URL: &str = "https://staybase.example/license";
 const CONTACT_URL: &str = "https://staybase.example/support";
-
-/// The OpenAPI document: what `/openapi.json` and `/docs` serve and `openapi/openapi.json`
-/// holds. It is poem-openapi's document completed with what poem-openapi cannot write:
-/// `security: []` on the operations that take no security extractor (the default policy's
-/// anonymous ones and platform sign-in). poem-openapi drops an empty requirement list, and an
-/// operation without `security` reads as undecided to linters.
-///
-/// The keys come out sorted (serde_json maps here are ordered by key).
-pub fn spec_json() -> String {
-    let raw: Value =
-        serde_json::from_str(&service().spec()).expect("poem-openapi writes its document as JSON");
-    let mut text = serde_json::to_string_pretty(&complete(raw)).expect("a JSON value serializes");
-    text.push('\n');
-    text
-}
-
-fn complete(mut spec: Value) -> Value {
-    let operations = spec["paths"]
-        .as_object_mut()
-        .into_iter()
-        .flat_map(|paths| paths.values_mut())
-        .filter_map(Value::as_object_mut)
-        .flat_map(|item| item.values_mut())
-        .filter_map(Value::as_object_mut);
-    for operation in operations {
-        operation.entry("security").or_insert_with(|| json!([]));
-    }
-    spec
-}
 
 /// The operational routes alone, for a worker process's probes.
 pub fn operations_endpoint(state: AppState) -> impl Endpoint + 'static {

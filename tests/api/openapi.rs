@@ -2,10 +2,11 @@ use std::collections::BTreeMap;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use staybase::ratelimit::{DEFAULT_PLAN, PlanLimits};
 
 use crate::{
     authz::{Who, expectations},
-    helpers::spawn_app,
+    helpers::{spawn_app, spawn_app_with},
 };
 
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
@@ -210,4 +211,143 @@ fn the_document_names_its_server_license_and_contact() {
             .unwrap()
             .starts_with("https://")
     );
+}
+
+fn operation<'a>(spec: &'a Value, id: &str) -> &'a Value {
+    operations(spec)
+        .into_iter()
+        .find(|(_, _, operation)| operation["operationId"] == id)
+        .unwrap_or_else(|| panic!("{id} in the spec"))
+        .2
+}
+
+/// The headers documented for `operation`'s `status` answer, by lower-cased name, with
+/// whether each is required (references to `components.headers` resolved).
+fn documented_headers(spec: &Value, operation: &Value, status: u16) -> BTreeMap<String, bool> {
+    let headers = operation["responses"][status.to_string()]["headers"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{} documents {status}", operation["operationId"]));
+    headers
+        .iter()
+        .map(|(name, header)| {
+            let header = match header["$ref"].as_str() {
+                Some(reference) => {
+                    let name = reference
+                        .strip_prefix("#/components/headers/")
+                        .expect("a reference to components.headers");
+                    &spec["components"]["headers"][name]
+                }
+                None => header,
+            };
+            assert!(
+                header["schema"].is_object() && header["description"].is_string(),
+                "{name}: {header}"
+            );
+            (
+                name.to_ascii_lowercase(),
+                header["required"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect()
+}
+
+const EDGE_HEADERS: [&str; 5] = [
+    "x-request-id",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "retry-after",
+];
+
+/// Every answer carries `X-Request-Id`; the operations a rate limit is checked on (the ones
+/// that can answer 429) may carry `RateLimit-*` on any answer, and `Retry-After` on 429. The
+/// names are spelled as usual, not upper-cased.
+#[test]
+fn responses_document_the_headers_the_edge_adds() {
+    let spec = spec();
+    let mut rate_limited = Vec::new();
+    for (_, _, operation) in operations(&spec) {
+        let id = operation["operationId"].as_str().unwrap();
+        let responses = operation["responses"].as_object().unwrap();
+        let limited = responses.contains_key("429");
+        if limited {
+            rate_limited.push(id);
+        }
+        for (status, response) in responses {
+            let names: Vec<&String> = response["headers"].as_object().unwrap().keys().collect();
+            for name in &names {
+                assert!(
+                    name.bytes().any(|b| b.is_ascii_lowercase()),
+                    "{id} {status}: header {name} is upper-cased"
+                );
+            }
+            let headers = documented_headers(&spec, operation, status.parse().unwrap());
+            assert_eq!(headers.get("x-request-id"), Some(&true), "{id} {status}");
+            for name in ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"] {
+                let expected = limited.then_some(&false);
+                assert_eq!(headers.get(name), expected, "{id} {status} {name}");
+            }
+            let retry_after = (status == "429").then_some(&true);
+            assert_eq!(headers.get("retry-after"), retry_after, "{id} {status}");
+        }
+    }
+    // Every tenant route is rate limited, and so are platform sign-ins; not `admin_me`.
+    assert!(rate_limited.contains(&"get_tenant") && rate_limited.contains(&"admin_login"));
+    assert!(!rate_limited.contains(&"admin_me"));
+
+    let create_booking = operation(&spec, "create_booking");
+    let replayed = &create_booking["responses"]["201"]["headers"]["Idempotent-Replayed"];
+    assert_eq!(replayed["schema"]["type"], "boolean", "{create_booking}");
+    assert!(
+        replayed["description"]
+            .as_str()
+            .is_some_and(|text| text.contains("Idempotency-Key")),
+        "{replayed}"
+    );
+}
+
+/// What the server sends matches the document: the edge's headers on live answers are the
+/// documented ones, and the required ones are there, including on a 429.
+#[tokio::test]
+async fn live_answers_carry_the_documented_headers() {
+    let app = spawn_app_with(|config| {
+        config.rate_limit_plans.insert(
+            DEFAULT_PLAN.to_owned(),
+            PlanLimits {
+                read_per_minute: 2,
+                ..PlanLimits::default()
+            },
+        );
+    })
+    .await;
+    app.create_tenant("acme").await;
+    let spec = spec();
+    let get_tenant = operation(&spec, "get_tenant");
+    let admin_me = operation(&spec, "admin_me");
+    let answers = [
+        (get_tenant, app.get("/v1/t/acme").await),
+        (get_tenant, app.get("/v1/t/acme").await),
+        (get_tenant, app.get("/v1/t/acme").await),
+        (admin_me, app.get("/v1/admin/me").await),
+    ];
+    let statuses: Vec<u16> = answers.iter().map(|(_, r)| r.status().as_u16()).collect();
+    assert_eq!(statuses, [200, 200, 429, 401]);
+    for (operation, response) in &answers {
+        let status = response.status().as_u16();
+        let documented = documented_headers(&spec, operation, status);
+        let id = &operation["operationId"];
+        for name in EDGE_HEADERS {
+            let sent = response.headers().contains_key(name);
+            match documented.get(name) {
+                Some(true) => assert!(sent, "{id} {status}: {name} is required"),
+                Some(false) => {}
+                None => assert!(!sent, "{id} {status}: {name} is sent but not documented"),
+            }
+        }
+    }
+    // The optional ones are in fact sent where rate limits apply.
+    for (_, response) in &answers[..3] {
+        assert!(response.headers().contains_key("ratelimit-remaining"));
+    }
+    assert!(!answers[3].1.headers().contains_key("ratelimit-limit"));
 }
