@@ -223,7 +223,10 @@ pub enum CreatedBooking {
     #[oai(status = 201)]
     Created(
         Json<BookingView>,
-        #[oai(header = "Idempotent-Replayed")] Option<bool>,
+        /// `true` when this is the first answer to the same `Idempotency-Key` and body,
+        /// answered again (no new booking was made); absent on a first answer.
+        #[oai(header = "Idempotent-Replayed")]
+        Option<bool>,
     ),
 }
 

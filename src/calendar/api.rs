@@ -212,7 +212,7 @@ impl CalendarApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         id: Path<Uuid>,
         /// First night, `YYYY-MM-DD`.
         from: Query<ApiDate>,
@@ -320,7 +320,7 @@ impl CalendarApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         /// The feed's file name, `<secret>.ics`.
         feed: Path<String>,
     ) -> ApiResult<Calendar, ReadErrors> {

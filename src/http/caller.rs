@@ -1,7 +1,9 @@
 //! The caller of a tenant route: its bearer credentials authenticated, and its request counted
-//! against the tenant's rate limits.
+//! against the tenant's rate limits. `Caller` documents the operation as requiring the `bearer`
+//! scheme; `Caller<Public>`, for the operations the default policy opens to anonymous callers,
+//! documents none and behaves the same.
 
-use std::{net::IpAddr, sync::Arc};
+use std::{marker::PhantomData, net::IpAddr, sync::Arc};
 
 use poem::{Request, RequestBody, http::header};
 use poem_openapi::{
@@ -19,8 +21,32 @@ use crate::{
 };
 
 /// The authenticated caller of a tenant route, rate limited. Must follow the tenant path
-/// parameter in a handler's arguments (it reads the tenant that one resolved).
-pub struct Caller(pub Principal);
+/// parameter in a handler's arguments (it reads the tenant that one resolved). `A` says how
+/// the operation is documented, nothing else: `Bearer` (the default) or `Public`.
+pub struct Caller<A: Access = Bearer>(pub Principal, PhantomData<A>);
+
+/// How an operation taking a `Caller` is documented in the spec. Whatever it says, a bearer
+/// token sent is authenticated (a bad one is refused) and the request is rate limited.
+pub trait Access: Send + Sync + 'static {
+    /// The security schemes the operation requires.
+    const SCHEMES: &'static [&'static str];
+}
+
+/// The operation requires the `bearer` scheme: `[{"bearer": []}]`.
+pub struct Bearer;
+
+/// The operation is open to anonymous callers under the default policy: no requirement is
+/// documented (`security: []`, written by `router::spec_json`, as poem-openapi drops an empty
+/// list). A tenant's own policy rules may still open or close it.
+pub struct Public;
+
+impl Access for Bearer {
+    const SCHEMES: &'static [&'static str] = &["bearer"];
+}
+
+impl Access for Public {
+    const SCHEMES: &'static [&'static str] = &[];
+}
 
 fn bearer(request: &Request) -> Result<Option<&str>, ApiError> {
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
@@ -61,7 +87,7 @@ fn client_ip(request: &Request) -> Option<IpAddr> {
     request.remote_addr().as_socket_addr().map(|addr| addr.ip())
 }
 
-impl<'a> ApiExtractor<'a> for Caller {
+impl<'a, A: Access> ApiExtractor<'a> for Caller<A> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
 
     type ParamType = ();
@@ -74,7 +100,8 @@ impl<'a> ApiExtractor<'a> for Caller {
                 ty: "http",
                 description: Some(
                     "An access token from `auth/login` (JWT, 15 minutes) or an integrator API key \
-                     (`sk_...`). Operations open to anonymous callers accept no credentials too.",
+                     (`sk_...`). Operations documented with `security: []` are open to \
+                     anonymous callers; a token sent to them is checked all the same.",
                 ),
                 name: None,
                 key_in: None,
@@ -86,12 +113,10 @@ impl<'a> ApiExtractor<'a> for Caller {
         );
     }
 
+    // No security fallback: the schemes listed are required, and none means a public
+    // operation rather than an optional scheme.
     fn security_schemes() -> Vec<&'static str> {
-        vec!["bearer"]
-    }
-
-    fn has_security_fallback() -> bool {
-        true
+        A::SCHEMES.to_vec()
     }
 
     async fn from_request(
@@ -152,6 +177,6 @@ impl<'a> ApiExtractor<'a> for Caller {
         if let Principal::User(user) = &principal {
             tracing::Span::current().record("principal", user.user_id.to_string());
         }
-        Ok(Self(principal))
+        Ok(Self(principal, PhantomData))
     }
 }

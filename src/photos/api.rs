@@ -249,7 +249,7 @@ impl PhotosApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         id: Path<Uuid>,
         image_id: Path<Uuid>,
         size: Path<SizeDto>,

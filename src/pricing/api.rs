@@ -93,7 +93,7 @@ impl PricingApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         id: Path<Uuid>,
         body: JsonBody<QuoteRequest>,
     ) -> ApiResult<Json<QuoteView>, QuoteErrors> {

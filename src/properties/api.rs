@@ -396,7 +396,7 @@ impl PropertiesApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
     ) -> ApiResult<Json<AmenityList>, ReadErrors> {
         let amenities = service::amenities(&state, &tenant.0, &caller.0).await?;
         Ok(Json(AmenityList {
@@ -478,7 +478,7 @@ impl PropertiesApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         /// City name, case-insensitive.
         city: Query<Option<String>>,
         /// ISO 3166-1 alpha-2 country code.
@@ -566,7 +566,7 @@ impl PropertiesApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         id: Path<Uuid>,
     ) -> ApiResult<NoStore<Json<PropertyView>>, ReadErrors> {
         let detail = service::detail(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;

@@ -3,12 +3,16 @@
 //! serves it beside the job workers.
 
 mod connections;
+mod openapi;
 pub mod server;
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, Route};
-use poem_openapi::OpenApiService;
+use poem::{Endpoint, EndpointExt, Route, endpoint::make_sync, web::Html};
+use poem_openapi::{ContactObject, LicenseObject, OpenApiService, ServerObject};
+use serde_json::Value;
+
+pub use openapi::spec_json;
 
 use crate::{
     admin::api::AdminApi,
@@ -67,14 +71,22 @@ pub fn service() -> OpenApiService<Apis, ()> {
              (`application/problem+json`) with a stable `code`.",
         )
         .url_prefix(API_PREFIX)
+        // Relative: the host that serves the document. The paths keep their `/v1`.
+        .server(ServerObject::new("/").description(
+            "The host serving this document; every path starts with the API base `/v1`.",
+        ))
+        .license(LicenseObject::new("Proprietary").url(LICENSE_URL))
+        .contact(
+            ContactObject::new()
+                .name("Staybase maintainers")
+                .url(CONTACT_URL),
+        )
 }
 
-/// The OpenAPI document as committed in `openapi/openapi.json`.
-pub fn spec_json() -> String {
-    let mut spec = service().spec();
-    spec.push('\n');
-    spec
-}
+/// Where the API's terms and its maintainers are published. Placeholders under the reserved
+/// `.example` domain until the project has a public site.
+const LICENSE_URL: &str = "https://staybase.example/license";
+const CONTACT_URL: &str = "https://staybase.example/support";
 
 /// The operational routes alone, for a worker process's probes.
 pub fn operations_endpoint(state: AppState) -> impl Endpoint + 'static {
@@ -105,8 +117,12 @@ pub fn metrics_endpoint(state: AppState) -> impl Endpoint + 'static {
 /// The whole HTTP application: operational routes, the API, its spec and docs, behind the edge.
 pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
     let service = service();
-    let spec: serde_json::Value =
-        serde_json::from_str(&service.spec()).unwrap_or(serde_json::Value::Null);
+    let document = spec_json();
+    let spec: Value = serde_json::from_str(&document).unwrap_or(Value::Null);
+    // Swagger UI shows the same document: poem's page embeds its own, replaced here.
+    let docs_html = service
+        .swagger_ui_html()
+        .replacen(&service.spec(), &document, 1);
     let allowed = AllowedMethods::from_spec(&spec, ops::PLAIN_GET_ROUTES);
     let limits = BodyLimits {
         body: state.config.max_body_bytes,
@@ -126,8 +142,18 @@ pub fn endpoint(state: AppState) -> impl Endpoint + 'static {
         .at("/healthz", poem::get(ops::healthz))
         .at("/readyz", poem::get(ops::readyz))
         .at("/.well-known/jwks.json", poem::get(ops::jwks))
-        .at("/openapi.json", service.spec_endpoint())
-        .nest("/docs", service.swagger_ui())
+        .at(
+            "/openapi.json",
+            poem::get(make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json")
+                    .body(document.clone())
+            })),
+        )
+        .nest(
+            "/docs",
+            Route::new().at("/", poem::get(make_sync(move |_| Html(docs_html.clone())))),
+        )
         .nest(API_PREFIX, service)
         .data(state);
     Edge::new(route, limits, allowed)

@@ -228,7 +228,7 @@ impl TenantsApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
     ) -> ApiResult<Json<TenantView>, TenantLookupErrors> {
         service::public_profile(&state, &tenant.0, &caller.0).await?;
         Ok(Json(TenantView::from(&tenant.0)))

@@ -365,7 +365,7 @@ impl UsersApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<PublicProfile>, PublicErrors> {
         let user = service::public_profile(&state, &tenant.0, &caller.0, UserId(id.0)).await?;
@@ -394,7 +394,7 @@ impl UsersApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller,
+        caller: Caller<crate::http::caller::Public>,
         id: Path<Uuid>,
     ) -> ApiResult<Picture, PublicErrors> {
         let (bytes, format) = service::picture(&state, &tenant.0, &caller.0, UserId(id.0)).await?;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Account, PASSWORD, TestApp, spawn_app};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Who {
+pub(crate) enum Who {
     Anonymous,
     Guest,
     Host,
@@ -41,8 +41,8 @@ const PLATFORM_PUBLIC: &[Who] = &[
     PlatformAdmin,
 ];
 
-/// Who may call each operation.
-fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
+/// Who may call each operation (the spec documents the same: `openapi.rs`).
+pub(crate) fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
     BTreeMap::from([
         ("get_tenant", EVERYONE_HERE),
         ("get_settings", ADMINS),
