@@ -761,16 +761,15 @@ pub async fn authenticate(
     if claims.tid != Some(tenant.id.0) {
         return Err(ApiError::invalid_token());
     }
-    let user = users::find(&state.db, tenant.id, UserId(claims.sub))
-        .await?
-        .ok_or_else(ApiError::invalid_token)?;
+    let (user, session_ended) =
+        users::find_signed_in(&state.db, tenant.id, UserId(claims.sub), claims.sid)
+            .await?
+            .ok_or_else(ApiError::invalid_token)?;
     if user.disabled {
         return Err(account_disabled());
     }
     // An access token dies with its session (logout, password change, a reused refresh token).
-    if let Some(session) = claims.sid
-        && auth_store::session_ended(&state.db, tenant.id, session).await?
-    {
+    if session_ended {
         return Err(ApiError::invalid_token());
     }
     Ok(Principal::User(UserPrincipal {

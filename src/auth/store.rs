@@ -120,26 +120,6 @@ pub async fn revoke_family_of(
     Ok(revoked > 0)
 }
 
-/// Whether the session (refresh-token family) has been revoked.
-#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, session = %family))]
-pub async fn session_ended(
-    db: &crate::db::Db,
-    tenant: TenantId,
-    family: Uuid,
-) -> Result<bool, ApiError> {
-    let revoked: Option<i32> = crate::on_db!(db, |pool| {
-        sqlx::query_scalar(
-            "SELECT 1 FROM refresh_tokens WHERE tenant_id = $1 AND family_id = $2 \
-             AND revoked_at IS NOT NULL LIMIT 1",
-        )
-        .bind(tenant.0)
-        .bind(family)
-        .fetch_optional(pool)
-        .await
-    })?;
-    Ok(revoked.is_some())
-}
-
 /// Spends every unused token of this purpose of the user (a newer one, or a new password,
 /// makes the older links worthless).
 #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %user, purpose = ?purpose))]

@@ -38,6 +38,27 @@ pub struct PropertyImage {
 }
 
 impl PropertyImage {
+    /// An image read along with its property, in the columns of `property_images`.
+    pub fn from_columns(
+        id: Uuid,
+        property_id: Uuid,
+        position: i64,
+        status: String,
+        original_key: Option<String>,
+        thumbnail_key: Option<String>,
+        large_key: Option<String>,
+    ) -> Self {
+        Self {
+            id,
+            property_id,
+            position,
+            status,
+            original_key,
+            thumbnail_key,
+            large_key,
+        }
+    }
+
     pub fn status(&self) -> ImageStatus {
         match self.status.as_str() {
             "ready" => ImageStatus::Ready,

@@ -21,7 +21,7 @@ use crate::{
     error::{ApiError, ErrorCode, FieldError},
     events,
     ids::{PropertyId, TenantId, UserId},
-    photos::service as photos,
+    photos::{model::PropertyImage, service as photos},
     tenants::{Tenant, service as tenants},
 };
 
@@ -170,15 +170,26 @@ pub async fn get(
     let property = store::get(&state.db, tenant.id, id)
         .await?
         .ok_or(ApiError::NotFound("property"))?;
+    check_visible(state, tenant, principal, &property).await?;
+    Ok(property)
+}
+
+/// Refuses (as not found) a property the caller may not see.
+async fn check_visible(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    property: &Property,
+) -> Result<(), ApiError> {
     if property.listing.status == PropertyStatus::Listed {
         state
             .authorizer
             .check(&state.db, tenant, principal, PropertyAction::Read)
             .await?;
-        return Ok(property);
+        return Ok(());
     }
     let action = own_or_any(
-        is_owner(principal, &property),
+        is_owner(principal, property),
         (PropertyAction::ReadOwn, PropertyAction::ReadAny),
     );
     match state
@@ -186,7 +197,7 @@ pub async fn get(
         .check(&state.db, tenant, principal, action)
         .await
     {
-        Ok(_) => Ok(property),
+        Ok(_) => Ok(()),
         Err(ApiError::Forbidden(_) | ApiError::AuthenticationRequired) => {
             Err(ApiError::NotFound("property"))
         }
@@ -212,19 +223,19 @@ pub async fn detail(
             .await?;
         return Ok(detail);
     }
-    let property = get(state, tenant, principal, id).await?;
-    let detail = with_photos(state, tenant, principal, vec![property])
+    // The property and its photos in one query.
+    let (property, photos) = store::get_with_images(&state.db, tenant.id, id)
         .await?
-        .pop()
         .ok_or(ApiError::NotFound("property"))?;
+    check_visible(state, tenant, principal, &property).await?;
+    let detail = as_seen_by(principal, property, photos);
     if cacheable {
         state.cache.put_json(key, &detail).await;
     }
     Ok(detail)
 }
 
-/// Each property with its photos and whether the caller manages it; the calendar secret is
-/// kept only for those who do.
+/// Each property with its photos (one query for all of them), as the caller sees it.
 async fn with_photos(
     state: &AppState,
     tenant: &Tenant,
@@ -235,18 +246,29 @@ async fn with_photos(
     let mut photos = photos::of_properties(state, tenant.id, &ids).await?;
     Ok(properties
         .into_iter()
-        .map(|mut property| {
-            let private = manages(principal, &property);
-            if !private {
-                property.ical_token = None;
-            }
-            PropertyDetail {
-                photos: photos.remove(&property.id).unwrap_or_default(),
-                property,
-                private,
-            }
+        .map(|property| {
+            let photos = photos.remove(&property.id).unwrap_or_default();
+            as_seen_by(principal, property, photos)
         })
         .collect())
+}
+
+/// The property with its photos, and whether the caller manages it; the calendar secret is
+/// kept only for those who do.
+fn as_seen_by(
+    principal: &Principal,
+    mut property: Property,
+    photos: Vec<PropertyImage>,
+) -> PropertyDetail {
+    let private = manages(principal, &property);
+    if !private {
+        property.ical_token = None;
+    }
+    PropertyDetail {
+        photos,
+        property,
+        private,
+    }
 }
 
 /// The property and the permit to act on it with the first of `scoped` (its owner) or the

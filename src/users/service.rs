@@ -29,6 +29,17 @@ pub async fn find(db: &Db, tenant: TenantId, id: UserId) -> Result<Option<User>,
     store::get(db, tenant, id).await
 }
 
+/// The account behind an access token, and whether the token's session has ended (one query).
+#[tracing::instrument(skip_all, fields(tenant = %tenant, user = %id))]
+pub async fn find_signed_in(
+    db: &Db,
+    tenant: TenantId,
+    id: UserId,
+    session: Option<uuid::Uuid>,
+) -> Result<Option<(User, bool)>, ApiError> {
+    store::get_signed_in(db, tenant, id, session).await
+}
+
 /// The account with this id, read in the transaction and (on PostgreSQL) locked until it ends,
 /// for read-modify-write changes.
 #[tracing::instrument(skip_all, fields(tenant = %tenant, user = %id))]

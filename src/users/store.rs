@@ -119,6 +119,40 @@ pub async fn get(db: &Db, tenant: TenantId, id: UserId) -> Result<Option<User>, 
     row.map(User::try_from).transpose()
 }
 
+#[derive(sqlx::FromRow)]
+struct SignedInRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    session_ended: bool,
+}
+
+/// The user behind an access token and whether the token's session has ended, in one round
+/// trip: every signed-in request asks both. The session's state is the `refresh_tokens` table
+/// of `auth` (a family with a revoked token has ended); `None` is a token without a session.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %id))]
+pub async fn get_signed_in(
+    db: &Db,
+    tenant: TenantId,
+    id: UserId,
+    session: Option<Uuid>,
+) -> Result<Option<(User, bool)>, ApiError> {
+    let sql = format!(
+        "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM refresh_tokens WHERE tenant_id = $1 \
+         AND family_id = $3 AND revoked_at IS NOT NULL) AS session_ended \
+         FROM users WHERE tenant_id = $1 AND id = $2"
+    );
+    let row: Option<SignedInRow> = on_db!(db, |pool| {
+        sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .bind(id.0)
+            .bind(session)
+            .fetch_optional(pool)
+            .await
+    })?;
+    row.map(|row| Ok((User::try_from(row.user)?, row.session_ended)))
+        .transpose()
+}
+
 /// The user, read on the transaction's connection and (on PostgreSQL) locked until it ends,
 /// for read-modify-write changes.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %id))]

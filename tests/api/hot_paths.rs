@@ -3,7 +3,7 @@
 
 use std::{
     sync::{
-        Arc,
+        Arc, OnceLock,
         atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -31,16 +31,21 @@ impl<S: tracing::Subscriber> Layer<S> for Statements {
 }
 
 impl Statements {
-    /// Installs the counter for the whole process (each test runs in a process of its own).
+    /// The counter of the whole process, installed by the first test that asks. Under nextest
+    /// each test has a process of its own; under `cargo test` neighbours' statements count too.
     fn install() -> Self {
-        let statements = Self::default();
-        let subscriber = tracing_subscriber::registry().with(
-            statements
-                .clone()
-                .with_filter(Targets::new().with_target("sqlx::query", tracing::Level::TRACE)),
-        );
-        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
-        statements
+        static INSTALLED: OnceLock<Statements> = OnceLock::new();
+        INSTALLED
+            .get_or_init(|| {
+                let statements = Self::default();
+                let subscriber =
+                    tracing_subscriber::registry().with(statements.clone().with_filter(
+                        Targets::new().with_target("sqlx::query", tracing::Level::TRACE),
+                    ));
+                tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+                statements
+            })
+            .clone()
     }
 
     fn count(&self) -> usize {
@@ -94,6 +99,45 @@ async fn a_cached_listing_answer_runs_no_statement() {
         .await;
     let fresh: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(fresh["name"], "Harbour loft");
+}
+
+#[tokio::test]
+async fn a_signed_in_detail_runs_two_statements() {
+    let statements = Statements::install();
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let host = app.tenant_admin("acme").await;
+    app.set_roles(&host, "tenant_admin,host,guest").await;
+    let property = app
+        .properties(&host)
+        .created(&NewProperty {
+            name: "Loft",
+            description: "d",
+            location: Location::NICE,
+            nightly_price: eur(10_000),
+            max_guests: 2,
+            status: Some("draft"),
+            ..NewProperty::default()
+        })
+        .await;
+    let path = format!("/v1/t/acme/properties/{}", property["id"].as_str().unwrap());
+    let guest = app.register("acme", "gina@example.com", false).await;
+    // The first reads resolve the tenant; then each read is measured.
+    assert_eq!(
+        app.get_with(&path, &host.access_token).await.status(),
+        StatusCode::OK
+    );
+    for (token, status) in [
+        (&host.access_token, StatusCode::OK),
+        // Another user's draft is not found, after the same two statements.
+        (&guest.access_token, StatusCode::NOT_FOUND),
+    ] {
+        let before = statements.count();
+        let response = app.get_with(&path, token).await;
+        assert_eq!(response.status(), status);
+        // The user with their session's state, then the property with its photos.
+        assert_eq!(statements.count() - before, 2);
+    }
 }
 
 #[tokio::test]
