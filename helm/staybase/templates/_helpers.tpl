@@ -128,6 +128,7 @@ inline (a pre-install hook runs before the release's ConfigMap exists).
   "STAYBASE_DATA_DIR" "/var/lib/staybase"
   "STAYBASE_LOG" .Values.config.logLevel
   "STAYBASE_LOG_FORMAT" .Values.config.logFormat
+  "STAYBASE_HASHING_WORKERS" (toString (int .Values.config.hashingWorkers))
 }}
 {{- range $k, $v := .Values.config.extra }}
 {{- $_ := set $env $k (toString $v) }}
