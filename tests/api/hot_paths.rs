@@ -14,7 +14,9 @@ use serde_json::Value;
 use staybase::tenants::{TenantStatus, service as tenants};
 use tracing_subscriber::{Layer, filter::Targets, layer::SubscriberExt};
 
-use crate::helpers::{Location, NewProperty, PropertyPatch, assert_problem, eur, spawn_app};
+use crate::helpers::{
+    Account, Location, NewProperty, PropertyPatch, TestApp, assert_problem, eur, spawn_app,
+};
 
 /// Counts the statements sqlx runs (its `sqlx::query` events), on every thread of the process.
 #[derive(Clone, Default)]
@@ -53,9 +55,8 @@ impl Statements {
     }
 }
 
-#[tokio::test]
-async fn a_cached_listing_answer_runs_no_statement() {
-    let statements = Statements::install();
+/// A tenant `acme` whose admin hosts one property with this status; its detail's path.
+async fn app_with_a_listing(status: &str) -> (TestApp, Account, Value, String) {
     let app = spawn_app().await;
     app.create_tenant("acme").await;
     let host = app.tenant_admin("acme").await;
@@ -68,11 +69,18 @@ async fn a_cached_listing_answer_runs_no_statement() {
             location: Location::NICE,
             nightly_price: eur(10_000),
             max_guests: 2,
-            status: Some("listed"),
+            status: Some(status),
             ..NewProperty::default()
         })
         .await;
     let path = format!("/v1/t/acme/properties/{}", property["id"].as_str().unwrap());
+    (app, host, property, path)
+}
+
+#[tokio::test]
+async fn a_cached_listing_answer_runs_no_statement() {
+    let statements = Statements::install();
+    let (app, host, property, path) = app_with_a_listing("listed").await;
 
     // The first anonymous reads fill the caches (the tenant, and each answer).
     let search = "/v1/t/acme/properties";
@@ -104,23 +112,7 @@ async fn a_cached_listing_answer_runs_no_statement() {
 #[tokio::test]
 async fn a_signed_in_detail_runs_two_statements() {
     let statements = Statements::install();
-    let app = spawn_app().await;
-    app.create_tenant("acme").await;
-    let host = app.tenant_admin("acme").await;
-    app.set_roles(&host, "tenant_admin,host,guest").await;
-    let property = app
-        .properties(&host)
-        .created(&NewProperty {
-            name: "Loft",
-            description: "d",
-            location: Location::NICE,
-            nightly_price: eur(10_000),
-            max_guests: 2,
-            status: Some("draft"),
-            ..NewProperty::default()
-        })
-        .await;
-    let path = format!("/v1/t/acme/properties/{}", property["id"].as_str().unwrap());
+    let (app, host, _, path) = app_with_a_listing("draft").await;
     let guest = app.register("acme", "gina@example.com", false).await;
     // The first reads resolve the tenant; then each read is measured.
     assert_eq!(
