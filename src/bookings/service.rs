@@ -12,7 +12,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::Principal,
-    authz::{BookingAction, Permit},
+    authz::{BookingAction, Permit, PropertyAction},
     availability,
     dates::{Stay, format_date},
     db::{Timestamp, Tx},
@@ -216,11 +216,8 @@ pub async fn create(
         .check(&state.db, tenant, principal, BookingAction::Create)
         .await?;
     let key = IdempotencyKey::new(idempotency_key, "create_booking", &new.as_request())?;
-    let earlier =
-        idempotency::earlier(&state.db, tenant.id, caller.user_id, &key, Timestamp::now()).await?;
-    if let Some(replay) = earlier {
-        return replayed(state, tenant, replay).await;
-    }
+    // A retry is recognised by the claim inside the transaction: new keys, the common case,
+    // cost no read before it.
     let booked = book(state, tenant, principal, &permit, (new, &key)).await;
     if let Err(err) = &booked
         && let Err(unrecorded) =
@@ -241,13 +238,6 @@ async fn book(
 ) -> Result<Created, ApiError> {
     let caller = principal.user()?;
     let stay = new.stay;
-    let seen = properties::get(state, tenant, principal, new.property).await?;
-    if seen.owner_id == caller.user_id {
-        return Err(ApiError::validation(
-            "property_id",
-            "is your own listing: hosts cannot book their own properties",
-        ));
-    }
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
     if let Claim::Replay(replay) =
@@ -262,7 +252,18 @@ async fn book(
     if !status.is_paid_for() {
         check_unpaid_cap(&mut tx, tenant, caller.user_id).await?;
     }
+    // The one read of the property: listed, locked until the commit.
     let property = properties::listed_for_booking(&mut tx, tenant.id, new.property).await?;
+    state
+        .authorizer
+        .check(&state.db, tenant, principal, PropertyAction::Read)
+        .await?;
+    if property.owner_id == caller.user_id {
+        return Err(ApiError::validation(
+            "property_id",
+            "is your own listing: hosts cannot book their own properties",
+        ));
+    }
     pricing::check_stay(tenant, &property.listing, stay, new.guests)?;
     if !availability::stay_is_free(&mut tx, tenant.id, property.id, stay).await? {
         return Err(ApiError::dates_unavailable());

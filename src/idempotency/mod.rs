@@ -96,21 +96,6 @@ pub enum Claim {
     Replay(Replay),
 }
 
-/// The first answer to `key`, if it has one still within its retention; read before any work.
-#[tracing::instrument(skip_all, fields(tenant = %tenant, user = %user))]
-pub async fn earlier(
-    db: &Db,
-    tenant: TenantId,
-    user: UserId,
-    key: &IdempotencyKey,
-    now: Timestamp,
-) -> Result<Option<Replay>, ApiError> {
-    match store::get(db, tenant, user, &key.key).await? {
-        Some(stored) if stored.created_at > now - RETENTION => replay(stored, key).map(Some),
-        _ => Ok(None),
-    }
-}
-
 fn replay(stored: StoredKey, key: &IdempotencyKey) -> Result<Replay, ApiError> {
     if stored.request_hash != key.request_hash {
         return Err(ApiError::Unprocessable {
@@ -138,21 +123,25 @@ pub async fn claim(
     key: &IdempotencyKey,
     now: Timestamp,
 ) -> Result<Claim, ApiError> {
-    if let Some(stored) = store::get_in(tx, tenant, user, &key.key).await? {
-        if stored.created_at > now - RETENTION {
-            return replay(stored, key).map(Claim::Replay);
-        }
-        store::delete(tx, tenant, user, &key.key).await?;
-    }
-    // On PostgreSQL this waits while another transaction holds the same key; once that one
-    // commits nothing is inserted, and its response is read and replayed.
+    // A new key, the common case, is one statement. On PostgreSQL the insert waits while
+    // another transaction holds the same key; once that one commits nothing is inserted, and
+    // its response is read and replayed.
     if store::insert(tx, tenant, user, &key.key, &key.request_hash, now).await? {
         return Ok(Claim::Fresh);
     }
     let stored = store::get_in(tx, tenant, user, &key.key)
         .await?
         .ok_or(ApiError::Unavailable("database"))?;
-    replay(stored, key).map(Claim::Replay)
+    if stored.created_at > now - RETENTION {
+        return replay(stored, key).map(Claim::Replay);
+    }
+    // Forgotten: past its retention, though not pruned yet.
+    store::delete(tx, tenant, user, &key.key).await?;
+    if store::insert(tx, tenant, user, &key.key, &key.request_hash, now).await? {
+        Ok(Claim::Fresh)
+    } else {
+        Err(ApiError::Unavailable("database"))
+    }
 }
 
 /// Stores the response to replay for a claimed key, in the same transaction.

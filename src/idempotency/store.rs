@@ -1,10 +1,10 @@
 //! SQL of idempotency keys. A key belongs to a user of a tenant.
 
 use crate::{
-    db::{Db, Timestamp, Tx},
+    db::{Timestamp, Tx},
     error::ApiError,
     ids::{TenantId, UserId},
-    on_db, on_tx,
+    on_tx,
 };
 
 #[derive(sqlx::FromRow)]
@@ -17,24 +17,6 @@ pub struct StoredKey {
 
 const FIND: &str = "SELECT request_hash, response_status, response_body, created_at \
     FROM idempotency_keys WHERE tenant_id = $1 AND user_id = $2 AND key = $3";
-
-/// The stored key, read before any work starts.
-#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %user))]
-pub async fn get(
-    db: &Db,
-    tenant: TenantId,
-    user: UserId,
-    key: &str,
-) -> Result<Option<StoredKey>, ApiError> {
-    Ok(on_db!(db, |pool| {
-        sqlx::query_as(FIND)
-            .bind(tenant.0)
-            .bind(user.0)
-            .bind(key)
-            .fetch_optional(pool)
-            .await
-    })?)
-}
 
 /// The stored key, read on the transaction's connection.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, user = %user))]
