@@ -216,10 +216,17 @@ fn default_rules() -> Vec<Rule> {
         .collect()
 }
 
-/// Tenant enforcers, each cached with the policy version it was built from.
+/// A decision's question: the tenant and the version of its rules, the caller's roles (a bit
+/// each; none for anonymous callers), the object and the action.
+type Question = (TenantId, i64, u8, &'static str, &'static str);
+
+/// Tenant enforcers, each cached with the policy version it was built from, and the decisions
+/// they made: evaluating casbin's matcher costs more than the rest of a cached read, and the
+/// same few questions come back on every request.
 pub struct Authorizer {
     defaults: Vec<Rule>,
     enforcers: RwLock<HashMap<TenantId, (i64, Arc<Enforcer>)>>,
+    decisions: moka::sync::Cache<Question, bool>,
 }
 
 impl Default for Authorizer {
@@ -227,8 +234,24 @@ impl Default for Authorizer {
         Self {
             defaults: default_rules(),
             enforcers: RwLock::new(HashMap::new()),
+            // A new policy version asks new questions; the old answers age out by size.
+            decisions: moka::sync::Cache::new(100_000),
         }
     }
+}
+
+/// The caller's roles as bits, for `Question`.
+fn role_bits(principal: &Principal) -> u8 {
+    let Principal::User(user) = principal else {
+        return 0;
+    };
+    user.roles.iter().fold(0, |bits, role| {
+        bits | match role {
+            Role::TenantAdmin => 1,
+            Role::Host => 2,
+            Role::Guest => 4,
+        }
+    })
 }
 
 impl Authorizer {
@@ -245,31 +268,57 @@ impl Authorizer {
         action: A,
     ) -> Result<Permit<A>, ApiError> {
         let (object, verb) = (A::OBJECT, action.as_str());
-        let enforcer = self.enforcer(db, tenant).await?;
-        let domain = tenant.id.to_string();
-        let mut subjects = vec![ANONYMOUS.to_owned()];
-        subjects.extend(
-            principal
-                .roles()
-                .iter()
-                .map(|role| role.as_str().to_owned()),
+        let question = (
+            tenant.id,
+            tenant.policy_version,
+            role_bits(principal),
+            object,
+            verb,
         );
-        for subject in subjects {
-            let allowed = enforcer
-                .enforce((subject.as_str(), domain.as_str(), object, verb))
-                .map_err(|err| ApiError::internal(err.to_string()))?;
-            if allowed {
-                return Ok(Permit {
-                    tenant: tenant.id,
-                    action,
-                });
+        let allowed = match self.decisions.get(&question) {
+            Some(allowed) => allowed,
+            None => {
+                let allowed = self.decide(db, tenant, principal, object, verb).await?;
+                self.decisions.insert(question, allowed);
+                allowed
             }
+        };
+        if allowed {
+            return Ok(Permit {
+                tenant: tenant.id,
+                action,
+            });
         }
         Err(if principal.is_anonymous() {
             ApiError::AuthenticationRequired
         } else {
             ApiError::Forbidden(format!("Your roles do not allow {verb} on {object}."))
         })
+    }
+
+    /// Whether the tenant's rules let anonymous callers or one of the principal's roles do
+    /// `verb` on `object`.
+    async fn decide(
+        &self,
+        db: &Db,
+        tenant: &Tenant,
+        principal: &Principal,
+        object: &str,
+        verb: &str,
+    ) -> Result<bool, ApiError> {
+        let enforcer = self.enforcer(db, tenant).await?;
+        let domain = tenant.id.to_string();
+        let roles = principal.roles();
+        let subjects = std::iter::once(ANONYMOUS).chain(roles.iter().map(|role| role.as_str()));
+        for subject in subjects {
+            let allowed = enforcer
+                .enforce((subject, domain.as_str(), object, verb))
+                .map_err(|err| ApiError::internal(err.to_string()))?;
+            if allowed {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn enforcer(&self, db: &Db, tenant: &Tenant) -> Result<Arc<Enforcer>, ApiError> {
