@@ -6,6 +6,8 @@
 //! for PostgreSQL, which must be an empty database). `STAYBASE_BENCH_SECONDS` (default 10).
 
 mod common;
+#[path = "common/marketplace.rs"]
+mod marketplace;
 
 use std::{
     sync::{
@@ -15,74 +17,25 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::{Value, json};
+use serde_json::json;
 use time::OffsetDateTime;
 
 const LISTINGS: usize = 1_000;
 const GUESTS: usize = 8;
-const PASSWORD: &str = "correct horse battery";
-
-/// The ids of the marketplace's listed properties, page by page.
-async fn listed(client: &reqwest::Client, base: &str) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut url = format!("{base}/v1/t/bench/properties?limit=100");
-        if let Some(cursor) = &cursor {
-            url.push_str(&format!("&cursor={cursor}"));
-        }
-        let page: Value = client
-            .get(&url)
-            .send()
-            .await
-            .expect("search")
-            .json()
-            .await
-            .expect("page");
-        ids.extend(
-            page["data"]
-                .as_array()
-                .expect("data")
-                .iter()
-                .map(|property| property["id"].as_str().expect("id").to_owned()),
-        );
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return ids,
-        }
-    }
-}
-
-async fn guest(client: &reqwest::Client, base: &str, n: usize) -> String {
-    let session: Value = client
-        .post(format!("{base}/v1/t/bench/auth/register"))
-        .json(&json!({
-            "email": format!("guest{n}@example.com"), "password": PASSWORD,
-            "first_name": "Bench", "last_name": "Guest"
-        }))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("token response");
-    session["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_owned()
-}
 
 #[tokio::main]
 async fn main() {
     let app = common::serve(2).await;
-    staybase::demo::seed(&app.state.db, "bench", LISTINGS, PASSWORD)
+    staybase::demo::seed(&app.state.db, "bench", LISTINGS, marketplace::PASSWORD)
         .await
         .expect("seed");
     let client = reqwest::Client::new();
-    let properties = Arc::new(listed(&client, &app.base).await);
+    let properties = Arc::new(marketplace::listed(&client, &app.base).await);
+    marketplace::pay_at_property(&app, &client).await;
     let mut tokens = Vec::new();
     for n in 0..GUESTS {
-        tokens.push(guest(&client, &app.base, n).await);
+        tokens
+            .push(marketplace::sign_up(&client, &app.base, &format!("guest{n}@example.com")).await);
     }
     let today = OffsetDateTime::now_utc().date();
     // Request i books property i mod N in week i div N: no two requests overlap.

@@ -7,7 +7,7 @@ use crate::authz::api::{RoleDto, role_views};
 use crate::{
     app::AppState,
     error_statuses,
-    http::{ApiResult, BodyExample, Caller, JsonBody, NoStore, tenancy},
+    http::{ApiResult, BodyExample, Caller, JsonBody, NoStore, Public, tenancy},
     users::User,
 };
 
@@ -201,7 +201,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         body: JsonBody<RegisterRequest>,
     ) -> ApiResult<Accepted, RegisterErrors> {
         let body = body.0;
@@ -236,7 +236,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         body: JsonBody<LoginRequest>,
     ) -> ApiResult<NoStore<Json<TokenResponse>>, LoginErrors> {
         let body = body.0;
@@ -259,7 +259,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         body: JsonBody<PasswordReplacement>,
     ) -> ApiResult<NoStore<Json<TokenResponse>>, LoginErrors> {
         let body = body.0;
@@ -288,7 +288,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         body: JsonBody<RefreshRequest>,
     ) -> ApiResult<NoStore<Json<TokenResponse>>, TokenErrors> {
         let session = service::refresh(&state, &tenant.0, &caller.0, &body.refresh_token).await?;
@@ -305,7 +305,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         body: JsonBody<RefreshRequest>,
     ) -> ApiResult<Done, TokenErrors> {
         service::logout(&state, &tenant.0, &caller.0, &body.refresh_token).await?;
@@ -322,7 +322,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         body: JsonBody<EmailTokenRequest>,
     ) -> ApiResult<Done, TokenErrors> {
         service::verify_email(&state, &tenant.0, &caller.0, &body.token).await?;
@@ -341,7 +341,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         body: JsonBody<PasswordResetRequest>,
     ) -> ApiResult<Accepted, TokenErrors> {
         service::request_password_reset(&state, &tenant.0, &caller.0, &body.email).await?;
@@ -358,7 +358,7 @@ impl AuthApi {
         &self,
         state: poem::web::Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         body: JsonBody<PasswordResetConfirmation>,
     ) -> ApiResult<Done, TokenErrors> {
         let body = body.0;

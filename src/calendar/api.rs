@@ -15,7 +15,7 @@ use crate::{
     availability::{Block, NightStatus},
     dates::parse_range,
     error_statuses,
-    http::{ApiDate, ApiResult, BodyExample, Caller, JsonBody, NoStore, tenancy},
+    http::{ApiDate, ApiResult, BodyExample, Caller, JsonBody, NoStore, Public, tenancy},
     ids::PropertyId,
 };
 
@@ -212,7 +212,7 @@ impl CalendarApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         id: Path<Uuid>,
         /// First night, `YYYY-MM-DD`.
         from: Query<ApiDate>,
@@ -320,7 +320,7 @@ impl CalendarApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         /// The feed's file name, `<secret>.ics`.
         feed: Path<String>,
     ) -> ApiResult<Calendar, ReadErrors> {

@@ -33,7 +33,7 @@ use crate::{
     tenants::Tenant,
 };
 
-pub use caller::Caller;
+pub use caller::{Caller, Public};
 pub use date::ApiDate;
 pub use idempotency_key::IdempotencyKey;
 pub use json::{BodyExample, JsonBody};

@@ -15,7 +15,7 @@ use crate::{
     app::AppState,
     error::ApiError,
     error_statuses,
-    http::{ApiResult, BodyExample, Caller, JsonBody, MultipartBody, tenancy},
+    http::{ApiResult, BodyExample, Caller, JsonBody, MultipartBody, Public, tenancy},
     ids::PropertyId,
     tenants::Tenant,
 };
@@ -249,7 +249,7 @@ impl PhotosApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         id: Path<Uuid>,
         image_id: Path<Uuid>,
         size: Path<SizeDto>,

@@ -9,7 +9,7 @@ use crate::{
     app::AppState,
     dates::Stay,
     error_statuses,
-    http::{ApiDate, ApiResult, BodyExample, Caller, JsonBody, MoneyDto, tenancy},
+    http::{ApiDate, ApiResult, BodyExample, Caller, JsonBody, MoneyDto, Public, tenancy},
     ids::PropertyId,
 };
 
@@ -93,7 +93,7 @@ impl PricingApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         id: Path<Uuid>,
         body: JsonBody<QuoteRequest>,
     ) -> ApiResult<Json<QuoteView>, QuoteErrors> {

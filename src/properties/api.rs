@@ -20,7 +20,10 @@ use crate::{
     dates::Stay,
     error::ApiError,
     error_statuses,
-    http::{ApiDate, ApiResult, BodyExample, Caller, JsonBody, MoneyDto, NoStore, cursor, tenancy},
+    http::{
+        ApiDate, ApiResult, BodyExample, Caller, JsonBody, MoneyDto, NoStore, Public, cursor,
+        tenancy,
+    },
     ids::PropertyId,
     photos::api::ImageView,
     tenants::Tenant,
@@ -396,7 +399,7 @@ impl PropertiesApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
     ) -> ApiResult<Json<AmenityList>, ReadErrors> {
         let amenities = service::amenities(&state, &tenant.0, &caller.0).await?;
         Ok(Json(AmenityList {
@@ -478,7 +481,7 @@ impl PropertiesApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         /// City name, case-insensitive.
         city: Query<Option<String>>,
         /// ISO 3166-1 alpha-2 country code.
@@ -566,7 +569,7 @@ impl PropertiesApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         id: Path<Uuid>,
     ) -> ApiResult<NoStore<Json<PropertyView>>, ReadErrors> {
         let detail = service::detail(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;

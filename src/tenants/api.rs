@@ -11,7 +11,7 @@ use super::{
 use crate::{
     app::AppState,
     error_statuses,
-    http::{ApiResult, BodyExample, Caller, JsonBody, tenancy},
+    http::{ApiResult, BodyExample, Caller, JsonBody, Public, tenancy},
 };
 
 /// A marketplace as its public site sees it.
@@ -228,7 +228,7 @@ impl TenantsApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
     ) -> ApiResult<Json<TenantView>, TenantLookupErrors> {
         service::public_profile(&state, &tenant.0, &caller.0).await?;
         Ok(Json(TenantView::from(&tenant.0)))

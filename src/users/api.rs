@@ -26,7 +26,7 @@ use crate::{
     db::Timestamp,
     error::ApiError,
     error_statuses,
-    http::{ApiResult, BodyExample, Caller, JsonBody, MultipartBody, cursor, tenancy},
+    http::{ApiResult, BodyExample, Caller, JsonBody, MultipartBody, Public, cursor, tenancy},
     ids::UserId,
     storage::ImageFormat,
     tenants::Tenant,
@@ -365,7 +365,7 @@ impl UsersApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         id: Path<Uuid>,
     ) -> ApiResult<Json<PublicProfile>, PublicErrors> {
         let user = service::public_profile(&state, &tenant.0, &caller.0, UserId(id.0)).await?;
@@ -394,7 +394,7 @@ impl UsersApi {
         &self,
         state: Data<&AppState>,
         tenant: tenancy::Path,
-        caller: Caller<crate::http::caller::Public>,
+        caller: Caller<Public>,
         id: Path<Uuid>,
     ) -> ApiResult<Picture, PublicErrors> {
         let (bytes, format) = service::picture(&state, &tenant.0, &caller.0, UserId(id.0)).await?;

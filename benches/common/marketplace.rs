@@ -1,0 +1,95 @@
+//! What the benchmarks that use a seeded marketplace share: its listings, accounts and
+//! settings (included with `#[path]` by those benchmarks only, so the others compile none of it).
+
+use crate::common::BenchApp;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The ids of tenant `bench`'s listed properties, page by page.
+pub async fn listed(client: &reqwest::Client, base: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/v1/t/bench/properties?limit=100");
+        if let Some(cursor) = &cursor {
+            url.push_str(&format!("&cursor={cursor}"));
+        }
+        let page: serde_json::Value = client
+            .get(&url)
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .expect("page");
+        ids.extend(
+            page["data"]
+                .as_array()
+                .expect("data")
+                .iter()
+                .map(|property| property["id"].as_str().expect("id").to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return ids,
+        }
+    }
+}
+
+/// Signs `email` in to tenant `bench` with `PASSWORD`; returns the access token.
+pub async fn sign_in(client: &reqwest::Client, base: &str, email: &str) -> String {
+    let session: serde_json::Value = client
+        .post(format!("{base}/v1/t/bench/auth/login"))
+        .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("token response");
+    session["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
+}
+
+/// Registers `email` in tenant `bench` and signs it in; returns the access token.
+pub async fn sign_up(client: &reqwest::Client, base: &str, email: &str) -> String {
+    let registered = client
+        .post(format!("{base}/v1/t/bench/auth/register"))
+        .json(&serde_json::json!({
+            "email": email, "password": PASSWORD, "first_name": "Bench", "last_name": "Guest"
+        }))
+        .send()
+        .await
+        .expect("register");
+    assert!(registered.status().is_success(), "{}", registered.status());
+    sign_in(client, base, email).await
+}
+
+/// Puts tenant `bench` on payment at the property, so that bookings are confirmed at once and
+/// no guest reaches the cap of unpaid bookings; a new account becomes its admin to say so.
+pub async fn pay_at_property(app: &BenchApp, client: &reqwest::Client) {
+    let email = "bench-admin@example.com";
+    sign_up(client, &app.base, email).await;
+    staybase::users::service::set_roles_by_operator(
+        &app.state.db,
+        "bench",
+        email,
+        staybase::authz::Roles::new([
+            staybase::authz::Role::TenantAdmin,
+            staybase::authz::Role::Guest,
+        ]),
+    )
+    .await
+    .expect("admin role");
+    let token = sign_in(client, &app.base, email).await;
+    let response = client
+        .patch(format!("{}/v1/t/bench/settings", app.base))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "payment_collection": "at_property" }))
+        .send()
+        .await
+        .expect("settings");
+    assert!(response.status().is_success(), "{}", response.status());
+}

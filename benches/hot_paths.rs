@@ -1,0 +1,304 @@
+//! The busiest requests side by side with what the database itself can do, in one run on one
+//! PostgreSQL cluster: `/healthz`, an anonymous (cached) property detail, a signed-in detail,
+//! an anonymous search with and without dates, and booking creation, each driven by 32
+//! concurrent connections for a phase; then `pgbench -S` (select-only) and pgbench's TPC-B on a
+//! scratch database of the same cluster with the same 32 clients. The ratios are the targets:
+//! cached detail >= 50% of `/healthz`, signed-in detail >= 40% of `pgbench -S`, booking
+//! creation >= 50% of TPC-B.
+//!
+//! Run: `STAYBASE_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench cargo bench
+//! --bench hot_paths` (an empty database; its cluster also gets a scratch `staybase_pgbench`
+//! database). Without the variable it runs on SQLite and skips pgbench.
+//! `STAYBASE_BENCH_SECONDS` (default 10) per phase.
+
+mod common;
+#[path = "common/marketplace.rs"]
+mod marketplace;
+
+use std::{
+    future::Future,
+    process::Command,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::json;
+use time::OffsetDateTime;
+
+const LISTINGS: usize = 10_000;
+const CONNECTIONS: usize = 32;
+
+struct Measured {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// Runs `request` from `CONNECTIONS` tasks for a phase; `request(i)` gets a number unique to
+/// the run and must succeed.
+async fn drive<F, Fut>(request: F) -> Measured
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let request = Arc::new(request);
+    let next = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (request, next, stop) = (request.clone(), next.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    request(next.fetch_add(1, Ordering::Relaxed)).await;
+                    latencies.push(started.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    tokio::time::sleep(common::phase()).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("load task"));
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Measured {
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: common::percentile(&latencies, 0.50),
+        p99: common::percentile(&latencies, 0.99),
+    }
+}
+
+async fn get_ok(client: &reqwest::Client, url: &str, token: Option<&str>) {
+    let mut request = client.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("request");
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
+    response.bytes().await.expect("body");
+}
+
+/// Runs pgbench; returns what it printed, or why it failed.
+fn run_pgbench(url: &str, args: &[&str]) -> Result<String, String> {
+    let output = Command::new("pgbench")
+        .args(args)
+        .arg(url)
+        .output()
+        .map_err(|err| format!("pgbench: {err}"))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The transactions per second pgbench reports, or why there are none.
+fn pgbench(url: &str, args: &[&str]) -> Result<f64, String> {
+    let text = run_pgbench(url, args)?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|tps| tps.parse().ok())
+        .ok_or_else(|| format!("no tps in pgbench's output: {text}"))
+}
+
+/// pgbench's select-only and TPC-B rates on a scratch database of the cluster of `url`.
+fn pgbench_rates(url: &str) -> Result<(f64, f64), String> {
+    let (server, _) = url.rsplit_once('/').ok_or("a database URL")?;
+    let admin = format!("{server}/postgres");
+    let scratch = format!("{server}/staybase_pgbench");
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args([admin.as_str(), "-q", "-c", sql])
+            .status()
+            .map_err(|err| format!("psql: {err}"))
+    };
+    psql("DROP DATABASE IF EXISTS staybase_pgbench")?;
+    psql("CREATE DATABASE staybase_pgbench")?;
+    run_pgbench(&scratch, &["-i", "-q", "-s", "10"])?;
+    let seconds = common::phase().as_secs().to_string();
+    let clients = CONNECTIONS.to_string();
+    let common_args = ["-c", clients.as_str(), "-j", "2", "-T", seconds.as_str()];
+    let select = pgbench(&scratch, &[&common_args[..], &["-S"]].concat())?;
+    let tpcb = pgbench(&scratch, &common_args)?;
+    psql("DROP DATABASE staybase_pgbench")?;
+    Ok((select, tpcb))
+}
+
+#[tokio::main]
+async fn main() {
+    let app = common::serve(2).await;
+    let database_url = std::env::var("STAYBASE_BENCH_DATABASE_URL").ok();
+    let seeded = staybase::demo::seed(&app.state.db, "bench", LISTINGS, marketplace::PASSWORD)
+        .await
+        .expect("seed");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONNECTIONS)
+        .build()
+        .expect("client");
+    let base = format!("{}/v1/t/bench", app.base);
+    // Bookings are confirmed at once, so no guest reaches the cap of unpaid bookings.
+    marketplace::pay_at_property(&app, &client).await;
+    let properties = Arc::new(marketplace::listed(&client, &app.base).await);
+    let token: Arc<str> = marketplace::sign_in(&client, &app.base, &seeded.guests[0])
+        .await
+        .into();
+
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    println!(
+        "staybase hot paths: {cores} cores, {LISTINGS} listings, {CONNECTIONS} connections, \
+         {:?} a phase, {}",
+        common::phase(),
+        if database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
+    let mut results: Vec<(&str, Measured)> = Vec::new();
+
+    let (c, url) = (client.clone(), format!("{}/healthz", app.base));
+    results.push((
+        "GET /healthz",
+        drive(move |_| {
+            let (c, url) = (c.clone(), url.clone());
+            async move { get_ok(&c, &url, None).await }
+        })
+        .await,
+    ));
+    let (c, b, p) = (client.clone(), base.clone(), properties.clone());
+    results.push((
+        "anonymous detail (cached)",
+        drive(move |i| {
+            let (c, url) = (c.clone(), format!("{b}/properties/{}", p[i % p.len()]));
+            async move { get_ok(&c, &url, None).await }
+        })
+        .await,
+    ));
+    let (c, b, p, t) = (
+        client.clone(),
+        base.clone(),
+        properties.clone(),
+        token.clone(),
+    );
+    results.push((
+        "signed-in detail",
+        drive(move |i| {
+            let (c, url, t) = (
+                c.clone(),
+                format!("{b}/properties/{}", p[i % p.len()]),
+                t.clone(),
+            );
+            async move { get_ok(&c, &url, Some(&t)).await }
+        })
+        .await,
+    ));
+    let (c, b) = (client.clone(), base.clone());
+    results.push((
+        "search (cached)",
+        drive(move |i| {
+            let (c, url) = (c.clone(), format!("{b}/properties?guests={}", 1 + i % 4));
+            async move { get_ok(&c, &url, None).await }
+        })
+        .await,
+    ));
+    let today = OffsetDateTime::now_utc().date();
+    let (c, b) = (client.clone(), base.clone());
+    results.push((
+        "search for dates",
+        drive(move |i| {
+            let check_in = today + time::Duration::days(20 + (i % 200) as i64);
+            let url = format!(
+                "{b}/properties?check_in={check_in}&check_out={}",
+                check_in + time::Duration::days(3)
+            );
+            let c = c.clone();
+            async move { get_ok(&c, &url, None).await }
+        })
+        .await,
+    ));
+    // Booking i takes property i mod N in week i div N, so no two overlap; the seeded guests
+    // take turns.
+    let mut guests = Vec::new();
+    for email in &seeded.guests {
+        guests.push(marketplace::sign_in(&client, &app.base, email).await);
+    }
+    let guests = Arc::new(guests);
+    let (c, b, p) = (client.clone(), base.clone(), properties.clone());
+    results.push((
+        "booking create",
+        drive(move |i| {
+            let (c, url, guests, listings) = (
+                c.clone(),
+                format!("{b}/bookings"),
+                guests.clone(),
+                p.clone(),
+            );
+            async move {
+                let check_in = today + time::Duration::days(30 + 7 * (i / listings.len()) as i64);
+                let response = c
+                    .post(&url)
+                    .bearer_auth(&guests[i % guests.len()])
+                    .header("Idempotency-Key", format!("hot-{i}"))
+                    .json(&json!({
+                        "property_id": listings[i % listings.len()],
+                        "check_in": check_in.to_string(),
+                        "check_out": (check_in + time::Duration::days(3)).to_string(),
+                        "guests": 1
+                    }))
+                    .send()
+                    .await
+                    .expect("book");
+                let status = response.status();
+                let body = response.text().await.expect("body");
+                assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+            }
+        })
+        .await,
+    ));
+
+    println!("{:<28} {:>10} {:>10} {:>10}", "", "per s", "p50", "p99");
+    for (name, measured) in &results {
+        println!(
+            "{name:<28} {:>10.0} {:>10.2?} {:>10.2?}",
+            measured.per_second, measured.p50, measured.p99
+        );
+    }
+    let rate = |name: &str| {
+        results
+            .iter()
+            .find(|(measured, _)| *measured == name)
+            .map_or(0.0, |(_, measured)| measured.per_second)
+    };
+    println!(
+        "cached detail / healthz: {:.0}% (target >= 50%)",
+        100.0 * rate("anonymous detail (cached)") / rate("GET /healthz")
+    );
+    match database_url.as_deref().map(pgbench_rates) {
+        Some(Ok((select, tpcb))) => {
+            println!("pgbench -S: {select:.0} tps; TPC-B: {tpcb:.0} tps");
+            println!(
+                "signed-in detail / pgbench -S: {:.0}% (target >= 40%)",
+                100.0 * rate("signed-in detail") / select
+            );
+            println!(
+                "booking create / TPC-B: {:.0}% (target >= 50%)",
+                100.0 * rate("booking create") / tpcb
+            );
+        }
+        Some(Err(why)) => println!("pgbench could not run: {why}"),
+        None => println!("SQLite: no pgbench comparison"),
+    }
+}
