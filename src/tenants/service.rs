@@ -174,6 +174,7 @@ pub struct OperatorChange {
     pub rate_limit_plan: Option<String>,
 }
 
+/// Applies an operator's change to the tenant `slug`; returns the tenant as it now is.
 #[tracing::instrument(skip(state))]
 pub async fn change_as_operator(
     state: &AppState,
