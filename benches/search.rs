@@ -41,21 +41,21 @@ async fn measure(size: usize, phase: Duration) -> Measured {
     let base = &app.base;
     let slug = format!("bench{size}");
     let seeding = Instant::now();
-    staybase::demo::seed(&app.state.db, &slug, size, "correct horse battery")
+    let seeded = staybase::demo::seed(&app.state.db, &slug, size, "correct horse battery")
         .await
         .expect("seed");
     eprintln!("seeded {size} listings in {:.1?}", seeding.elapsed());
 
+    // A seeded guest, signed in: registration answers 202 without a token.
     let client = reqwest::Client::new();
     let session: serde_json::Value = client
-        .post(format!("{base}/v1/t/{slug}/auth/register"))
+        .post(format!("{base}/v1/t/{slug}/auth/login"))
         .json(&serde_json::json!({
-            "email": "bench@example.com", "password": "correct horse battery",
-            "first_name": "Bench", "last_name": "Guest"
+            "email": seeded.guests[0], "password": "correct horse battery"
         }))
         .send()
         .await
-        .expect("register")
+        .expect("login")
         .json()
         .await
         .expect("token response");
