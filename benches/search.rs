@@ -1,6 +1,7 @@
 //! Search throughput and latency as the catalogue grows: 1 000, 10 000 and 100 000 listings
 //! (seeded with `staybase demo seed`'s generator), a mix of the searches guests make, by a
 //! signed-in guest so that every answer comes from the database, not the public read cache.
+//! Each size also reports the p50 and p99 of every kind of search (on standard error).
 //!
 //! Run: `cargo bench --bench search` (SQLite; `STAYBASE_BENCH_DATABASE_URL=postgres://...`
 //! for PostgreSQL, which must be an empty database). `STAYBASE_BENCH_SECONDS` per size
@@ -72,7 +73,8 @@ async fn measure(size: usize, phase: Duration) -> Measured {
             let mut latencies = Vec::new();
             let mut n = worker;
             while !stop.load(Ordering::Relaxed) {
-                let url = format!("{base}{}", SEARCHES[n % SEARCHES.len()]);
+                let kind = n % SEARCHES.len();
+                let url = format!("{base}{}", SEARCHES[kind]);
                 n += 1;
                 let started = Instant::now();
                 let response = client
@@ -87,7 +89,7 @@ async fn measure(size: usize, phase: Duration) -> Measured {
                     response.status()
                 );
                 response.bytes().await.expect("body");
-                latencies.push(started.elapsed());
+                latencies.push((kind, started.elapsed()));
             }
             latencies
         }));
@@ -95,11 +97,31 @@ async fn measure(size: usize, phase: Duration) -> Measured {
     let started = Instant::now();
     tokio::time::sleep(phase).await;
     stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
+    let mut by_kind: Vec<(usize, Duration)> = Vec::new();
     for worker in workers {
-        latencies.extend(worker.await.expect("worker"));
+        by_kind.extend(worker.await.expect("worker"));
     }
     let elapsed = started.elapsed();
+    // Which searches make the tail: the p99 of each kind.
+    for (kind, search) in SEARCHES.iter().enumerate() {
+        let mut own: Vec<Duration> = by_kind
+            .iter()
+            .filter(|(of, _)| *of == kind)
+            .map(|(_, latency)| *latency)
+            .collect();
+        own.sort();
+        eprintln!(
+            "  {size:>7} {:<48} p50={:>8.2?} p99={:>8.2?}",
+            if search.is_empty() {
+                "(newest)"
+            } else {
+                search
+            },
+            percentile(&own, 0.50),
+            percentile(&own, 0.99)
+        );
+    }
+    let mut latencies: Vec<Duration> = by_kind.into_iter().map(|(_, latency)| latency).collect();
     latencies.sort();
     Measured {
         size,
