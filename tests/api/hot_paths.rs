@@ -182,3 +182,40 @@ async fn a_tenant_suspended_through_one_replica_is_refused_by_another_within_a_s
     })
     .await;
 }
+
+/// On PostgreSQL a replica learns of a change by notification, well before its copy of the
+/// tenant would expire: a change made elsewhere (here, through another state) is forgotten
+/// within 400 ms of the copy being made, which `STALENESS_BOUND` alone (500 ms) cannot do.
+#[tokio::test]
+async fn replicas_forget_a_changed_tenant_when_postgresql_notifies_them() {
+    use staybase::tenants::directory::{STALENESS_BOUND, TenantDirectory};
+
+    let app = spawn_app().await;
+    if !matches!(app.state.db, staybase::db::Db::Postgres(_)) {
+        // SQLite has no notifications: its replicas rely on the bound.
+        return;
+    }
+    let tenant = app.create_tenant("acme").await;
+    let directory = TenantDirectory::default();
+    let listener = directory
+        .follow_changes(&app.state.db)
+        .expect("PostgreSQL has a listener");
+    // Long enough for the listener to be connected and listening.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    directory.remember(&tenant);
+    let remembered_at = Instant::now();
+    assert!(directory.get("acme").is_some());
+    tenants::set_status(&app.state, "acme", TenantStatus::Suspended)
+        .await
+        .unwrap();
+    while directory.get("acme").is_some() {
+        assert!(
+            remembered_at.elapsed() < Duration::from_millis(400),
+            "not notified"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(remembered_at.elapsed() < STALENESS_BOUND);
+    listener.abort();
+}
