@@ -505,7 +505,14 @@ pub async fn search(
         None
     };
     let (sort, cursor) = checked(&search)?;
-    let query = store::search_query(tenant.id, owner, &search, (sort, cursor.as_ref()));
+    let query = store::search_query(
+        &state.db,
+        tenant.id,
+        owner,
+        &search,
+        (sort, cursor.as_ref()),
+    )
+    .await?;
     let mut properties = store::search(&state.db, &query).await?;
     let next_cursor = (properties.len() > search.limit as usize).then(|| {
         properties.truncate(search.limit as usize);
@@ -542,6 +549,6 @@ pub async fn explain_search(
     search: &Search,
 ) -> Result<Option<serde_json::Value>, ApiError> {
     let (sort, cursor) = checked(search)?;
-    let query = store::search_query(tenant, owner, search, (sort, cursor.as_ref()));
+    let query = store::search_query(db, tenant, owner, search, (sort, cursor.as_ref())).await?;
     store::explain_search(db, &query).await
 }

@@ -465,13 +465,74 @@ pub struct SearchQuery {
 
 const KM_PER_DEGREE: f64 = 111.195;
 
+/// A radius search's bounding box holding at least this many listings is "crowded": walking the
+/// sort order's index and testing each listing's distance finds a page after about
+/// `listed / CROWDED` listings per match, while reading the box whole would read and sort every
+/// listing in it (thousands in a big city at 100 000 listings: the search tail). A box with
+/// fewer is read whole, never more than this many rows.
+const CROWDED: i64 = 1_000;
+
+/// A radius search's bounding box in degrees: (south, north, west, east), and the longitude
+/// scale at its latitude.
+fn bounding_box((lat, lng, radius_km): (f64, f64, f64)) -> ((f64, f64, f64, f64), f64) {
+    let degrees = radius_km / KM_PER_DEGREE;
+    let shrink = lat.to_radians().cos().max(0.01);
+    (
+        (
+            lat - degrees,
+            lat + degrees,
+            lng - degrees / shrink,
+            lng + degrees / shrink,
+        ),
+        shrink,
+    )
+}
+
+/// Whether a radius search's bounding box holds `CROWDED` listings or more: an index-only count
+/// that stops there.
+async fn is_crowded(db: &Db, tenant: TenantId, near: (f64, f64, f64)) -> Result<bool, ApiError> {
+    let ((south, north, west, east), _) = bounding_box(near);
+    let found: i64 = on_db!(db, |pool| {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM properties WHERE tenant_id = $1 \
+             AND deleted_at IS NULL AND lat >= $2 AND lat <= $3 AND lng >= $4 AND lng <= $5 \
+             LIMIT $6) AS area",
+        )
+        .bind(tenant.0)
+        .bind(south)
+        .bind(north)
+        .bind(west)
+        .bind(east)
+        .bind(CROWDED)
+        .fetch_one(pool)
+        .await
+    })?;
+    Ok(found >= CROWDED)
+}
+
 /// The SQL of a checked search (one more row than a page, to tell whether another page
 /// follows): listed properties, or `owner`'s in any status, after `cursor` in `sort` order.
-pub fn search_query(
+/// A radius search in a crowded area is steered off the location index (see `CROWDED`).
+pub async fn search_query(
+    db: &Db,
+    tenant: TenantId,
+    owner: Option<UserId>,
+    search: &Search,
+    order: (Sort, Option<&Cursor>),
+) -> Result<SearchQuery, ApiError> {
+    let crowded = match search.near {
+        Some(near) => is_crowded(db, tenant, near).await?,
+        None => false,
+    };
+    Ok(search_sql(tenant, owner, search, order, crowded))
+}
+
+fn search_sql(
     tenant: TenantId,
     owner: Option<UserId>,
     search: &Search,
     (sort, cursor): (Sort, Option<&Cursor>),
+    crowded: bool,
 ) -> SearchQuery {
     let mut conditions = vec!["tenant_id = $1".to_owned(), "deleted_at IS NULL".to_owned()];
     let mut binds = vec![Bind::Uuid(tenant.0)];
@@ -526,27 +587,19 @@ pub fn search_query(
             Bind::Text(amenity.clone()),
         );
     }
-    if let Some((lat, lng, radius_km)) = search.near {
+    if let Some(near) = search.near {
         // A bounding box the indexes can use, then the distance on an equirectangular
         // projection (accurate to well under 1 % at city scale; needs no trigonometry in SQL).
+        // In a crowded box, `+lat` keeps both planners off the location index (an expression
+        // is not the indexed column), so the sort order's index is walked instead.
+        let (lat, lng, radius_km) = near;
+        let ((south, north, west, east), shrink) = bounding_box(near);
+        let column = if crowded { "+lat" } else { "lat" };
+        add!(|n: usize| format!("{column} >= ${n}"), Bind::Float(south));
+        add!(|n: usize| format!("{column} <= ${n}"), Bind::Float(north));
+        add!(|n: usize| format!("lng >= ${n}"), Bind::Float(west));
+        add!(|n: usize| format!("lng <= ${n}"), Bind::Float(east));
         let degrees = radius_km / KM_PER_DEGREE;
-        let shrink = lat.to_radians().cos().max(0.01);
-        add!(
-            |n: usize| format!("lat >= ${n}"),
-            Bind::Float(lat - degrees)
-        );
-        add!(
-            |n: usize| format!("lat <= ${n}"),
-            Bind::Float(lat + degrees)
-        );
-        add!(
-            |n: usize| format!("lng >= ${n}"),
-            Bind::Float(lng - degrees / shrink),
-        );
-        add!(
-            |n: usize| format!("lng <= ${n}"),
-            Bind::Float(lng + degrees / shrink),
-        );
         binds.push(Bind::Float(lat));
         binds.push(Bind::Float(lng));
         binds.push(Bind::Float(shrink));
