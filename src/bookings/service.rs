@@ -163,28 +163,23 @@ async fn announce(
     now: Timestamp,
 ) -> Result<(), ApiError> {
     let payload = summary(booking);
-    events::record(tx, tenant.id, event, booking.id.0, &payload, now).await?;
-    if booking.status == BookingStatus::Confirmed {
-        events::record(
-            tx,
-            tenant.id,
-            "booking.confirmed",
-            booking.id.0,
-            &payload,
-            now,
-        )
-        .await?;
-    }
+    let kinds: &[&str] = if booking.status == BookingStatus::Confirmed {
+        &[event, "booking.confirmed"]
+    } else {
+        &[event]
+    };
+    events::record_each(tx, tenant.id, kinds, booking.id.0, &payload, now).await?;
     let in_tenant = || EnqueueOptions {
         tenant: Some(tenant.id),
         ..EnqueueOptions::default()
     };
+    let mut work = Vec::new();
     if booking.status != BookingStatus::Completed {
         let notify = NotifyBooking {
             booking_id: booking.id.0,
             status: booking.status,
         };
-        jobs::enqueue(tx, &notify, in_tenant()).await?;
+        work.push(jobs::Pending::new(&notify, in_tenant())?);
     }
     if let Some(expires_at) = booking.expires_at {
         let expire = ExpireBooking {
@@ -194,9 +189,9 @@ async fn announce(
             run_at: Some(expires_at),
             ..in_tenant()
         };
-        jobs::enqueue(tx, &expire, options).await?;
+        work.push(jobs::Pending::new(&expire, options)?);
     }
-    Ok(())
+    jobs::enqueue_all(tx, &work).await
 }
 
 /// Books a stay for the caller. The property row is locked (PostgreSQL; SQLite's writer lock

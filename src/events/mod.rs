@@ -11,7 +11,7 @@ use crate::{
     ids::TenantId,
 };
 
-#[tracing::instrument(skip_all, fields(tenant = %tenant, kind = kind, subject = %subject))]
+/// Records one event of `subject`.
 pub async fn record(
     tx: &mut Tx,
     tenant: TenantId,
@@ -20,16 +20,29 @@ pub async fn record(
     payload: &serde_json::Value,
     now: Timestamp,
 ) -> Result<(), ApiError> {
-    store::insert(
-        tx,
-        tenant,
-        store::NewEvent {
+    record_each(tx, tenant, &[kind], subject, payload, now).await
+}
+
+/// Records an event of each of `kinds` about `subject`, with the same payload, in one statement
+/// (a booking confirmed at creation is both `booking.created` and `booking.confirmed`).
+#[tracing::instrument(skip_all, fields(tenant = %tenant, kinds = ?kinds, subject = %subject))]
+pub async fn record_each(
+    tx: &mut Tx,
+    tenant: TenantId,
+    kinds: &[&str],
+    subject: Uuid,
+    payload: &serde_json::Value,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let events: Vec<store::NewEvent> = kinds
+        .iter()
+        .map(|kind| store::NewEvent {
             id: Uuid::now_v7(),
             kind,
             subject,
             payload,
             now,
-        },
-    )
-    .await
+        })
+        .collect();
+    store::insert(tx, tenant, &events).await
 }

@@ -17,22 +17,43 @@ pub struct NewEvent<'a> {
     pub now: Timestamp,
 }
 
-#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, kind = event.kind))]
-pub async fn insert(tx: &mut Tx, tenant: TenantId, event: NewEvent<'_>) -> Result<(), ApiError> {
+/// Inserts `events` in one statement (one round trip however many a change records).
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, count = events.len()))]
+pub async fn insert(
+    tx: &mut Tx,
+    tenant: TenantId,
+    events: &[NewEvent<'_>],
+) -> Result<(), ApiError> {
+    let rows: Vec<String> = (0..events.len())
+        .map(|n| {
+            let first = n * 6;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${})",
+                first + 1,
+                first + 2,
+                first + 3,
+                first + 4,
+                first + 5,
+                first + 6
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO events (tenant_id, id, kind, subject_id, payload, created_at) VALUES {}",
+        rows.join(", ")
+    );
     on_tx!(tx, |conn| {
-        sqlx::query(
-            "INSERT INTO events (tenant_id, id, kind, subject_id, payload, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(tenant.0)
-        .bind(event.id)
-        .bind(event.kind)
-        .bind(event.subject)
-        .bind(event.payload.to_string())
-        .bind(event.now)
-        .execute(conn)
-        .await
-        .map(drop)
+        let mut statement = sqlx::query(&sql);
+        for event in events {
+            statement = statement
+                .bind(tenant.0)
+                .bind(event.id)
+                .bind(event.kind)
+                .bind(event.subject)
+                .bind(event.payload.to_string())
+                .bind(event.now);
+        }
+        statement.execute(conn).await.map(drop)
     })?;
     Ok(())
 }

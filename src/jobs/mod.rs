@@ -148,6 +148,39 @@ pub struct EnqueueOptions {
     pub unique_key: Option<String>,
 }
 
+/// A job ready to go into the queue, alone (`enqueue`) or with others in one statement
+/// (`enqueue_all`).
+pub struct Pending {
+    kind: &'static str,
+    payload: Value,
+    max_attempts: u32,
+    options: EnqueueOptions,
+}
+
+impl Pending {
+    pub fn new<J: Job>(job: &J, options: EnqueueOptions) -> Result<Self, ApiError> {
+        Ok(Self {
+            kind: J::KIND,
+            payload: serde_json::to_value(job).map_err(ApiError::internal)?,
+            max_attempts: J::MAX_ATTEMPTS,
+            options,
+        })
+    }
+
+    fn row(&self, id: JobId, now: Timestamp) -> store::NewJob<'_> {
+        store::NewJob {
+            id,
+            tenant: self.options.tenant,
+            kind: self.kind,
+            payload: &self.payload,
+            max_attempts: self.max_attempts,
+            run_at: self.options.run_at.unwrap_or(now),
+            unique_key: self.options.unique_key.as_deref(),
+            now,
+        }
+    }
+}
+
 /// Adds `job` to the queue within the caller's transaction. Returns `None` when a job with the
 /// same unique key already exists.
 pub async fn enqueue<J: Job>(
@@ -155,27 +188,29 @@ pub async fn enqueue<J: Job>(
     job: &J,
     options: EnqueueOptions,
 ) -> Result<Option<JobId>, ApiError> {
-    let payload = serde_json::to_value(job).map_err(ApiError::internal)?;
-    let now = Timestamp::now();
+    let pending = Pending::new(job, options)?;
     let id = JobId(Uuid::now_v7());
-    let inserted = store::insert(
-        tx,
-        store::NewJob {
-            id,
-            tenant: options.tenant,
-            kind: J::KIND,
-            payload,
-            max_attempts: J::MAX_ATTEMPTS,
-            run_at: options.run_at.unwrap_or(now),
-            unique_key: options.unique_key.as_deref(),
-            now,
-        },
-    )
-    .await?;
+    let inserted = store::insert(tx, &[pending.row(id, Timestamp::now())]).await? == 1;
     if inserted {
         tracing::debug!(job_id = %id, kind = J::KIND, "job enqueued");
     }
     Ok(inserted.then_some(id))
+}
+
+/// Adds `jobs` to the queue within the caller's transaction in one statement (one round trip
+/// for all the work a change schedules); jobs whose unique key is taken are skipped.
+pub async fn enqueue_all(tx: &mut Tx, jobs: &[Pending]) -> Result<(), ApiError> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let now = Timestamp::now();
+    let rows: Vec<store::NewJob> = jobs
+        .iter()
+        .map(|job| job.row(JobId(Uuid::now_v7()), now))
+        .collect();
+    let inserted = store::insert(tx, &rows).await?;
+    tracing::debug!(inserted, "jobs enqueued");
+    Ok(())
 }
 
 /// Deletes finished jobs older than the retention period.

@@ -56,20 +56,20 @@ pub(super) async fn tick(db: &Db, periodic: &[Periodic], now: Timestamp) -> Resu
         let mut tx = db.begin().await?;
         let inserted = store::insert(
             &mut tx,
-            NewJob {
+            &[NewJob {
                 id: super::JobId(uuid::Uuid::now_v7()),
                 tenant: None,
                 kind: job.kind,
-                payload: job.payload.clone(),
+                payload: &job.payload,
                 max_attempts: job.max_attempts,
                 run_at,
                 unique_key: Some(&key),
                 now,
-            },
+            }],
         )
         .await?;
         tx.commit().await?;
-        if inserted {
+        if inserted == 1 {
             tracing::debug!(
                 kind = job.kind,
                 period_start = start,

@@ -17,36 +17,59 @@ pub struct NewJob<'a> {
     pub id: JobId,
     pub tenant: Option<TenantId>,
     pub kind: &'a str,
-    pub payload: Value,
+    pub payload: &'a Value,
     pub max_attempts: u32,
     pub run_at: Timestamp,
     pub unique_key: Option<&'a str>,
     pub now: Timestamp,
 }
 
-/// Inserts the job; `false` when a job with the same unique key already exists.
-#[tracing::instrument(level = "debug", skip_all, fields(job = %job.id, kind = job.kind))]
-pub async fn insert(tx: &mut Tx, job: NewJob<'_>) -> Result<bool, ApiError> {
+/// Inserts `jobs` in one statement, skipping those whose unique key is taken; returns how many
+/// were inserted.
+#[tracing::instrument(level = "debug", skip_all, fields(count = jobs.len()))]
+pub async fn insert(tx: &mut Tx, jobs: &[NewJob<'_>]) -> Result<u64, ApiError> {
+    let rows: Vec<String> = (0..jobs.len())
+        .map(|n| {
+            let p = |k: usize| format!("${}", n * 8 + k);
+            format!(
+                "({}, {}, {}, {}, 'queued', 0, {}, {}, {}, {}, {})",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7),
+                p(8),
+                p(8)
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO jobs (id, tenant_id, kind, payload, status, attempts, max_attempts, \
+         run_at, unique_key, created_at, updated_at) VALUES {} \
+         ON CONFLICT (unique_key) DO NOTHING",
+        rows.join(", ")
+    );
     let inserted = on_tx!(tx, |conn| {
-        sqlx::query(
-            "INSERT INTO jobs (id, tenant_id, kind, payload, status, attempts, max_attempts, \
-             run_at, unique_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $7, $8, $8) \
-             ON CONFLICT (unique_key) DO NOTHING",
-        )
-        .bind(job.id.0)
-        .bind(job.tenant.map(|tenant| tenant.0))
-        .bind(job.kind)
-        .bind(Json(&job.payload))
-        .bind(i64::from(job.max_attempts))
-        .bind(job.run_at)
-        .bind(job.unique_key)
-        .bind(job.now)
-        .execute(conn)
-        .await
-        .map(|done| done.rows_affected())
+        let mut statement = sqlx::query(&sql);
+        for job in jobs {
+            statement = statement
+                .bind(job.id.0)
+                .bind(job.tenant.map(|tenant| tenant.0))
+                .bind(job.kind)
+                .bind(Json(&job.payload))
+                .bind(i64::from(job.max_attempts))
+                .bind(job.run_at)
+                .bind(job.unique_key)
+                .bind(job.now);
+        }
+        statement
+            .execute(conn)
+            .await
+            .map(|done| done.rows_affected())
     })?;
-    Ok(inserted == 1)
+    Ok(inserted)
 }
 
 #[derive(Debug, sqlx::FromRow)]
