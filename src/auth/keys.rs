@@ -10,10 +10,13 @@ use base64::{
 };
 use ed25519_dalek::{SigningKey, pkcs8::EncodePrivateKey};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Serialize, de::DeserializeOwned};
+use serde::Serialize;
 use tokio::sync::RwLock;
 
-use super::store::{self, NewSigningKey};
+use super::{
+    AccessClaims,
+    store::{self, NewSigningKey},
+};
 use crate::{
     db::{Db, Timestamp},
     error::ApiError,
@@ -24,6 +27,8 @@ pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 const LEEWAY_SECONDS: u64 = 30;
 /// An unknown `kid` triggers a reload (another replica rotated), at most this often.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+/// How many verified access tokens are remembered (about 1 KiB each).
+const VERIFIED_TOKENS: u64 = 20_000;
 
 struct KeySet {
     signer: Option<(String, EncodingKey)>,
@@ -37,6 +42,16 @@ struct KeySet {
 pub struct SigningKeys {
     db: Db,
     set: Arc<RwLock<Option<KeySet>>>,
+    /// Access tokens already verified, by the whole token: a client sends the same token with
+    /// every request for its lifetime, and an Ed25519 verification costs more than the rest of
+    /// a signed-in read's own work. An entry counts only while its token is unexpired and its
+    /// key is still in the set, so a retired or removed key stops it as it would a verification.
+    verified: moka::sync::Cache<Arc<str>, Arc<Verified>>,
+}
+
+struct Verified {
+    kid: String,
+    claims: AccessClaims,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +67,10 @@ impl SigningKeys {
         Self {
             db: db.clone(),
             set: Arc::new(RwLock::new(None)),
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_TOKENS)
+                .time_to_live(ACCESS_TOKEN_LIFETIME)
+                .build(),
         }
     }
 
@@ -92,11 +111,24 @@ impl SigningKeys {
 
     /// Checks signature, algorithm, expiry and audience; only EdDSA tokens from our keys pass.
     #[tracing::instrument(level = "debug", skip_all, fields(audience = audience))]
-    pub async fn verify<C: DeserializeOwned>(
-        &self,
-        token: &str,
-        audience: &str,
-    ) -> Result<C, TokenError> {
+    pub async fn verify(&self, token: &str, audience: &str) -> Result<AccessClaims, TokenError> {
+        if let Some(verified) = self.verified.get(token)
+            && verified.claims.aud == audience
+        {
+            let live = verified.claims.exp + LEEWAY_SECONDS as i64
+                > Timestamp::now().get().unix_timestamp();
+            let key_kept = self
+                .set
+                .read()
+                .await
+                .as_ref()
+                .is_some_and(|set| set.verifiers.contains_key(&verified.kid));
+            return if live && key_kept {
+                Ok(verified.claims.clone())
+            } else {
+                Err(TokenError::Invalid)
+            };
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Invalid);
@@ -110,25 +142,35 @@ impl SigningKeys {
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "aud"]);
 
-        if let Some(claims) = self.verify_with(&kid, token, &validation).await {
-            return claims;
-        }
-        self.reload_if_stale().await;
-        self.verify_with(&kid, token, &validation)
-            .await
-            .unwrap_or(Err(TokenError::UnknownKey))
+        let claims = match self.verify_with(&kid, token, &validation).await {
+            Some(claims) => claims,
+            None => {
+                self.reload_if_stale().await;
+                self.verify_with(&kid, token, &validation)
+                    .await
+                    .unwrap_or(Err(TokenError::UnknownKey))
+            }
+        }?;
+        self.verified.insert(
+            Arc::from(token),
+            Arc::new(Verified {
+                kid,
+                claims: claims.clone(),
+            }),
+        );
+        Ok(claims)
     }
 
-    async fn verify_with<C: DeserializeOwned>(
+    async fn verify_with(
         &self,
         kid: &str,
         token: &str,
         validation: &Validation,
-    ) -> Option<Result<C, TokenError>> {
+    ) -> Option<Result<AccessClaims, TokenError>> {
         let set = self.set.read().await;
         let key = set.as_ref()?.verifiers.get(kid)?;
         Some(
-            jsonwebtoken::decode::<C>(token, key, validation)
+            jsonwebtoken::decode::<AccessClaims>(token, key, validation)
                 .map(|data| data.claims)
                 .map_err(|_| TokenError::Invalid),
         )
