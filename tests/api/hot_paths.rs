@@ -18,17 +18,23 @@ use crate::helpers::{
     Account, Location, NewProperty, PropertyPatch, TestApp, assert_problem, eur, spawn_app,
 };
 
-/// Counts the statements sqlx runs (its `sqlx::query` events), on every thread of the process.
+/// Counts the statements sqlx runs (its `sqlx::query` events) while serving requests (inside
+/// a `request` span), on every thread of the process: the job worker's and other background
+/// statements are not the request's.
 #[derive(Clone, Default)]
 struct Statements(Arc<AtomicUsize>);
 
-impl<S: tracing::Subscriber> Layer<S> for Statements {
-    fn on_event(
-        &self,
-        _event: &tracing::Event<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        self.0.fetch_add(1, Ordering::SeqCst);
+impl<S> Layer<S> for Statements
+where
+    S: tracing::Subscriber + for<'lookup> tracing_subscriber::registry::LookupSpan<'lookup>,
+{
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let in_request = ctx
+            .event_scope(event)
+            .is_some_and(|mut scope| scope.any(|span| span.name() == "request"));
+        if event.metadata().target() == "sqlx::query" && in_request {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -40,10 +46,13 @@ impl Statements {
         INSTALLED
             .get_or_init(|| {
                 let statements = Self::default();
-                let subscriber =
-                    tracing_subscriber::registry().with(statements.clone().with_filter(
-                        Targets::new().with_target("sqlx::query", tracing::Level::TRACE),
-                    ));
+                let subscriber = tracing_subscriber::registry().with(
+                    statements.clone().with_filter(
+                        Targets::new()
+                            .with_target("sqlx::query", tracing::Level::TRACE)
+                            .with_target("staybase::http", tracing::Level::INFO),
+                    ),
+                );
                 tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
                 statements
             })
