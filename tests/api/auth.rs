@@ -549,6 +549,42 @@ fn claims(app_user: &str, tenant: uuid::Uuid, exp_offset: i64) -> AccessClaims {
     }
 }
 
+/// The server remembers tokens it has verified; a remembered token still dies at its expiry
+/// (plus the 30 s leeway), and a changed one is verified afresh.
+#[tokio::test]
+async fn a_remembered_token_is_refused_once_it_expires() {
+    let app = spawn_app().await;
+    let tenant = app.create_tenant("acme").await;
+    let account = app.register("acme", "ana@example.com", false).await;
+    // Expired 26 s ago: accepted for the 4 s left of the leeway, then refused.
+    let ending = app
+        .state
+        .keys
+        .sign(&claims(&account.id, tenant.id.0, -26))
+        .await
+        .unwrap();
+    assert_eq!(me(&app, "acme", &ending).await.status(), StatusCode::OK);
+    let mut parts: Vec<String> = ending.split('.').map(str::to_owned).collect();
+    let mut payload: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+    payload["exp"] = json!(payload["exp"].as_i64().unwrap() + 3600);
+    parts[1] = URL_SAFE_NO_PAD.encode(payload.to_string());
+    let extended = parts.join(".");
+    assert_problem(
+        me(&app, "acme", &extended).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_problem(
+        me(&app, "acme", &ending).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn tampered_expired_unsigned_and_foreign_tokens_are_refused() {
     let app = spawn_app().await;
