@@ -6,6 +6,11 @@
 //! cached detail >= 50% of `/healthz`, signed-in detail >= 40% of `pgbench -S`, booking
 //! creation >= 50% of TPC-B.
 //!
+//! The read phases are driven by `wrk -t1` when it is installed (a load generator as cheap as
+//! pgbench's own client, in a process of its own); without it, and for booking creation, by
+//! tasks in this process, whose HTTP client costs more CPU than the server's fast paths and so
+//! flattens the ratios.
+//!
 //! Run: `STAYBASE_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench cargo bench
 //! --bench hot_paths` (an empty database; its cluster also gets a scratch `staybase_pgbench`
 //! database). Without the variable it runs on SQLite and skips pgbench.
@@ -91,6 +96,97 @@ async fn get_ok(client: &reqwest::Client, url: &str, token: Option<&str>) {
     response.bytes().await.expect("body");
 }
 
+/// Whether `wrk` is installed.
+fn has_wrk() -> bool {
+    std::process::Command::new("wrk")
+        .arg("--version")
+        .output()
+        .is_ok()
+}
+
+/// A duration as wrk prints it: `812.00us`, `1.23ms`, `2.00s`.
+fn wrk_duration(text: &str) -> Option<Duration> {
+    let (number, scale) = if let Some(us) = text.strip_suffix("us") {
+        (us, 1e-6)
+    } else if let Some(ms) = text.strip_suffix("ms") {
+        (ms, 1e-3)
+    } else if let Some(m) = text.strip_suffix('m') {
+        (m, 60.0)
+    } else {
+        (text.strip_suffix('s')?, 1.0)
+    };
+    Some(Duration::from_secs_f64(number.parse::<f64>().ok()? * scale))
+}
+
+/// `wrk -t1` with `CONNECTIONS` connections for a phase, GETting `paths` of `base` in turn
+/// (with `token` as a bearer token); every answer must be a success.
+async fn wrk(base: &str, paths: &[String], token: Option<&str>) -> Measured {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = dir.path().join("paths.lua");
+    let quoted: Vec<String> = paths.iter().map(|path| format!("{path:?}")).collect();
+    let mut lua = format!("local paths = {{{}}}\nlocal n = 0\n", quoted.join(","));
+    if let Some(token) = token {
+        lua.push_str(&format!(
+            "wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
+        ));
+    }
+    lua.push_str(
+        "request = function()\n  n = n + 1\n  \
+         return wrk.format(\"GET\", paths[(n % #paths) + 1])\nend\n",
+    );
+    std::fs::write(&script, lua).expect("wrk script");
+    let output = tokio::process::Command::new("wrk")
+        .args(["-t1", "--latency", "-c"])
+        .arg(CONNECTIONS.to_string())
+        .arg("-d")
+        .arg(format!("{}s", common::phase().as_secs()))
+        .arg("-s")
+        .arg(&script)
+        .arg(base)
+        .output()
+        .await
+        .expect("wrk");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "wrk failed: {text}");
+    assert!(
+        !text.contains("Non-2xx"),
+        "wrk got answers that are not successes: {text}"
+    );
+    let field = |label: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(label))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no {label} in wrk's output: {text}"))
+    };
+    Measured {
+        per_second: field("Requests/sec:").parse().expect("requests per second"),
+        p50: wrk_duration(field("50%")).expect("p50"),
+        p99: wrk_duration(field("99%")).expect("p99"),
+    }
+}
+
+/// Measures GETs of `paths` (taken in turn): with wrk when there is one, else from this process.
+async fn reads(
+    client: &reqwest::Client,
+    base: &str,
+    paths: Vec<String>,
+    token: Option<Arc<str>>,
+) -> Measured {
+    if has_wrk() {
+        return wrk(base, &paths, token.as_deref()).await;
+    }
+    let (client, base, paths) = (client.clone(), base.to_owned(), Arc::new(paths));
+    drive(move |i| {
+        let (client, url, token) = (
+            client.clone(),
+            format!("{base}{}", paths[i % paths.len()]),
+            token.clone(),
+        );
+        async move { get_ok(&client, &url, token.as_deref()).await }
+    })
+    .await
+}
+
 /// Runs pgbench; returns what it printed, or why it failed.
 fn run_pgbench(url: &str, args: &[&str]) -> Result<String, String> {
     let output = Command::new("pgbench")
@@ -159,8 +255,9 @@ async fn main() {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     println!(
         "staybase hot paths: {cores} cores, {LISTINGS} listings, {CONNECTIONS} connections, \
-         {:?} a phase, {}",
+         {:?} a phase, reads driven by {}, {}",
         common::phase(),
+        if has_wrk() { "wrk -t1" } else { "this process" },
         if database_url.is_some() {
             "PostgreSQL"
         } else {
@@ -169,65 +266,42 @@ async fn main() {
     );
     let mut results: Vec<(&str, Measured)> = Vec::new();
 
-    let (c, url) = (client.clone(), format!("{}/healthz", app.base));
+    let detail_paths: Vec<String> = properties
+        .iter()
+        .map(|id| format!("/v1/t/bench/properties/{id}"))
+        .collect();
     results.push((
         "GET /healthz",
-        drive(move |_| {
-            let (c, url) = (c.clone(), url.clone());
-            async move { get_ok(&c, &url, None).await }
-        })
-        .await,
+        reads(&client, &app.base, vec!["/healthz".to_owned()], None).await,
     ));
-    let (c, b, p) = (client.clone(), base.clone(), properties.clone());
     results.push((
         "anonymous detail (cached)",
-        drive(move |i| {
-            let (c, url) = (c.clone(), format!("{b}/properties/{}", p[i % p.len()]));
-            async move { get_ok(&c, &url, None).await }
-        })
-        .await,
+        reads(&client, &app.base, detail_paths.clone(), None).await,
     ));
-    let (c, b, p, t) = (
-        client.clone(),
-        base.clone(),
-        properties.clone(),
-        token.clone(),
-    );
     results.push((
         "signed-in detail",
-        drive(move |i| {
-            let (c, url, t) = (
-                c.clone(),
-                format!("{b}/properties/{}", p[i % p.len()]),
-                t.clone(),
-            );
-            async move { get_ok(&c, &url, Some(&t)).await }
-        })
-        .await,
+        reads(&client, &app.base, detail_paths, Some(token.clone())).await,
     ));
-    let (c, b) = (client.clone(), base.clone());
+    let searches = (1..=4)
+        .map(|guests| format!("/v1/t/bench/properties?guests={guests}"))
+        .collect();
     results.push((
         "search (cached)",
-        drive(move |i| {
-            let (c, url) = (c.clone(), format!("{b}/properties?guests={}", 1 + i % 4));
-            async move { get_ok(&c, &url, None).await }
-        })
-        .await,
+        reads(&client, &app.base, searches, None).await,
     ));
     let today = OffsetDateTime::now_utc().date();
-    let (c, b) = (client.clone(), base.clone());
+    let dated = (0..200)
+        .map(|day| {
+            let check_in = today + time::Duration::days(20 + day);
+            format!(
+                "/v1/t/bench/properties?check_in={check_in}&check_out={}",
+                check_in + time::Duration::days(3)
+            )
+        })
+        .collect();
     results.push((
         "search for dates",
-        drive(move |i| {
-            let check_in = today + time::Duration::days(20 + (i % 200) as i64);
-            let url = format!(
-                "{b}/properties?check_in={check_in}&check_out={}",
-                check_in + time::Duration::days(3)
-            );
-            let c = c.clone();
-            async move { get_ok(&c, &url, None).await }
-        })
-        .await,
+        reads(&client, &app.base, dated, None).await,
     ));
     // Booking i takes property i mod N in week i div N, so no two overlap; the seeded guests
     // take turns.
