@@ -205,8 +205,9 @@ async fn check_visible(
     }
 }
 
-/// The property with its photos, as the caller may see it. Anonymous callers all see the same
-/// answer, which is cached (only listed properties are: others are not found for them).
+/// The property with its photos, as the caller may see it. Everyone who does not manage a
+/// listed property (anonymous and signed-in guests alike) sees the same answer, which is
+/// cached; its owner and the tenant's admins always read it afresh, with its private fields.
 #[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]
 pub async fn detail(
     state: &AppState,
@@ -214,9 +215,10 @@ pub async fn detail(
     principal: &Principal,
     id: PropertyId,
 ) -> Result<PropertyDetail, ApiError> {
-    let cacheable = principal.is_anonymous();
     let key = ReadCache::key(tenant, &format!("property/{id}"));
-    if cacheable && let Some(detail) = state.cache.get_json(&key).await {
+    if let Some(detail) = state.cache.get_json::<PropertyDetail>(&key).await
+        && !manages(principal, &detail.property)
+    {
         state
             .authorizer
             .check(&state.db, tenant, principal, PropertyAction::Read)
@@ -229,7 +231,7 @@ pub async fn detail(
         .ok_or(ApiError::NotFound("property"))?;
     check_visible(state, tenant, principal, &property).await?;
     let detail = as_seen_by(principal, property, photos);
-    if cacheable {
+    if !detail.private && detail.property.listing.status == PropertyStatus::Listed {
         state.cache.put_json(key, &detail).await;
     }
     Ok(detail)

@@ -20,7 +20,9 @@ use crate::helpers::{
 
 /// Counts the statements sqlx runs (its `sqlx::query` events) while serving requests (inside
 /// a `request` span), on every thread of the process: the job worker's and other background
-/// statements are not the request's.
+/// statements are not the request's. Nor is the tenant directory's refresh of a tenant (inside
+/// `resolve_for_request`), which happens at most once per staleness bound (500 ms) per tenant
+/// and replica whatever the traffic; under load a test's requests may straddle one.
 #[derive(Clone, Default)]
 struct Statements(Arc<AtomicUsize>);
 
@@ -29,10 +31,14 @@ where
     S: tracing::Subscriber + for<'lookup> tracing_subscriber::registry::LookupSpan<'lookup>,
 {
     fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
-        let in_request = ctx
+        let spans: Vec<&str> = ctx
             .event_scope(event)
-            .is_some_and(|mut scope| scope.any(|span| span.name() == "request"));
-        if event.metadata().target() == "sqlx::query" && in_request {
+            .map(|scope| scope.map(|span| span.name()).collect())
+            .unwrap_or_default();
+        if event.metadata().target() == "sqlx::query"
+            && spans.contains(&"request")
+            && !spans.contains(&"resolve_for_request")
+        {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
@@ -50,7 +56,8 @@ impl Statements {
                     statements.clone().with_filter(
                         Targets::new()
                             .with_target("sqlx::query", tracing::Level::TRACE)
-                            .with_target("staybase::http", tracing::Level::INFO),
+                            .with_target("staybase::http", tracing::Level::INFO)
+                            .with_target("staybase::tenants", tracing::Level::INFO),
                     ),
                 );
                 tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
@@ -227,4 +234,47 @@ async fn replicas_forget_a_changed_tenant_when_postgresql_notifies_them() {
     }
     assert!(remembered_at.elapsed() < STALENESS_BOUND);
     listener.abort();
+}
+
+/// Signed-in guests share the cached answer of a listed property (one statement: who they
+/// are); its owner reads it afresh, with the private fields, in two.
+#[tokio::test]
+async fn a_guest_shares_the_cached_detail_and_its_owner_reads_it_afresh() {
+    let statements = Statements::install();
+    let (app, host, property, path) = app_with_a_listing("listed").await;
+    let guest = app.register("acme", "gina@example.com", false).await;
+    let anonymous: Value = app.get(&path).await.json().await.unwrap();
+
+    let before = statements.count();
+    let response = app.get_with(&path, &guest.access_token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(statements.count() - before, 1, "the guest's session only");
+    let seen: Value = response.json().await.unwrap();
+    assert_eq!(seen, anonymous);
+    assert!(seen["ical_export_url"].is_null(), "{seen}");
+
+    let before = statements.count();
+    let response = app.get_with(&path, &host.access_token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(statements.count() - before, 2, "the owner reads afresh");
+    let own: Value = response.json().await.unwrap();
+    assert!(own["ical_export_url"].is_string(), "{own}");
+
+    // The guest sees a change at once, as an anonymous caller would.
+    app.properties(&host)
+        .updated(
+            &property["id"],
+            &PropertyPatch {
+                name: Some("Harbour loft"),
+                ..PropertyPatch::default()
+            },
+        )
+        .await;
+    let fresh: Value = app
+        .get_with(&path, &guest.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fresh["name"], "Harbour loft");
 }
