@@ -93,6 +93,19 @@ async fn app_with_a_listing(status: &str) -> (TestApp, Account, Value, String) {
     (app, host, property, path)
 }
 
+/// The host renames the property "Harbour loft".
+async fn rename(app: &TestApp, host: &Account, property: &Value) {
+    app.properties(host)
+        .updated(
+            &property["id"],
+            &PropertyPatch {
+                name: Some("Harbour loft"),
+                ..PropertyPatch::default()
+            },
+        )
+        .await;
+}
+
 #[tokio::test]
 async fn a_cached_listing_answer_runs_no_statement() {
     let statements = Statements::install();
@@ -112,15 +125,7 @@ async fn a_cached_listing_answer_runs_no_statement() {
     assert_eq!(statements.count(), before, "cache hits ran statements");
 
     // A change is seen at once by the replica that made it.
-    app.properties(&host)
-        .updated(
-            &property["id"],
-            &PropertyPatch {
-                name: Some("Harbour loft"),
-                ..PropertyPatch::default()
-            },
-        )
-        .await;
+    rename(&app, &host, &property).await;
     let fresh: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(fresh["name"], "Harbour loft");
 }
@@ -261,15 +266,7 @@ async fn a_guest_shares_the_cached_detail_and_its_owner_reads_it_afresh() {
     assert!(own["ical_export_url"].is_string(), "{own}");
 
     // The guest sees a change at once, as an anonymous caller would.
-    app.properties(&host)
-        .updated(
-            &property["id"],
-            &PropertyPatch {
-                name: Some("Harbour loft"),
-                ..PropertyPatch::default()
-            },
-        )
-        .await;
+    rename(&app, &host, &property).await;
     let fresh: Value = app
         .get_with(&path, &guest.access_token)
         .await
