@@ -8,7 +8,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use crate::{
     admin::service::{self as admin_service, InitialPassword},
     app::{self, AppState},
-    auth::keys::SigningKeys,
     authz::Roles,
     config::Config,
     db::{Db, Timestamp},
@@ -255,7 +254,7 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
         }
         Command::Keys(KeysCommand::Rotate) => {
             let state = AppState::start(config).await?;
-            let kid = SigningKeys::rotate(&state.db).await?;
+            let kid = state.keys.rotate().await?;
             state.db.close().await;
             println!("new signing key {kid}; the previous one verifies until its tokens expire");
             Ok(())

@@ -61,6 +61,8 @@ macro_rules! with_error_codes {
             TooManyUnpaidBookings => "too_many_unpaid_bookings",
             /// The stay starts later than the marketplace's booking window allows.
             OutsideBookingWindow => "outside_booking_window",
+            /// The deployment has no `STAYBASE_SECRET_KEY`, so it cannot store secrets.
+            SecretKeyMissing => "secret_key_missing",
             ServiceUnavailable => "service_unavailable",
             /// A client error the framework raised that no other code describes.
             RequestRejected => "request_rejected",

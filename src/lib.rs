@@ -33,6 +33,7 @@ pub mod pricing;
 pub mod properties;
 pub mod ratelimit;
 pub mod router;
+pub mod secret_box;
 pub mod storage;
 pub mod telemetry;
 pub mod tenants;

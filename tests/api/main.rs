@@ -27,6 +27,7 @@ mod ratelimit;
 mod redis_outage;
 mod schemas;
 mod search_plans;
+mod secrets;
 mod settings;
 mod tenancy;
 mod users;
