@@ -136,6 +136,9 @@ pub enum DemoCommand {
 pub enum KeysCommand {
     /// Add a new signing key and retire the current one (it verifies until its tokens expire).
     Rotate,
+    /// Seal every stored secret under STAYBASE_SECRET_KEY: after setting the key, or after a
+    /// rotation, before STAYBASE_SECRET_KEY_PREVIOUS is removed.
+    Reseal,
 }
 
 #[derive(Debug, Subcommand)]
@@ -257,6 +260,20 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
             let kid = state.keys.rotate().await?;
             state.db.close().await;
             println!("new signing key {kid}; the previous one verifies until its tokens expire");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Reseal) => {
+            let state = AppState::start(config).await?;
+            if !state.secrets.is_configured() {
+                return Err(CliError::Failed("STAYBASE_SECRET_KEY is not set".into()));
+            }
+            // Loading the signing keys seals those in the clear or under the previous key.
+            state.keys.ensure_loaded().await?;
+            let tenants = crate::payment_provider::service::reseal_all(&state).await?;
+            state.db.close().await;
+            println!(
+                "signing keys sealed; payment provider credentials of {tenants} tenants sealed again"
+            );
             Ok(())
         }
         Command::Openapi => {

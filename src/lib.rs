@@ -28,6 +28,7 @@ pub mod money;
 pub mod ops;
 pub mod outage;
 pub mod outbound;
+pub mod payment_provider;
 pub mod photos;
 pub mod pricing;
 pub mod properties;

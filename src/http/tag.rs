@@ -19,6 +19,9 @@ pub enum Tag {
     ApiKeys,
     /// The tenant's own authorization rules.
     Policies,
+    /// The marketplace's payment provider and its credentials.
+    #[oai(rename = "Payment provider")]
+    PaymentProvider,
     /// The platform operators' API.
     Admin,
 }

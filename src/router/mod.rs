@@ -27,6 +27,7 @@ use crate::{
         cors::{Cors, OriginCheck},
     },
     ops,
+    payment_provider::api::PaymentProviderApi,
     photos::api::PhotosApi,
     pricing::api::PricingApi,
     properties::api::PropertiesApi,
@@ -45,6 +46,7 @@ pub type Apis = (
     BookingsApi,
     ApiKeysApi,
     PoliciesApi,
+    PaymentProviderApi,
     AdminApi,
 );
 
@@ -62,6 +64,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
         BookingsApi,
         ApiKeysApi,
         PoliciesApi,
+        PaymentProviderApi,
         AdminApi,
     );
     OpenApiService::new(apis, "Staybase API", env!("CARGO_PKG_VERSION"))

@@ -6,7 +6,10 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use reqwest::StatusCode;
 use staybase::config::Secret;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::{
+    cli::staybase_with_env,
+    helpers::{TestApp, spawn_app, spawn_app_with},
+};
 
 pub const KEY_A: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 pub const KEY_B: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
@@ -145,6 +148,40 @@ async fn rotating_the_secret_key_seals_again_under_the_new_one() {
         .expect("start with the new key only");
     assert_eq!(
         me_status(&app, &after, &guest.access_token).await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn keys_reseal_seals_what_an_installation_stored_in_the_clear() {
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let guest = app.register("acme", "guest@example.com", false).await;
+    assert!(holds_clear_key(&stored_private_keys(&app).await[0]));
+
+    let refused = staybase_with_env(&app.database_url, &[], &["keys", "reseal"]).await;
+    assert!(!refused.status.success(), "resealed without a key");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("STAYBASE_SECRET_KEY"));
+
+    let output = staybase_with_env(
+        &app.database_url,
+        &[("STAYBASE_SECRET_KEY", KEY_A)],
+        &["keys", "reseal"],
+    )
+    .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sealed = stored_private_keys(&app).await;
+    assert!(sealed[0].starts_with("v1:") && !holds_clear_key(&sealed[0]));
+    let restarted = app
+        .replica_with(|config| config.secret_key = Some(Secret::new(KEY_A)))
+        .await
+        .expect("start with the key");
+    assert_eq!(
+        me_status(&app, &restarted, &guest.access_token).await,
         StatusCode::OK
     );
 }
