@@ -36,6 +36,7 @@ pub mod ratelimit;
 pub mod router;
 pub mod secret_box;
 pub mod storage;
+pub mod stripe;
 pub mod telemetry;
 pub mod tenants;
 pub mod users;

@@ -30,5 +30,6 @@ mod schemas;
 mod search_plans;
 mod secrets;
 mod settings;
+mod stripe;
 mod tenancy;
 mod users;
