@@ -74,6 +74,10 @@ pub enum TenantCommand {
         name: String,
         #[arg(long)]
         admin_email: Option<String>,
+        /// A test tenant: the simulated payment provider only, and a clock its administrators
+        /// advance (`POST /v1/t/{slug}/test-clock/advance`).
+        #[arg(long)]
+        test_mode: bool,
     },
     /// List every tenant as JSON lines (slug, name, status, settings).
     List,
@@ -328,6 +332,7 @@ async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> 
             slug,
             name,
             admin_email,
+            test_mode,
         } => {
             let admin = admin_email
                 .as_deref()
@@ -338,6 +343,7 @@ async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> 
                 tenants::NewTenant {
                     slug: &slug,
                     name: &name,
+                    test_mode,
                 },
                 admin,
             )

@@ -39,6 +39,7 @@ pub mod storage;
 pub mod stripe;
 pub mod telemetry;
 pub mod tenants;
+pub mod test_clock;
 pub mod users;
 
 pub use app::AppState;

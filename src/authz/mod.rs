@@ -23,7 +23,7 @@ use tokio::sync::RwLock;
 pub use permission::{
     AccountAction, Action, ApiKeyAction, AuthAction, BookingAction, PaymentProviderAction,
     Permission, PolicyAction, ProfileAction, PropertyAction, SettingsAction, TenantAction,
-    UserAction, own_or_any,
+    TestClockAction, UserAction, own_or_any,
 };
 
 use crate::{auth::Principal, db::Db, error::ApiError, ids::TenantId, tenants::Tenant};

@@ -22,6 +22,9 @@ pub enum Tag {
     /// The marketplace's payment provider and its credentials.
     #[oai(rename = "Payment provider")]
     PaymentProvider,
+    /// Test tenants' clocks.
+    #[oai(rename = "Test clocks")]
+    TestClocks,
     /// The platform operators' API.
     Admin,
 }

@@ -13,7 +13,7 @@ use crate::{
     auth::Principal,
     authz::PaymentProviderAction,
     db::{Db, Timestamp},
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     ids::TenantId,
     secret_box::{Binding, SecretBox, SecretString},
     tenants::Tenant,
@@ -61,6 +61,12 @@ pub async fn replace(
         .authorizer
         .check(&state.db, tenant, principal, PaymentProviderAction::Update)
         .await?;
+    if tenant.test_mode && matches!(change, ProviderChange::Stripe(_)) {
+        return Err(ApiError::Conflict {
+            code: ErrorCode::TestTenantSimulatedOnly,
+            detail: "A test tenant takes payments with the simulated provider only.".into(),
+        });
+    }
     let now = Timestamp::now();
     let owner = tenant.id.to_string();
     let mut tx = state.db.begin().await?;

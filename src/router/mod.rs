@@ -32,6 +32,7 @@ use crate::{
     pricing::api::PricingApi,
     properties::api::PropertiesApi,
     tenants::{self, api::TenantsApi},
+    test_clock::api::TestClockApi,
     users::api::UsersApi,
 };
 
@@ -47,6 +48,7 @@ pub type Apis = (
     ApiKeysApi,
     PoliciesApi,
     PaymentProviderApi,
+    TestClockApi,
     AdminApi,
 );
 
@@ -65,6 +67,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
         ApiKeysApi,
         PoliciesApi,
         PaymentProviderApi,
+        TestClockApi,
         AdminApi,
     );
     OpenApiService::new(apis, "Staybase API", env!("CARGO_PKG_VERSION"))

@@ -183,11 +183,21 @@ impl TestApp {
     }
 
     pub async fn create_tenant(&self, slug: &str) -> Tenant {
+        self.create_tenant_in_mode(slug, false).await
+    }
+
+    /// A test tenant: simulated payments only, and its own clock.
+    pub async fn create_test_tenant(&self, slug: &str) -> Tenant {
+        self.create_tenant_in_mode(slug, true).await
+    }
+
+    async fn create_tenant_in_mode(&self, slug: &str, test_mode: bool) -> Tenant {
         tenants::create(
             &self.state.db,
             tenants::NewTenant {
                 slug,
                 name: &format!("{slug} stays"),
+                test_mode,
             },
         )
         .await
@@ -392,6 +402,25 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     );
     assert!(body["errors"].is_array(), "{body}");
     body
+}
+
+/// Asserts a 422 `validation_failed` answer whose `errors` name `field`; returns the document.
+pub async fn assert_invalid(response: Response, field: &str) -> Value {
+    let problem = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(
+        problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|error| error["field"] == field),
+        "no error names {field}: {problem}"
+    );
+    problem
 }
 
 enum TestDatabaseKind {

@@ -32,4 +32,5 @@ mod secrets;
 mod settings;
 mod stripe;
 mod tenancy;
+mod test_clock;
 mod users;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use staybase::{config::Secret, payment_provider::model::ProviderSettings};
 
 use crate::{
-    helpers::{TestApp, assert_problem, spawn_app, spawn_app_with},
+    helpers::{TestApp, assert_invalid, assert_problem, spawn_app, spawn_app_with},
     secrets::KEY_A,
 };
 
@@ -189,21 +189,7 @@ async fn invalid_settings_name_their_fields() {
         ),
     ];
     for (body, field) in cases {
-        let response = put(&app, &admin.access_token, &body).await;
-        let problem = assert_problem(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        )
-        .await;
-        assert!(
-            problem["errors"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|error| error["field"] == field),
-            "{body} -> {problem}"
-        );
+        let problem = assert_invalid(put(&app, &admin.access_token, &body).await, field).await;
         // A refused secret is not echoed back.
         assert!(!problem.to_string().contains(SECRET_KEY), "{problem}");
     }
