@@ -8,6 +8,7 @@ use staybase::{config::Secret, db::Timestamp};
 use time::{Duration, OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::{
+    admin::admin_token,
     bookings::listed_property,
     cli::staybase_with_env,
     helpers::{
@@ -217,4 +218,22 @@ async fn the_cli_creates_test_tenants() {
     let admin = app.tenant_admin("acme").await;
     let now = now_of(clock(&app, &admin).await).await;
     assert!(now >= before - Duration::seconds(1) && now <= OffsetDateTime::now_utc());
+
+    // Platform admins see which tenants are test tenants.
+    let operator = admin_token(&app).await;
+    let seen: Value = app
+        .get_with("/v1/admin/tenants/acme", &operator)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["test_mode"], true, "{seen}");
+    app.create_tenant("live").await;
+    let seen: Value = app
+        .get_with("/v1/admin/tenants/live", &operator)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["test_mode"], false, "{seen}");
 }
