@@ -57,6 +57,7 @@ async fn main() {
         tenants::NewTenant {
             slug: "bench",
             name: "Bench Stays",
+            test_mode: false,
         },
     )
     .await

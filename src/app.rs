@@ -17,6 +17,7 @@ use crate::{
     metrics::Metrics,
     outbound::Outbound,
     ratelimit::{RateLimiter, SignInFailures},
+    secret_box::SecretBox,
     storage::ObjectStorage,
     tenants::directory::TenantDirectory,
 };
@@ -32,6 +33,8 @@ pub struct AppInner {
     pub mailer: Mailer,
     pub metrics: Arc<Metrics>,
     pub keys: SigningKeys,
+    /// Seals and opens secrets stored in the database (`STAYBASE_SECRET_KEY`).
+    pub secrets: SecretBox,
     pub authorizer: Authorizer,
     pub rate_limiter: RateLimiter,
     /// Failed sign-ins per account, which lock it out for a while.
@@ -95,7 +98,18 @@ impl AppState {
         };
         let mailer = Mailer::from_config(&config).map_err(StartError::Mail)?;
         let storage = ObjectStorage::from_config(&config).map_err(StartError::Storage)?;
-        let keys = SigningKeys::new(&db);
+        let secrets = SecretBox::new(
+            config.secret_key.as_ref(),
+            config.secret_key_previous.as_ref(),
+        )
+        .map_err(StartError::Keys)?;
+        if !secrets.is_configured() {
+            tracing::warn!(
+                "STAYBASE_SECRET_KEY is not set: JWT signing keys are stored unencrypted and \
+                 payment provider secrets cannot be stored"
+            );
+        }
+        let keys = SigningKeys::new(&db, &secrets);
         if config.migrate_on_start {
             keys.ensure_loaded()
                 .await
@@ -135,6 +149,7 @@ impl AppState {
             mailer,
             metrics,
             keys,
+            secrets,
             authorizer: Authorizer::default(),
             rate_limiter,
             sign_in_failures,

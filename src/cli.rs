@@ -8,7 +8,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use crate::{
     admin::service::{self as admin_service, InitialPassword},
     app::{self, AppState},
-    auth::keys::SigningKeys,
     authz::Roles,
     config::Config,
     db::{Db, Timestamp},
@@ -75,6 +74,10 @@ pub enum TenantCommand {
         name: String,
         #[arg(long)]
         admin_email: Option<String>,
+        /// A test tenant: the simulated payment provider only, and a clock its administrators
+        /// advance (`POST /v1/t/{slug}/test-clock/advance`).
+        #[arg(long)]
+        test_mode: bool,
     },
     /// List every tenant as JSON lines (slug, name, status, settings).
     List,
@@ -137,6 +140,9 @@ pub enum DemoCommand {
 pub enum KeysCommand {
     /// Add a new signing key and retire the current one (it verifies until its tokens expire).
     Rotate,
+    /// Seal every stored secret under STAYBASE_SECRET_KEY: after setting the key, or after a
+    /// rotation, before STAYBASE_SECRET_KEY_PREVIOUS is removed.
+    Reseal,
 }
 
 #[derive(Debug, Subcommand)]
@@ -255,9 +261,23 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
         }
         Command::Keys(KeysCommand::Rotate) => {
             let state = AppState::start(config).await?;
-            let kid = SigningKeys::rotate(&state.db).await?;
+            let kid = state.keys.rotate().await?;
             state.db.close().await;
             println!("new signing key {kid}; the previous one verifies until its tokens expire");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Reseal) => {
+            let state = AppState::start(config).await?;
+            if !state.secrets.is_configured() {
+                return Err(CliError::Failed("STAYBASE_SECRET_KEY is not set".into()));
+            }
+            // Loading the signing keys seals those in the clear or under the previous key.
+            state.keys.ensure_loaded().await?;
+            let tenants = crate::payment_provider::service::reseal_all(&state).await?;
+            state.db.close().await;
+            println!(
+                "signing keys sealed; payment provider credentials of {tenants} tenants sealed again"
+            );
             Ok(())
         }
         Command::Openapi => {
@@ -312,6 +332,7 @@ async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> 
             slug,
             name,
             admin_email,
+            test_mode,
         } => {
             let admin = admin_email
                 .as_deref()
@@ -322,6 +343,7 @@ async fn tenant(command: TenantCommand, config: Config) -> Result<(), CliError> 
                 tenants::NewTenant {
                     slug: &slug,
                     name: &name,
+                    test_mode,
                 },
                 admin,
             )

@@ -107,6 +107,11 @@ pub struct Config {
     /// Comma-separated CIDR ranges that outbound fetches (calendar imports, webhooks) may reach
     /// despite the private-address guard, e.g. `127.0.0.0/8` for tests.
     pub outbound_allow: String,
+    /// Seals secrets at rest (JWT signing keys, payment provider credentials): 32 random bytes,
+    /// base64. Unset: signing keys stay in the clear and provider secrets cannot be stored.
+    pub secret_key: Option<Secret>,
+    /// The key before a rotation: still opens values until they are sealed under the new one.
+    pub secret_key_previous: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -176,6 +181,8 @@ impl Default for Config {
             object_store_url: None,
             max_upload_bytes: 10 * 1024 * 1024,
             outbound_allow: String::new(),
+            secret_key: None,
+            secret_key_previous: None,
         }
     }
 }
@@ -347,6 +354,20 @@ impl Config {
         }
         crate::outbound::parse_allow(&self.outbound_allow)
             .map_err(|err| ConfigError(format!("STAYBASE_OUTBOUND_ALLOW: {err}")))?;
+        for (name, key) in [
+            ("STAYBASE_SECRET_KEY", &self.secret_key),
+            ("STAYBASE_SECRET_KEY_PREVIOUS", &self.secret_key_previous),
+        ] {
+            if let Some(key) = key {
+                crate::secret_box::parse_key(key.expose())
+                    .map_err(|err| ConfigError(format!("{name} {err}")))?;
+            }
+        }
+        if self.secret_key_previous.is_some() && self.secret_key.is_none() {
+            return Err(ConfigError(
+                "STAYBASE_SECRET_KEY_PREVIOUS needs STAYBASE_SECRET_KEY (the new key)".into(),
+            ));
+        }
         tracing_subscriber::EnvFilter::from_str(&self.log)
             .map_err(|err| ConfigError(format!("STAYBASE_LOG is not a valid filter: {err}")))?;
         Ok(())

@@ -103,7 +103,15 @@ pub async fn seed(
         Ok(tenant) => tenant,
         Err(ApiError::TenantNotFound) => {
             let name = format!("{} Stays", slug[..1].to_uppercase() + &slug[1..]);
-            tenants::create(db, tenants::NewTenant { slug, name: &name }).await?
+            tenants::create(
+                db,
+                tenants::NewTenant {
+                    slug,
+                    name: &name,
+                    test_mode: false,
+                },
+            )
+            .await?
         }
         Err(other) => return Err(other),
     };

@@ -61,6 +61,12 @@ macro_rules! with_error_codes {
             TooManyUnpaidBookings => "too_many_unpaid_bookings",
             /// The stay starts later than the marketplace's booking window allows.
             OutsideBookingWindow => "outside_booking_window",
+            /// The deployment has no `STAYBASE_SECRET_KEY`, so it cannot store secrets.
+            SecretKeyMissing => "secret_key_missing",
+            /// Test clocks exist only in test tenants.
+            NotATestTenant => "not_a_test_tenant",
+            /// A test tenant takes payments with the simulated provider only.
+            TestTenantSimulatedOnly => "test_tenant_simulated_only",
             ServiceUnavailable => "service_unavailable",
             /// A client error the framework raised that no other code describes.
             RequestRejected => "request_rejected",

@@ -28,14 +28,18 @@ pub mod money;
 pub mod ops;
 pub mod outage;
 pub mod outbound;
+pub mod payment_provider;
 pub mod photos;
 pub mod pricing;
 pub mod properties;
 pub mod ratelimit;
 pub mod router;
+pub mod secret_box;
 pub mod storage;
+pub mod stripe;
 pub mod telemetry;
 pub mod tenants;
+pub mod test_clock;
 pub mod users;
 
 pub use app::AppState;

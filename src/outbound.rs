@@ -1,4 +1,5 @@
-//! Fetching what hosts and integrators point us at (calendar feeds, later webhooks) without
+//! Fetching what hosts and integrators point us at (calendar feeds, a tenant's payment provider
+//! API base, later webhooks) without
 //! letting them point us at ourselves: only public addresses unless an operator allows a range
 //! (`STAYBASE_OUTBOUND_ALLOW`), the address checked is the address connected to, no redirects,
 //! bounded time and size.
@@ -133,20 +134,29 @@ impl Outbound {
         }
     }
 
+    /// A client that connects only to the checked address of `url`'s host (a second DNS
+    /// answer cannot send it elsewhere), follows no redirects and gives up after `timeout`.
+    pub async fn client_for(
+        &self,
+        url: &reqwest::Url,
+        timeout: Duration,
+    ) -> Result<reqwest::Client, FetchError> {
+        let address = self.check(url).await?;
+        let host = url.host_str().ok_or(FetchError::Unresolvable)?;
+        reqwest::Client::builder()
+            .resolve(host, address)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(timeout)
+            .user_agent(concat!("Staybase/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| FetchError::Transport(err.to_string()))
+    }
+
     /// GETs the URL, connecting only to the checked address, within `max_bytes`.
     pub async fn get(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
         let url = reqwest::Url::parse(url).map_err(|_| FetchError::Scheme)?;
-        let address = self.check(&url).await?;
-        let host = url.host_str().ok_or(FetchError::Unresolvable)?.to_owned();
-        // Pinning the checked address: a second DNS answer cannot send us elsewhere.
-        let client = reqwest::Client::builder()
-            .resolve(&host, address)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
-            .user_agent(concat!("Staybase/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| FetchError::Transport(err.to_string()))?;
+        let client = self.client_for(&url, Duration::from_secs(15)).await?;
         let response = client
             .get(url)
             .send()
@@ -155,17 +165,25 @@ impl Outbound {
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }
-        let mut body = Vec::new();
-        let mut chunks = response.bytes_stream();
-        while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(|err| FetchError::Transport(err.to_string()))?;
-            if body.len() + chunk.len() > max_bytes {
-                return Err(FetchError::TooLarge(max_bytes));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        read_limited(response, max_bytes).await
     }
+}
+
+/// A response's body, refused once it grows past `max_bytes`.
+pub async fn read_limited(
+    response: reqwest::Response,
+    max_bytes: usize,
+) -> Result<Vec<u8>, FetchError> {
+    let mut body = Vec::new();
+    let mut chunks = response.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|err| FetchError::Transport(err.to_string()))?;
+        if body.len() + chunk.len() > max_bytes {
+            return Err(FetchError::TooLarge(max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 #[cfg(test)]

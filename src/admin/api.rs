@@ -202,6 +202,8 @@ pub struct AdminTenant {
     /// The rate-limit plan (one of `STAYBASE_RATE_LIMIT_PLANS`) the tenant's requests count
     /// against.
     rate_limit_plan: String,
+    /// A test tenant: simulated payments only, and a clock its administrators advance.
+    test_mode: bool,
     created_at: time::OffsetDateTime,
     updated_at: time::OffsetDateTime,
 }
@@ -225,6 +227,7 @@ impl From<Tenant> for AdminTenant {
                 TenantStatus::Suspended => AdminTenantStatus::Suspended,
             },
             rate_limit_plan: tenant.settings.rate_limit_plan,
+            test_mode: tenant.test_mode,
             created_at: tenant.created_at.get(),
             updated_at: tenant.updated_at.get(),
         }

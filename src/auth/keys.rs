@@ -1,6 +1,9 @@
 //! JWT signing keys: Ed25519 (EdDSA), kept in the database so every replica signs and verifies
 //! with the same set. The first start creates one; `staybase keys rotate` adds a new signer and
 //! retires the old one, which keeps verifying until the tokens it signed have expired.
+//! With `STAYBASE_SECRET_KEY` set, private keys are stored sealed (`secret_box`), and the first
+//! load seals rows written in the clear before the key was set (or sealed under the previous
+//! key); without it they are stored in the clear as before, and the server warns at start.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -20,6 +23,7 @@ use super::{
 use crate::{
     db::{Db, Timestamp},
     error::ApiError,
+    secret_box::{Binding, SecretBox},
 };
 
 /// Access tokens live this long; a retired key verifies for this long (plus leeway) after.
@@ -41,6 +45,7 @@ struct KeySet {
 #[derive(Clone)]
 pub struct SigningKeys {
     db: Db,
+    secrets: SecretBox,
     set: Arc<RwLock<Option<KeySet>>>,
     /// Access tokens already verified, by the whole token: a client sends the same token with
     /// every request for its lifetime, and an Ed25519 verification costs more than the rest of
@@ -63,9 +68,10 @@ pub enum TokenError {
 }
 
 impl SigningKeys {
-    pub fn new(db: &Db) -> Self {
+    pub fn new(db: &Db, secrets: &SecretBox) -> Self {
         Self {
             db: db.clone(),
+            secrets: secrets.clone(),
             set: Arc::new(RwLock::new(None)),
             verified: moka::sync::Cache::builder()
                 .max_capacity(VERIFIED_TOKENS)
@@ -84,10 +90,11 @@ impl SigningKeys {
         }
         let mut set = self.set.write().await;
         if set.is_none() {
-            let mut loaded = load(&self.db).await?;
+            seal_stored_keys(&self.db, &self.secrets).await?;
+            let mut loaded = load(&self.db, &self.secrets).await?;
             if loaded.signer.is_none() {
-                insert_new_key(&self.db).await?;
-                loaded = load(&self.db).await?;
+                insert_new_key(&self.db, &self.secrets).await?;
+                loaded = load(&self.db, &self.secrets).await?;
             }
             *set = Some(loaded);
         }
@@ -184,7 +191,7 @@ impl SigningKeys {
             .as_ref()
             .is_none_or(|set| set.loaded_at.elapsed() >= RELOAD_INTERVAL);
         if stale {
-            match load(&self.db).await {
+            match load(&self.db, &self.secrets).await {
                 Ok(set) => *self.set.write().await = Some(set),
                 Err(err) => tracing::warn!(error = %err, "reloading signing keys failed"),
             }
@@ -202,12 +209,55 @@ impl SigningKeys {
 
     /// Adds a new signing key and retires the others; returns the new key id.
     #[tracing::instrument(skip_all)]
-    pub async fn rotate(db: &Db) -> Result<String, ApiError> {
-        insert_new_key(db).await
+    pub async fn rotate(&self) -> Result<String, ApiError> {
+        insert_new_key(&self.db, &self.secrets).await
     }
 }
 
-async fn load(db: &Db) -> Result<KeySet, ApiError> {
+/// What a signing key's sealed private key is bound to: its key id.
+fn binding(kid: &str) -> Binding<'_> {
+    Binding {
+        purpose: "signing_key",
+        owner: kid,
+    }
+}
+
+/// The PKCS#8 DER of a stored private key, sealed or (written without a secret key) base64.
+fn private_key_der(secrets: &SecretBox, kid: &str, stored: &str) -> Result<Vec<u8>, ApiError> {
+    if SecretBox::is_sealed(stored) {
+        return Ok(secrets
+            .open(binding(kid), stored)?
+            .plaintext
+            .expose()
+            .to_vec());
+    }
+    STANDARD
+        .decode(stored)
+        .map_err(|_| ApiError::internal(format!("signing key {kid} is corrupt")))
+}
+
+/// Seals the private keys stored in the clear, and those sealed under the previous secret key,
+/// under the current one. Every replica may run it at once: each update checks the old value.
+async fn seal_stored_keys(db: &Db, secrets: &SecretBox) -> Result<(), ApiError> {
+    if !secrets.is_configured() {
+        return Ok(());
+    }
+    for row in store::signing_key_private_keys(db).await? {
+        let stale = !SecretBox::is_sealed(&row.private_key)
+            || secrets
+                .open(binding(&row.id), &row.private_key)?
+                .needs_reseal;
+        if stale {
+            let der = private_key_der(secrets, &row.id, &row.private_key)?;
+            let sealed = secrets.seal(binding(&row.id), &der)?;
+            store::replace_signing_private_key(db, &row.id, &row.private_key, &sealed).await?;
+            tracing::info!(kid = %row.id, "signing key sealed under STAYBASE_SECRET_KEY");
+        }
+    }
+    Ok(())
+}
+
+async fn load(db: &Db, secrets: &SecretBox) -> Result<KeySet, ApiError> {
     let oldest_useful = Timestamp::now()
         - time::Duration::try_from(ACCESS_TOKEN_LIFETIME).unwrap_or(time::Duration::HOUR)
         - time::Duration::seconds(LEEWAY_SECONDS as i64);
@@ -233,28 +283,31 @@ async fn load(db: &Db) -> Result<KeySet, ApiError> {
             "x": row.public_key,
         }));
         if set.signer.is_none() && row.retired_at.is_none() {
-            let der = STANDARD
-                .decode(&row.private_key_der)
-                .map_err(|_| ApiError::internal(format!("signing key {} is corrupt", row.id)))?;
+            let der = private_key_der(secrets, &row.id, &row.private_key)?;
             set.signer = Some((row.id.clone(), EncodingKey::from_ed_der(&der)));
         }
     }
     Ok(set)
 }
 
-async fn insert_new_key(db: &Db) -> Result<String, ApiError> {
+async fn insert_new_key(db: &Db, secrets: &SecretBox) -> Result<String, ApiError> {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let der = key
         .to_pkcs8_der()
         .map_err(|err| ApiError::internal(err.to_string()))?;
     let id = uuid::Uuid::now_v7().simple().to_string();
+    let private_key = if secrets.is_configured() {
+        secrets.seal(binding(&id), der.as_bytes())?
+    } else {
+        STANDARD.encode(der.as_bytes())
+    };
     let now = Timestamp::now();
     let mut tx = db.begin().await?;
     store::insert_signing_key(
         &mut tx,
         NewSigningKey {
             id: &id,
-            private_key_der: &STANDARD.encode(der.as_bytes()),
+            private_key: &private_key,
             public_key: &URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()),
             now,
         },

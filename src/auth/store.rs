@@ -291,7 +291,8 @@ pub async fn consume_user_token(
 #[derive(sqlx::FromRow)]
 pub struct SigningKeyRow {
     pub id: String,
-    pub private_key_der: String,
+    /// Sealed (`v1:...`), or PKCS#8 DER in base64 when written without a secret key.
+    pub private_key: String,
     pub public_key: String,
     pub retired_at: Option<Timestamp>,
 }
@@ -304,7 +305,7 @@ pub async fn signing_keys_retired_after(
 ) -> Result<Vec<SigningKeyRow>, ApiError> {
     Ok(on_db!(db, |pool| {
         sqlx::query_as(
-            "SELECT id, private_key_der, public_key, retired_at FROM signing_keys \
+            "SELECT id, private_key, public_key, retired_at FROM signing_keys \
              WHERE retired_at IS NULL OR retired_at > $1 ORDER BY created_at DESC, id DESC",
         )
         .bind(cutoff)
@@ -315,8 +316,8 @@ pub async fn signing_keys_retired_after(
 
 pub struct NewSigningKey<'a> {
     pub id: &'a str,
-    /// PKCS#8 DER, base64.
-    pub private_key_der: &'a str,
+    /// Sealed, or PKCS#8 DER in base64 without a secret key.
+    pub private_key: &'a str,
     /// The raw public key, base64url.
     pub public_key: &'a str,
     pub now: Timestamp,
@@ -331,16 +332,53 @@ pub async fn insert_signing_key(tx: &mut Tx, key: NewSigningKey<'_>) -> Result<(
             .execute(&mut *conn)
             .await?;
         sqlx::query(
-            "INSERT INTO signing_keys (id, private_key_der, public_key, created_at) \
+            "INSERT INTO signing_keys (id, private_key, public_key, created_at) \
              VALUES ($1, $2, $3, $4)",
         )
         .bind(key.id)
-        .bind(key.private_key_der)
+        .bind(key.private_key)
         .bind(key.public_key)
         .bind(key.now)
         .execute(&mut *conn)
         .await
         .map(drop)
+    })?;
+    Ok(())
+}
+
+/// A stored private key, retired or not.
+#[derive(sqlx::FromRow)]
+pub struct StoredPrivateKey {
+    pub id: String,
+    pub private_key: String,
+}
+
+/// Every signing key's stored private key, to seal those still in the clear.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn signing_key_private_keys(db: &Db) -> Result<Vec<StoredPrivateKey>, ApiError> {
+    Ok(on_db!(db, |pool| {
+        sqlx::query_as("SELECT id, private_key FROM signing_keys ORDER BY id")
+            .fetch_all(pool)
+            .await
+    })?)
+}
+
+/// Replaces a stored private key if it still holds `old` (another replica may have sealed it).
+#[tracing::instrument(level = "debug", skip_all, fields(key = id))]
+pub async fn replace_signing_private_key(
+    db: &Db,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> Result<(), ApiError> {
+    on_db!(db, |pool| {
+        sqlx::query("UPDATE signing_keys SET private_key = $1 WHERE id = $2 AND private_key = $3")
+            .bind(new)
+            .bind(id)
+            .bind(old)
+            .execute(pool)
+            .await
+            .map(drop)
     })?;
     Ok(())
 }

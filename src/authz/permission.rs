@@ -124,6 +124,16 @@ actions! {
         Create => "create",
         Delete => "delete",
     }
+    /// The tenant's payment provider and its credentials.
+    PaymentProviderAction for "payment_provider" as PaymentProvider {
+        Read => "read",
+        Update => "update",
+    }
+    /// A test tenant's clock.
+    TestClockAction for "test_clock" as TestClock {
+        Read => "read",
+        Advance => "advance",
+    }
     /// Bookings: a guest's own, a host's (of the properties they own), or any of the tenant's.
     BookingAction for "bookings" as Bookings {
         Create => "create",

@@ -17,13 +17,13 @@ use super::{
 use crate::{
     authz::{BookingAction, Permit},
     dates::format_date,
-    db::{Db, Timestamp},
+    db::Db,
     error::ApiError,
     ids::{BookingId, TenantId, UserId},
     jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
     mail::{self, Branding, OutgoingEmail, Template, templates::BookingMessage},
     money::Money,
-    tenants::{Tenant, service as tenants, settings::today_in},
+    tenants::{Tenant, service as tenants},
     users::{User, service as users},
 };
 
@@ -81,9 +81,15 @@ async fn tenant_of(db: &Db, context: &JobContext) -> Result<Tenant, JobError> {
 async fn expire(context: JobContext, job: ExpireBooking) -> Result<(), JobError> {
     let db = &context.state.db;
     let tenant = tenant_of(db, &context).await?;
-    let now = Timestamp::now();
+    expire_if_lapsed(db, &tenant, BookingId(job.booking_id)).await?;
+    Ok(())
+}
+
+/// Expires a request or hold whose deadline has passed by the tenant's clock.
+async fn expire_if_lapsed(db: &Db, tenant: &Tenant, id: BookingId) -> Result<(), ApiError> {
+    let now = tenant.now();
     let mut tx = db.begin().await?;
-    let Some(booking) = store::get_in(&mut tx, tenant.id, BookingId(job.booking_id)).await? else {
+    let Some(booking) = store::get_in(&mut tx, tenant.id, id).await? else {
         return Ok(());
     };
     // A request accepted since has a new deadline with a job of its own.
@@ -98,28 +104,39 @@ async fn expire(context: JobContext, job: ExpireBooking) -> Result<(), JobError>
     move_booking(
         &mut tx,
         &Permit::for_system(tenant.id, BookingAction::RespondAny),
-        &tenant,
+        tenant,
         booking,
         (Action::Expire, Actor::System, None),
         now,
     )
     .await?;
-    tx.commit().await?;
+    tx.commit().await
+}
+
+/// Runs at once what fell due in a tenant by its clock: requests and holds past their
+/// deadline expire, confirmed stays whose check-out day has come complete. A test clock's
+/// advance calls it, since its jumps do not wait for the scheduled jobs.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
+pub async fn run_due(db: &Db, tenant: &Tenant) -> Result<(), ApiError> {
+    for id in store::lapsed_in(db, tenant.id, tenant.now()).await? {
+        expire_if_lapsed(db, tenant, id).await?;
+    }
+    for id in store::checking_out_in(db, tenant.id, tenant.today()).await? {
+        complete_stay(db, tenant, id).await?;
+    }
     Ok(())
 }
 
 #[tracing::instrument(skip_all)]
 async fn complete(context: JobContext, _job: CompleteStays) -> Result<(), JobError> {
     let db = &context.state.db;
-    // No time zone is more than a day ahead of UTC: later check-outs are not due anywhere yet.
+    // No time zone is more than a day ahead of UTC: later check-outs are not due anywhere yet
+    // (test clocks ahead of the wall clock run their own completions when advanced).
     let horizon = time::OffsetDateTime::now_utc().date() + time::Duration::days(1);
     let due = store::confirmed_checking_out_by(db, horizon, COMPLETION_BATCH).await?;
     let mut tenants: HashMap<TenantId, Tenant> = HashMap::new();
     let (mut completed, mut failed) = (0, 0);
-    for (tenant_id, id, check_out, timezone) in due {
-        if check_out > today_in(&timezone) {
-            continue;
-        }
+    for (tenant_id, id, check_out) in due {
         let tenant = match tenants.entry(tenant_id) {
             Entry::Occupied(known) => known.into_mut(),
             Entry::Vacant(slot) => match tenants::find_by_id(db, tenant_id).await? {
@@ -127,6 +144,10 @@ async fn complete(context: JobContext, _job: CompleteStays) -> Result<(), JobErr
                 None => continue,
             },
         };
+        // The tenant's today: its time zone, and a test tenant's own clock.
+        if check_out > tenant.today() {
+            continue;
+        }
         // One stay that cannot be completed must not hold up the others.
         match complete_stay(db, tenant, id).await {
             Ok(true) => completed += 1,
@@ -162,7 +183,7 @@ async fn complete_stay(db: &Db, tenant: &Tenant, id: BookingId) -> Result<bool, 
         tenant,
         booking,
         (Action::Complete, Actor::System, None),
-        Timestamp::now(),
+        tenant.now(),
     )
     .await?;
     tx.commit().await?;

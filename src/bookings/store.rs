@@ -339,26 +339,63 @@ pub async fn unpaid_of_guest(
     Ok(count)
 }
 
-/// Confirmed stays checking out on or before `until`, with their tenant's time zone, oldest
-/// first: candidates for completion.
+/// Confirmed stays checking out on or before `until`, oldest first: candidates for
+/// completion, which each tenant's today decides.
 #[tracing::instrument(level = "debug", skip(db))]
 pub async fn confirmed_checking_out_by(
     db: &Db,
     until: Date,
     limit: u32,
-) -> Result<Vec<(TenantId, BookingId, Date, String)>, ApiError> {
+) -> Result<Vec<(TenantId, BookingId, Date)>, ApiError> {
     let sql = format!(
-        "SELECT b.tenant_id, b.id, b.check_out, s.timezone FROM bookings b \
-         JOIN tenant_settings s ON s.tenant_id = b.tenant_id \
-         WHERE b.status = 'confirmed' AND b.check_out <= $1 ORDER BY b.check_out LIMIT {limit}"
+        "SELECT tenant_id, id, check_out FROM bookings \
+         WHERE status = 'confirmed' AND check_out <= $1 ORDER BY check_out LIMIT {limit}"
     );
-    let rows: Vec<(Uuid, Uuid, Date, String)> = on_db!(db, |pool| {
+    let rows: Vec<(Uuid, Uuid, Date)> = on_db!(db, |pool| {
         sqlx::query_as(&sql).bind(until).fetch_all(pool).await
     })?;
     Ok(rows
         .into_iter()
-        .map(|(tenant, id, check_out, timezone)| {
-            (TenantId(tenant), BookingId(id), check_out, timezone)
-        })
+        .map(|(tenant, id, check_out)| (TenantId(tenant), BookingId(id), check_out))
         .collect())
+}
+
+/// A tenant's requests and holds whose deadline is `now` or earlier.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
+pub async fn lapsed_in(
+    db: &Db,
+    tenant: TenantId,
+    now: Timestamp,
+) -> Result<Vec<BookingId>, ApiError> {
+    let ids: Vec<Uuid> = on_db!(db, |pool| {
+        sqlx::query_scalar(
+            "SELECT id FROM bookings WHERE tenant_id = $1 \
+             AND status IN ('requested', 'pending_payment') AND expires_at <= $2 ORDER BY id",
+        )
+        .bind(tenant.0)
+        .bind(now)
+        .fetch_all(pool)
+        .await
+    })?;
+    Ok(ids.into_iter().map(BookingId).collect())
+}
+
+/// A tenant's confirmed stays checking out on `today` or earlier.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
+pub async fn checking_out_in(
+    db: &Db,
+    tenant: TenantId,
+    today: Date,
+) -> Result<Vec<BookingId>, ApiError> {
+    let ids: Vec<Uuid> = on_db!(db, |pool| {
+        sqlx::query_scalar(
+            "SELECT id FROM bookings WHERE tenant_id = $1 AND status = 'confirmed' \
+             AND check_out <= $2 ORDER BY id",
+        )
+        .bind(tenant.0)
+        .bind(today)
+        .fetch_all(pool)
+        .await
+    })?;
+    Ok(ids.into_iter().map(BookingId).collect())
 }

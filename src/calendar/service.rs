@@ -43,7 +43,7 @@ pub async fn block(
     reason: Option<String>,
 ) -> Result<Block, ApiError> {
     let (_, permit) = properties::for_change(state, tenant, principal, property, CHANGE).await?;
-    if start < tenant.settings.today() {
+    if start < tenant.today() {
         return Err(ApiError::validation("start", "must not be in the past"));
     }
     let reason = reason
@@ -98,7 +98,7 @@ pub async fn blocks(
     property: PropertyId,
 ) -> Result<Vec<Block>, ApiError> {
     properties::for_change(state, tenant, principal, property, READ).await?;
-    let today = tenant.settings.today();
+    let today = tenant.today();
     let until = today + Duration::days(2 * MAX_NIGHTS);
     availability::blocks_between(
         &state.db,
@@ -163,7 +163,7 @@ pub async fn export(
     let (property, name) = properties::by_calendar_token(state, tenant, principal, token)
         .await?
         .ok_or(ApiError::NotFound("calendar"))?;
-    let today = tenant.settings.today();
+    let today = tenant.today();
     let until = today + Duration::days(MAX_NIGHTS);
     let blocks = availability::blocks_between(
         &state.db,

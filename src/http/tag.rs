@@ -19,6 +19,12 @@ pub enum Tag {
     ApiKeys,
     /// The tenant's own authorization rules.
     Policies,
+    /// The marketplace's payment provider and its credentials.
+    #[oai(rename = "Payment provider")]
+    PaymentProvider,
+    /// Test tenants' clocks.
+    #[oai(rename = "Test clocks")]
+    TestClocks,
     /// The platform operators' API.
     Admin,
 }

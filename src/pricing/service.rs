@@ -41,7 +41,7 @@ pub fn check_stay(
 ) -> Result<(), ApiError> {
     let nights = stay.nights();
     let mut errors = Vec::new();
-    if stay.check_in < tenant.settings.today() {
+    if stay.check_in < tenant.today() {
         errors.push(FieldError::new("check_in", "must not be in the past"));
     }
     let longest = listing.max_nights.min(tenant.settings.max_stay_nights);
@@ -64,7 +64,7 @@ pub fn check_stay(
         return Err(ApiError::Validation(errors));
     }
     let window = i64::from(tenant.settings.booking_window_days);
-    if (stay.check_in - tenant.settings.today()).whole_days() > window {
+    if (stay.check_in - tenant.today()).whole_days() > window {
         return Err(ApiError::Conflict {
             code: ErrorCode::OutsideBookingWindow,
             detail: format!("Stays can be booked at most {window} days ahead."),

@@ -376,7 +376,7 @@ pub async fn delete(
     }
     // The last date both backends store as plain `YYYY-MM-DD`.
     let last_date = time::macros::date!(9999 - 12 - 31);
-    let upcoming = (tenant.settings.today(), last_date);
+    let upcoming = (tenant.today(), last_date);
     if availability::booked_in(&mut tx, tenant.id, id, upcoming).await? {
         return Err(ApiError::Conflict {
             code: ErrorCode::PropertyHasBookings,

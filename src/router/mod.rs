@@ -27,10 +27,12 @@ use crate::{
         cors::{Cors, OriginCheck},
     },
     ops,
+    payment_provider::api::PaymentProviderApi,
     photos::api::PhotosApi,
     pricing::api::PricingApi,
     properties::api::PropertiesApi,
     tenants::{self, api::TenantsApi},
+    test_clock::api::TestClockApi,
     users::api::UsersApi,
 };
 
@@ -45,6 +47,8 @@ pub type Apis = (
     BookingsApi,
     ApiKeysApi,
     PoliciesApi,
+    PaymentProviderApi,
+    TestClockApi,
     AdminApi,
 );
 
@@ -62,6 +66,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
         BookingsApi,
         ApiKeysApi,
         PoliciesApi,
+        PaymentProviderApi,
+        TestClockApi,
         AdminApi,
     );
     OpenApiService::new(apis, "Staybase API", env!("CARGO_PKG_VERSION"))

@@ -88,6 +88,11 @@ pub struct Tenant {
     pub listings_version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// A test tenant: the simulated payment provider only, and its own clock.
+    pub test_mode: bool,
+    /// A test tenant's clock: it stands still until its administrators advance it.
+    #[serde(skip)]
+    pub clock: Option<Timestamp>,
     #[serde(skip)]
     pub settings: TenantSettings,
 }
@@ -104,6 +109,20 @@ impl Tenant {
 
     pub fn plan(&self) -> &str {
         &self.settings.rate_limit_plan
+    }
+
+    /// The tenant's now, which every time-based rule of the tenant reads: its test clock in
+    /// test mode, the wall clock otherwise.
+    pub fn now(&self) -> Timestamp {
+        match self.clock {
+            Some(clock) if self.test_mode => clock,
+            _ => Timestamp::now(),
+        }
+    }
+
+    /// Today's date in the tenant's time zone at its now: "today" for every date rule.
+    pub fn today(&self) -> time::Date {
+        self.settings.today_at(self.now())
     }
 }
 

@@ -12,7 +12,7 @@ use crate::{
     admin::service::InitialPassword,
     app::AppState,
     auth::{Principal, password},
-    authz::{AuthAction, Permit, Role, Roles, SettingsAction, TenantAction},
+    authz::{AuthAction, Permit, Role, Roles, SettingsAction, TenantAction, TestClockAction},
     db::{Db, Timestamp, Tx},
     error::{ApiError, ErrorCode, FieldError},
     ids::{TenantId, UserId},
@@ -25,6 +25,8 @@ use crate::{
 pub struct NewTenant<'a> {
     pub slug: &'a str,
     pub name: &'a str,
+    /// A test tenant (see `Tenant::test_mode`).
+    pub test_mode: bool,
 }
 
 /// The first administrator of a new tenant.
@@ -86,6 +88,8 @@ pub async fn create_with_admin(
         listings_version: 0,
         created_at: now,
         updated_at: now,
+        test_mode: new.test_mode,
+        clock: new.test_mode.then_some(now),
     };
     let first_admin = match (admin, admin_email) {
         (Some(admin), Some(email)) => {
@@ -172,6 +176,30 @@ pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Tenant, ApiError> {
 pub struct OperatorChange {
     /// One of the configured rate-limit plans.
     pub rate_limit_plan: Option<String>,
+}
+
+/// Moves a test tenant's clock forward to `to`; returns the tenant as it now is. This
+/// replica forgets its copy at once, the others as for any change of a tenant. A clock
+/// already past `to` (a concurrent advance) is 422 naming `to`.
+#[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
+pub async fn advance_clock(
+    state: &AppState,
+    permit: &Permit<TestClockAction>,
+    tenant: &Tenant,
+    to: Timestamp,
+) -> Result<Tenant, ApiError> {
+    let mut tx = state.db.begin().await?;
+    if !store::advance_clock(&mut tx, permit, to).await? {
+        return Err(ApiError::validation(
+            "to",
+            "must not be earlier than the tenant's clock",
+        ));
+    }
+    tx.commit().await?;
+    state.tenants.forget(tenant.slug.as_str());
+    store::find_by_id(&state.db, tenant.id)
+        .await?
+        .ok_or(ApiError::TenantNotFound)
 }
 
 /// Applies an operator's change to the tenant `slug`; returns the tenant as it now is.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{error::FieldError, ratelimit::DEFAULT_PLAN};
+use crate::{db::Timestamp, error::FieldError, ratelimit::DEFAULT_PLAN};
 
 /// Active ISO 4217 currency codes.
 const CURRENCIES: &[&str] = &[
@@ -122,22 +122,19 @@ impl TenantSettings {
         }
     }
 
-    /// Today's date in the tenant's time zone: "today" for every date rule of the tenant.
-    pub fn today(&self) -> time::Date {
-        today_in(&self.timezone)
+    /// The date at `now` in the tenant's time zone (`Tenant::today` gives the tenant's now).
+    pub fn today_at(&self, now: Timestamp) -> time::Date {
+        let zone = jiff::tz::TimeZone::get(&self.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
+        let at = jiff::Timestamp::from_second(now.get().unix_timestamp())
+            .unwrap_or_else(|_| jiff::Timestamp::now());
+        let date = zone.to_datetime(at).date();
+        time::Month::try_from(date.month() as u8)
+            .ok()
+            .and_then(|month| {
+                time::Date::from_calendar_date(i32::from(date.year()), month, date.day() as u8).ok()
+            })
+            .unwrap_or_else(|| now.get().date())
     }
-}
-
-/// Today's date in an IANA time zone (UTC when the zone is unknown).
-pub fn today_in(timezone: &str) -> time::Date {
-    let zone = jiff::tz::TimeZone::get(timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let date = zone.to_datetime(jiff::Timestamp::now()).date();
-    time::Month::try_from(date.month() as u8)
-        .ok()
-        .and_then(|month| {
-            time::Date::from_calendar_date(i32::from(date.year()), month, date.day() as u8).ok()
-        })
-        .unwrap_or_else(|| time::OffsetDateTime::now_utc().date())
 }
 
 /// A requested change; `None` leaves a setting as it is.
@@ -504,11 +501,12 @@ mod tests {
     #[test]
     fn today_follows_the_time_zone() {
         let mut settings = TenantSettings::defaults("Acme");
-        let utc = settings.today();
+        let now = Timestamp::now();
+        let utc = settings.today_at(now);
         settings.timezone = "Pacific/Kiritimati".into();
-        let ahead = settings.today();
+        let ahead = settings.today_at(now);
         settings.timezone = "Pacific/Pago_Pago".into();
-        let behind = settings.today();
+        let behind = settings.today_at(now);
         assert!(ahead >= utc && behind <= utc);
         assert!(
             ahead > behind,

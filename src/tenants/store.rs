@@ -8,7 +8,7 @@ use super::{
     settings::{BookingMode, CancellationPolicy, PaymentCollection, TenantSettings},
 };
 use crate::{
-    authz::{Permit, SettingsAction},
+    authz::{Permit, SettingsAction, TestClockAction},
     db::{Db, Timestamp, Tx},
     error::ApiError,
     ids::TenantId,
@@ -45,6 +45,8 @@ struct TenantRow {
     reply_to: String,
     rate_limit_plan: String,
     settings_version: i64,
+    test_mode: bool,
+    clock_at: Option<Timestamp>,
 }
 
 impl TryFrom<TenantRow> for Tenant {
@@ -93,6 +95,8 @@ impl TryFrom<TenantRow> for Tenant {
             listings_version: row.listings_version,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            test_mode: row.test_mode,
+            clock: row.clock_at,
             settings,
         })
     }
@@ -111,7 +115,7 @@ const SELECT: &str = "SELECT t.id, t.slug, t.name, t.status, t.policy_version, \
     CAST(s.booking_window_days AS BIGINT) AS booking_window_days, s.allowed_origins, \
     s.site_url, s.reply_to, \
     s.rate_limit_plan, \
-    s.version AS settings_version \
+    s.version AS settings_version, t.test_mode, t.clock_at \
     FROM tenants t JOIN tenant_settings s ON s.tenant_id = t.id";
 
 pub enum InsertOutcome {
@@ -124,8 +128,8 @@ pub enum InsertOutcome {
 pub async fn insert(tx: &mut Tx, tenant: &Tenant) -> Result<InsertOutcome, ApiError> {
     let result = on_tx!(tx, |conn| {
         sqlx::query(
-            "INSERT INTO tenants (id, slug, name, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO tenants (id, slug, name, status, created_at, updated_at, test_mode, \
+             clock_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(tenant.id.0)
         .bind(tenant.slug.as_str())
@@ -133,6 +137,8 @@ pub async fn insert(tx: &mut Tx, tenant: &Tenant) -> Result<InsertOutcome, ApiEr
         .bind(tenant.status.as_str())
         .bind(tenant.created_at)
         .bind(tenant.updated_at)
+        .bind(tenant.test_mode)
+        .bind(tenant.clock)
         .execute(conn)
         .await
         .map(drop)
@@ -300,6 +306,28 @@ pub async fn find_by_slug_in(tx: &mut Tx, slug: &TenantSlug) -> Result<Option<Te
             .await
     })?;
     row.map(Tenant::try_from).transpose()
+}
+
+/// Moves a test tenant's clock forward to `to`; `false` when it is not a test tenant or its
+/// clock is already later (a concurrent advance).
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant()))]
+pub async fn advance_clock(
+    tx: &mut Tx,
+    permit: &Permit<TestClockAction>,
+    to: Timestamp,
+) -> Result<bool, ApiError> {
+    permit.require(&[TestClockAction::Advance])?;
+    let updated = on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE tenants SET clock_at = $1 WHERE id = $2 AND test_mode AND clock_at <= $1",
+        )
+        .bind(to)
+        .bind(permit.tenant().0)
+        .execute(conn)
+        .await
+        .map(|done| done.rows_affected())
+    })?;
+    Ok(updated == 1)
 }
 
 /// Sets the status; returns the updated tenant, or `None` when no tenant has the slug.

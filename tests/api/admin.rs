@@ -179,7 +179,7 @@ async fn a_one_time_password_must_be_replaced_before_signing_in() {
 }
 
 /// Signs in a new platform administrator and returns its access token.
-async fn admin_token(app: &crate::helpers::TestApp) -> String {
+pub(crate) async fn admin_token(app: &crate::helpers::TestApp) -> String {
     let created = admin_create(&app.database_url, "ops@example.com", Some(PASSWORD), None).await;
     assert!(created.status.success());
     let session: Value = login(app, "ops@example.com", PASSWORD)

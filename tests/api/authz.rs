@@ -99,6 +99,11 @@ pub(crate) fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("list_policies", ADMINS),
         ("add_policy", ADMINS),
         ("remove_policy", ADMINS),
+        ("get_payment_provider", ADMINS),
+        ("set_payment_provider", ADMINS),
+        // Answered 409 on this live tenant once allowed.
+        ("get_test_clock", ADMINS),
+        ("advance_test_clock", ADMINS),
         ("admin_login", PLATFORM_PUBLIC),
         ("admin_change_password", PLATFORM_PUBLIC),
         ("admin_me", &[PlatformAdmin]),
@@ -144,6 +149,8 @@ fn body_for(operation: &str) -> Option<Value> {
             json!({ "current_password": "not the password", "new_password": "a brand new passphrase" })
         }
         "set_user_roles" => json!({ "roles": ["guest"] }),
+        "set_payment_provider" => json!({ "provider": "simulated" }),
+        "advance_test_clock" => json!({ "hours": 1 }),
         "create_api_key" => json!({ "name": "integration", "roles": ["guest"] }),
         // Restates a default rule, so the walk itself changes no decision.
         "add_policy" => json!({ "role": "tenant_admin", "object": "users", "action": "list:any" }),

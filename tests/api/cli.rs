@@ -12,9 +12,19 @@ use crate::helpers::{assert_problem, spawn_app};
 /// Runs the CLI without blocking the test's runtime, which also drives the app under test.
 /// Logging stays at its default level: what a command prints must parse despite it.
 async fn staybase(database_url: &str, args: &[&str]) -> std::process::Output {
+    staybase_with_env(database_url, &[], args).await
+}
+
+/// `staybase` with more environment variables.
+pub(crate) async fn staybase_with_env(
+    database_url: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> std::process::Output {
     AsyncCommand::new(env!("CARGO_BIN_EXE_staybase"))
         .args(args)
         .env("STAYBASE_DATABASE_URL", database_url)
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("run staybase")

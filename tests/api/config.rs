@@ -49,6 +49,10 @@ fn documented() -> Vec<String> {
     names
 }
 
+/// 32 bytes in base64, as `STAYBASE_SECRET_KEY` wants.
+const KEY_1: &str = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+const KEY_2: &str = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+
 /// A variable, a value for it, and how the loaded configuration shows it took effect.
 type Sample = (&'static str, &'static str, fn(&Config) -> bool);
 
@@ -177,6 +181,12 @@ fn samples() -> Vec<Sample> {
         ("STAYBASE_OUTBOUND_ALLOW", "127.0.0.0/8", |c| {
             c.outbound_allow == "127.0.0.0/8"
         }),
+        ("STAYBASE_SECRET_KEY", KEY_1, |c| {
+            c.secret_key.as_ref().map(|key| key.expose()) == Some(KEY_1)
+        }),
+        ("STAYBASE_SECRET_KEY_PREVIOUS", KEY_2, |c| {
+            c.secret_key_previous.as_ref().map(|key| key.expose()) == Some(KEY_2)
+        }),
     ]
 }
 
@@ -185,6 +195,7 @@ fn companions(name: &str) -> &'static [(&'static str, &'static str)] {
     match name {
         "STAYBASE_SMTP_USERNAME" => &[("STAYBASE_SMTP_PASSWORD", "secret")],
         "STAYBASE_SMTP_PASSWORD" => &[("STAYBASE_SMTP_USERNAME", "mailer")],
+        "STAYBASE_SECRET_KEY_PREVIOUS" => &[("STAYBASE_SECRET_KEY", KEY_1)],
         _ => &[],
     }
 }

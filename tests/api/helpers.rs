@@ -154,10 +154,19 @@ impl TestApp {
     /// Another instance of the app on the same database (and Redis), as a second replica
     /// behind a load balancer would be; returns its base URL. It serves until the test ends.
     pub async fn replica(&self) -> String {
-        let other = AppState::start(self.state.config.clone())
-            .await
-            .expect("start replica");
-        let acceptor = staybase::router::server::bind(&self.state.config)
+        self.replica_with(|_| {}).await.expect("start replica")
+    }
+
+    /// Like `replica`, with the configuration changed first (a restart with new settings);
+    /// the start's error when it refuses to start.
+    pub async fn replica_with(
+        &self,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Result<String, staybase::app::StartError> {
+        let mut config = self.state.config.clone();
+        adjust(&mut config);
+        let other = AppState::start(config.clone()).await?;
+        let acceptor = staybase::router::server::bind(&config)
             .await
             .expect("bind replica");
         let addr = poem::listener::Acceptor::local_addr(&acceptor)[0]
@@ -170,15 +179,25 @@ impl TestApp {
             Mode::Api,
             std::future::pending(),
         ));
-        format!("http://{addr}")
+        Ok(format!("http://{addr}"))
     }
 
     pub async fn create_tenant(&self, slug: &str) -> Tenant {
+        self.create_tenant_in_mode(slug, false).await
+    }
+
+    /// A test tenant: simulated payments only, and its own clock.
+    pub async fn create_test_tenant(&self, slug: &str) -> Tenant {
+        self.create_tenant_in_mode(slug, true).await
+    }
+
+    async fn create_tenant_in_mode(&self, slug: &str, test_mode: bool) -> Tenant {
         tenants::create(
             &self.state.db,
             tenants::NewTenant {
                 slug,
                 name: &format!("{slug} stays"),
+                test_mode,
             },
         )
         .await
@@ -383,6 +402,25 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     );
     assert!(body["errors"].is_array(), "{body}");
     body
+}
+
+/// Asserts a 422 `validation_failed` answer whose `errors` name `field`; returns the document.
+pub async fn assert_invalid(response: Response, field: &str) -> Value {
+    let problem = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(
+        problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|error| error["field"] == field),
+        "no error names {field}: {problem}"
+    );
+    problem
 }
 
 enum TestDatabaseKind {

@@ -540,6 +540,8 @@ fn stay_dates_are_dates_and_the_idempotency_key_is_required() {
                 "to",
             ]
             .contains(&field.as_str())
+                // A test clock moves to an instant, not a day.
+                && (name.as_str(), field.as_str()) != ("AdvanceTestClock", "to")
             {
                 assert_eq!(property["format"], "date", "{name}.{field}");
             }

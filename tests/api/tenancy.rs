@@ -68,6 +68,7 @@ async fn slugs_are_unique_and_validated() {
         tenants::NewTenant {
             slug: "acme",
             name: "Another",
+            test_mode: false,
         },
     )
     .await;
@@ -87,6 +88,7 @@ async fn slugs_are_unique_and_validated() {
         tenants::NewTenant {
             slug: "Bad Slug",
             name: " ",
+            test_mode: false,
         },
     )
     .await;

@@ -161,6 +161,26 @@ envFrom entries for the Secret references: existingSecret, then extraEnvFrom.
 {{- end }}
 
 {{/*
+env entries for the secret key (STAYBASE_SECRET_KEY, and the previous one during a rotation).
+*/}}
+{{- define "staybase.secretKeyEnv" -}}
+{{- with .Values.secretKey.secretName }}
+- name: STAYBASE_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.secretKey.key }}
+{{- if $.Values.secretKey.previousKey }}
+- name: STAYBASE_SECRET_KEY_PREVIOUS
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.secretKey.previousKey }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 The Staybase volumes every pod mounts: data (/var/lib/staybase) and tmp (/tmp, TMPDIR).
 Usage: include "staybase.volumes" (dict "root" . "persistent" true)
 */}}
