@@ -28,6 +28,7 @@ pub mod money;
 pub mod ops;
 pub mod outage;
 pub mod outbound;
+pub mod payments;
 pub mod photos;
 pub mod pricing;
 pub mod properties;

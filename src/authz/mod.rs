@@ -21,8 +21,9 @@ use serde::Serialize;
 use tokio::sync::RwLock;
 
 pub use permission::{
-    AccountAction, Action, ApiKeyAction, AuthAction, BookingAction, Permission, PolicyAction,
-    ProfileAction, PropertyAction, SettingsAction, TenantAction, UserAction, own_or_any,
+    AccountAction, Action, ApiKeyAction, AuthAction, BookingAction, PaymentAction, PayoutAction,
+    Permission, PolicyAction, ProfileAction, PropertyAction, SettingsAction, TenantAction,
+    UserAction, own_or_any,
 };
 
 use crate::{auth::Principal, db::Db, error::ApiError, ids::TenantId, tenants::Tenant};

@@ -23,7 +23,10 @@ use crate::{
     jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
     mail::{self, Branding, OutgoingEmail, Template, templates::BookingMessage},
     money::Money,
-    tenants::{Tenant, service as tenants, settings::today_in},
+    tenants::{
+        Tenant, service as tenants,
+        settings::{PaymentCollection, today_in},
+    },
     users::{User, service as users},
 };
 
@@ -239,6 +242,7 @@ fn template(
         guests: booking.guests,
         total: booking.total.to_string(),
         refund: booking.refund.as_ref().map(Money::to_string),
+        paid_at_property: booking.payment_collection == PaymentCollection::AtProperty,
         cancelled_by: booking.cancelled_by.map(|by| by.as_str().to_owned()),
         hold_minutes: tenant.settings.hold_minutes,
         request_expiry_hours: tenant.settings.request_expiry_hours,

@@ -69,6 +69,8 @@ pub struct BookingMessage {
     pub guests: u32,
     pub total: String,
     pub refund: Option<String>,
+    /// Payment was due at the property: a cancellation refunds nothing online.
+    pub paid_at_property: bool,
     pub cancelled_by: Option<String>,
     pub hold_minutes: u32,
     pub request_expiry_hours: u32,
@@ -207,6 +209,7 @@ mod tests {
             guests: 2,
             total: "EUR 330.00".into(),
             refund: cancelled_by.map(|_| "EUR 165.00".into()),
+            paid_at_property: false,
             cancelled_by: cancelled_by.map(str::to_owned),
             hold_minutes: 15,
             request_expiry_hours: 24,
@@ -250,6 +253,19 @@ mod tests {
                 booking("cancelled", true, Some("guest")),
                 "was cancelled",
                 "cancelled by the guest.",
+            ),
+            (
+                {
+                    let Template::Booking(mut message) = booking("cancelled", false, Some("guest"))
+                    else {
+                        unreachable!()
+                    };
+                    message.paid_at_property = true;
+                    Template::Booking(message)
+                },
+                "was cancelled",
+                "cancelled by you. It was to be paid at the property: nothing was charged, so \
+                 nothing is refunded.",
             ),
             (
                 booking("cancelled", false, Some("host")),

@@ -20,6 +20,7 @@ mod mail;
 mod memory;
 mod metrics;
 mod openapi;
+mod payments;
 mod policies;
 mod pricing;
 mod properties;

@@ -5,7 +5,7 @@ mod caps;
 mod concurrency;
 mod create;
 mod idempotency;
-mod lifecycle;
+pub(crate) mod lifecycle;
 mod refunds;
 mod spans;
 mod transitions;
@@ -17,7 +17,7 @@ use staybase::on_db;
 use crate::helpers::{Account, Location, NewProperty, Stay, TestApp, eur, spawn_app};
 
 /// A listed property of `host` at EUR 100 a night with a EUR 50 cleaning fee.
-async fn listed_property(app: &TestApp, host: &Account, name: &str) -> String {
+pub(crate) async fn listed_property(app: &TestApp, host: &Account, name: &str) -> String {
     let property = NewProperty {
         name,
         description: "d",

@@ -1,0 +1,145 @@
+//! Payments' background work: processing provider webhook events, asking the provider for
+//! refunds and voids, delivering the simulated provider's webhooks, and making payouts payable.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{service, simulated::SendWebhook, store};
+use crate::{
+    db::Db,
+    error::ApiError,
+    ids::{PaymentId, RefundId},
+    jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
+    tenants::{Tenant, service as tenants},
+};
+
+/// Applies a stored provider event (exactly once).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProcessProviderEvent {
+    pub provider: String,
+    pub event_id: String,
+}
+
+impl Job for ProcessProviderEvent {
+    const KIND: &'static str = "payments.process_event";
+    /// A payment may be recorded moments after its provider's first event: retried until then.
+    const MAX_ATTEMPTS: u32 = 8;
+}
+
+/// Asks the provider for a recorded refund.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExecuteRefund {
+    pub refund_id: Uuid,
+}
+
+impl Job for ExecuteRefund {
+    const KIND: &'static str = "payments.refund";
+    const MAX_ATTEMPTS: u32 = 10;
+}
+
+/// Voids an authorization, or a payment under way, that its booking no longer wants.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VoidPayment {
+    pub payment_id: Uuid,
+}
+
+impl Job for VoidPayment {
+    const KIND: &'static str = "payments.void";
+    const MAX_ATTEMPTS: u32 = 10;
+}
+
+/// Makes payouts payable once 24 hours have passed since check-in.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MakePayoutsPayable {}
+
+impl Job for MakePayoutsPayable {
+    const KIND: &'static str = "payments.payouts_due";
+    const MAX_ATTEMPTS: u32 = 3;
+}
+
+/// How many payouts one run makes payable; the next run takes the rest.
+const PAYOUT_BATCH: u32 = 500;
+
+pub fn register_jobs(registry: &mut JobRegistry) {
+    registry
+        .register(process_event)
+        .register(execute_refund)
+        .register(void)
+        .register(send_simulated_webhook)
+        .register(payouts_due)
+        .every(
+            Schedule::every(Duration::from_secs(300)),
+            MakePayoutsPayable {},
+        );
+}
+
+async fn tenant_of(db: &Db, context: &JobContext) -> Result<Tenant, JobError> {
+    let id = context
+        .tenant
+        .ok_or_else(|| JobError::Permanent("a payment job without its tenant".into()))?;
+    tenants::find_by_id(db, id)
+        .await?
+        .ok_or_else(|| JobError::Permanent(format!("tenant {} does not exist", id.0)))
+}
+
+/// A missing payment (not recorded yet) or an unreachable provider is worth another try.
+fn retried(err: ApiError) -> JobError {
+    match err {
+        ApiError::NotFound(what) => JobError::Retry(format!("{what} not found yet")),
+        other => other.into(),
+    }
+}
+
+#[tracing::instrument(skip(context), fields(event = %job.event_id))]
+async fn process_event(context: JobContext, job: ProcessProviderEvent) -> Result<(), JobError> {
+    let tenant = tenant_of(&context.state.db, &context).await?;
+    service::process_event(&context.state, &tenant, (&job.provider, &job.event_id))
+        .await
+        .map_err(retried)
+}
+
+#[tracing::instrument(skip(context), fields(refund = %job.refund_id))]
+async fn execute_refund(context: JobContext, job: ExecuteRefund) -> Result<(), JobError> {
+    let tenant = tenant_of(&context.state.db, &context).await?;
+    service::execute_refund(&context.state, &tenant, RefundId(job.refund_id))
+        .await
+        .map(drop)
+        .map_err(retried)
+}
+
+#[tracing::instrument(skip(context), fields(payment = %job.payment_id))]
+async fn void(context: JobContext, job: VoidPayment) -> Result<(), JobError> {
+    let tenant = tenant_of(&context.state.db, &context).await?;
+    service::void(&context.state, &tenant, PaymentId(job.payment_id))
+        .await
+        .map_err(retried)
+}
+
+#[tracing::instrument(skip(context, job), fields(event = %job.body.id))]
+async fn send_simulated_webhook(context: JobContext, job: SendWebhook) -> Result<(), JobError> {
+    let tenant = tenant_of(&context.state.db, &context).await?;
+    service::deliver_simulated(&context.state, &tenant, &job.body)
+        .await
+        .map_err(JobError::from)
+}
+
+#[tracing::instrument(skip_all)]
+async fn payouts_due(context: JobContext, _job: MakePayoutsPayable) -> Result<(), JobError> {
+    let db = &context.state.db;
+    // Each tenant's clock decides within; this bound only limits the rows read.
+    let horizon = crate::db::Timestamp::now() + time::Duration::days(1);
+    let due = store::payouts_due(db, horizon, PAYOUT_BATCH).await?;
+    let mut made = 0;
+    for (tenant_id, id) in due {
+        let Some(tenant) = tenants::find_by_id(db, tenant_id).await? else {
+            continue;
+        };
+        if service::make_payable(&context.state, &tenant, id).await? {
+            made += 1;
+        }
+    }
+    tracing::info!(made, "payouts made payable");
+    Ok(())
+}
