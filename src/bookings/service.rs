@@ -15,7 +15,7 @@ use crate::{
     authz::{BookingAction, Permit, PropertyAction},
     availability,
     dates::{Stay, format_date},
-    db::{Timestamp, Tx},
+    db::{Db, Timestamp, Tx},
     error::{ApiError, ErrorCode},
     events,
     idempotency::{self, Claim, IdempotencyKey, Replay},
@@ -506,6 +506,11 @@ pub(super) async fn move_booking(
     announce(tx, tenant, &moved, event, now).await?;
     payments::booking_moved(tx, tenant, (&moved, from), now).await?;
     Ok(moved)
+}
+
+/// A booking as Staybase reads it for its own work (the payments' emails), for no caller.
+pub async fn find(db: &Db, tenant: TenantId, id: BookingId) -> Result<Option<Booking>, ApiError> {
+    store::get(db, tenant, id).await
 }
 
 /// The booking, read and locked in `tx` (on PostgreSQL) until it ends: for the payments

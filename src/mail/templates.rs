@@ -51,6 +51,21 @@ pub enum Template {
     },
     /// A booking reached a status.
     Booking(Box<BookingMessage>),
+    /// A payment's receipt to the guest, or a payout's notice to the host.
+    Payment(Box<PaymentMessage>),
+}
+
+/// What a message about money says: `kind` is `receipt` (to the guest, for a payment) or
+/// `payout` (to the host, now payable).
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentMessage {
+    pub kind: String,
+    pub first_name: String,
+    pub property_name: String,
+    pub reference: String,
+    pub check_in: String,
+    pub check_out: String,
+    pub amount: String,
 }
 
 /// What a message about a booking says: it reached `status`; to its guest, or to its host when
@@ -83,6 +98,7 @@ impl Template {
             Self::PasswordReset { .. } => "password_reset",
             Self::RegistrationAttempt { .. } => "registration_attempt",
             Self::Booking(_) => "booking",
+            Self::Payment(_) => "payment",
         }
     }
 }
@@ -114,6 +130,9 @@ const SOURCES: &[(&str, &str)] = templates!(
     "booking.subject",
     "booking.txt",
     "booking.html",
+    "payment.subject",
+    "payment.txt",
+    "payment.html",
 );
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -214,6 +233,37 @@ mod tests {
             hold_minutes: 15,
             request_expiry_hours: 24,
         }))
+    }
+
+    #[test]
+    fn payment_messages_give_the_amount_to_the_guest_or_the_host() {
+        for (kind, subject, text) in [
+            (
+                "receipt",
+                "Your receipt for Loft & Garden",
+                "We received your payment of EUR 330.00",
+            ),
+            (
+                "payout",
+                "Your payout for Loft & Garden is payable",
+                "Your payout of EUR 330.00",
+            ),
+        ] {
+            let message = Template::Payment(Box::new(PaymentMessage {
+                kind: kind.into(),
+                first_name: "Ana".into(),
+                property_name: "Loft & Garden".into(),
+                reference: "0190".into(),
+                check_in: "2027-07-14".into(),
+                check_out: "2027-07-17".into(),
+                amount: "EUR 330.00".into(),
+            }));
+            let rendered = render(&message, &brand()).unwrap();
+            assert_eq!(rendered.subject, format!("{subject} · Sea & Sun"));
+            assert!(rendered.text.contains(text), "{}", rendered.text);
+            assert!(rendered.text.contains("Booking reference: 0190"));
+            assert!(rendered.html.contains("Loft &amp; Garden"));
+        }
     }
 
     #[test]

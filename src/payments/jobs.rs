@@ -8,11 +8,16 @@ use uuid::Uuid;
 
 use super::{service, simulated::SendWebhook, store};
 use crate::{
+    bookings::service as bookings,
+    dates::format_date,
     db::Db,
     error::ApiError,
-    ids::{PaymentId, RefundId},
+    ids::{BookingId, PaymentId, RefundId},
     jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
+    mail::{self, Branding, OutgoingEmail, Template, templates::PaymentMessage},
+    money::Money,
     tenants::{Tenant, service as tenants},
+    users::service as users,
 };
 
 /// Applies a stored provider event (exactly once).
@@ -50,6 +55,28 @@ impl Job for VoidPayment {
     const MAX_ATTEMPTS: u32 = 10;
 }
 
+/// Which email a payment job sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailKind {
+    /// To the guest, for a payment that went through.
+    Receipt,
+    /// To the host, for a payout now payable.
+    Payout,
+}
+
+/// Emails the guest a receipt, or the host a payout notice, for a booking.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EmailAboutMoney {
+    pub booking_id: Uuid,
+    pub kind: EmailKind,
+    pub amount: Money,
+}
+
+impl Job for EmailAboutMoney {
+    const KIND: &'static str = "payments.email";
+}
+
 /// Makes payouts payable once 24 hours have passed since check-in.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MakePayoutsPayable {}
@@ -69,6 +96,7 @@ pub fn register_jobs(registry: &mut JobRegistry) {
         .register(void)
         .register(send_simulated_webhook)
         .register(payouts_due)
+        .register(email)
         .every(
             Schedule::every(Duration::from_secs(300)),
             MakePayoutsPayable {},
@@ -141,5 +169,41 @@ async fn payouts_due(context: JobContext, _job: MakePayoutsPayable) -> Result<()
         }
     }
     tracing::info!(made, "payouts made payable");
+    Ok(())
+}
+
+#[tracing::instrument(skip(context, job), fields(booking = %job.booking_id, kind = ?job.kind))]
+async fn email(context: JobContext, job: EmailAboutMoney) -> Result<(), JobError> {
+    let db = &context.state.db;
+    let tenant = tenant_of(db, &context).await?;
+    let booking = bookings::find(db, tenant.id, BookingId(job.booking_id))
+        .await?
+        .ok_or_else(|| JobError::Permanent("the booking does not exist".into()))?;
+    let (recipient, kind) = match job.kind {
+        EmailKind::Receipt => (booking.guest_id, "receipt"),
+        EmailKind::Payout => (booking.host_id, "payout"),
+    };
+    let user = users::find(db, tenant.id, recipient)
+        .await?
+        .ok_or_else(|| JobError::Permanent("the recipient does not exist".into()))?;
+    let template = Template::Payment(Box::new(PaymentMessage {
+        kind: kind.to_owned(),
+        first_name: user.first_name.clone(),
+        property_name: booking.property_name.clone(),
+        reference: booking.id.to_string(),
+        check_in: format_date(booking.check_in),
+        check_out: format_date(booking.check_out),
+        amount: job.amount.to_string(),
+    }));
+    let email = OutgoingEmail::compose(
+        user.email.clone(),
+        &template,
+        &Branding::for_tenant(&tenant),
+    )?;
+    let mut tx = db.begin().await?;
+    // One message per booking and kind, however often this job runs.
+    let unique_key = format!("payment:{}:{kind}", booking.id);
+    mail::enqueue(&mut tx, Some(tenant.id), email, Some(unique_key)).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    jobs::{ExecuteRefund, ProcessProviderEvent, VoidPayment},
+    jobs::{EmailAboutMoney, EmailKind, ExecuteRefund, ProcessProviderEvent, VoidPayment},
     model::{Capture, Payment, PaymentStatus, Payout, PayoutStatus, Refund, RefundStatus, Split},
     provider::{IntentOutcome, NewIntent, PaymentProvider, ProviderError, WebhookDelivery},
     simulated::{self, Simulated},
@@ -436,6 +436,12 @@ async fn settle(
             return Ok(());
         }
     };
+    let receipt = EmailAboutMoney {
+        booking_id: booking.id.0,
+        kind: EmailKind::Receipt,
+        amount: payment.money(payment.captured),
+    };
+    enqueue(tx, tenant, &receipt).await?;
     let payout = Payout {
         tenant_id: tenant.id,
         id: PayoutId(Uuid::now_v7()),
@@ -1151,6 +1157,12 @@ pub(super) async fn make_payable(
     }
     payout.status = PayoutStatus::Payable;
     store::save_payout(&mut tx, &system(tenant), &payout, now).await?;
+    let notice = EmailAboutMoney {
+        booking_id: payout.booking_id.0,
+        kind: EmailKind::Payout,
+        amount: payout.amount.clone(),
+    };
+    enqueue(&mut tx, tenant, &notice).await?;
     events::record(
         &mut tx,
         tenant.id,

@@ -34,6 +34,11 @@ async fn a_successful_payment_confirms_the_booking_with_its_split() {
     let confirmed = app.bookings(guest).fetched(&booking["id"]).await;
     assert_eq!(confirmed["status"], "confirmed");
     assert_eq!(confirmed["history"][1]["by"], "system");
+    app.email_to(
+        "guest@example.com",
+        "We received your payment of EUR 402.50",
+    )
+    .await;
     eventually(|| jobs_done(app)).await;
     assert_eq!(
         count(

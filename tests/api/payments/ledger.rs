@@ -167,6 +167,8 @@ async fn payouts_become_payable_a_day_after_check_in_and_are_paid_once() {
             == 1
     })
     .await;
+    app.email_to("host@example.com", "Your payout of EUR 250.00")
+        .await;
     assert_problem(
         post(app, host, &mark, &json!({})).await,
         StatusCode::FORBIDDEN,
