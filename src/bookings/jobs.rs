@@ -188,6 +188,10 @@ async fn notify(context: JobContext, job: NotifyBooking) -> Result<(), JobError>
     let Some(booking) = store::get(db, tenant.id, BookingId(job.booking_id)).await? else {
         return Err(JobError::Permanent("the booking does not exist".into()));
     };
+    // An invitation to pay is pointless once the booking was paid (as its host accepted it).
+    if job.status == BookingStatus::PendingPayment && booking.status.is_paid_for() {
+        return Ok(());
+    }
     let guest = user(db, &tenant, booking.guest_id).await?;
     let mut recipients = vec![(guest.clone(), false)];
     if host_hears(job.status) {

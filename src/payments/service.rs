@@ -417,12 +417,14 @@ async fn settle(
     booking: Booking,
     now: Timestamp,
 ) -> Result<(), ApiError> {
+    // A hold past its deadline is over, whether or not its expiry job has run yet.
+    let lapsed = booking.expires_at.is_some_and(|deadline| deadline <= now);
     let booking = match booking.status {
-        BookingStatus::PendingPayment => bookings::pay(tx, tenant, booking, now).await?,
+        BookingStatus::PendingPayment if !lapsed => bookings::pay(tx, tenant, booking, now).await?,
         BookingStatus::Confirmed => booking,
         other => {
             tracing::warn!(payment = %payment.id, booking = %booking.id, status = other.as_str(),
-                "a payment succeeded for a booking that can no longer be confirmed: refunding it");
+                lapsed, "a payment succeeded for a booking that can no longer be confirmed: refunding it");
             let everything = payment.refundable();
             record_refund(
                 tx,

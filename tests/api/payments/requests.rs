@@ -1,6 +1,7 @@
 //! Request mode: the guest authorizes while the host decides; accepting captures, declining
 //! voids. And the race of a success that comes after the hold expired.
 
+use mailparse::MailHeaderMap;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -9,6 +10,25 @@ use crate::{
     bookings::lifecycle::lapse,
     helpers::{SettingsPatch, eventually},
 };
+
+/// The subjects of every email sent so far.
+fn subjects(app: &crate::helpers::TestApp) -> Vec<String> {
+    let outbox = app.state.config.data_dir.join("outbox");
+    std::fs::read_dir(outbox)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|entry| std::fs::read(entry.path()).ok())
+                .filter_map(|raw| {
+                    mailparse::parse_mail(&raw)
+                        .ok()?
+                        .headers
+                        .get_first_value("Subject")
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 async fn on_request(market: &Market) {
     market
@@ -40,6 +60,27 @@ async fn an_authorized_request_is_captured_and_confirmed_as_the_host_accepts() {
     let captured = fetched(app, guest, &path).await;
     assert_eq!(captured["status"], "succeeded");
     assert_eq!(captured["captured"], booking["total"]);
+    // The guest hears of the confirmation and the receipt, not of a payment still due.
+    app.email_to("guest@example.com", "is confirmed").await;
+    app.email_to("guest@example.com", "We received your payment")
+        .await;
+    eventually(|| async {
+        count(
+            app,
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'bookings.notify' \
+             AND status IN ('queued', 'running', 'failed')",
+        )
+        .await
+            == 0
+    })
+    .await;
+    assert!(
+        !subjects(app)
+            .iter()
+            .any(|subject| subject.contains("Complete your booking")),
+        "{:?}",
+        subjects(app)
+    );
     // Without an authorization, acceptance waits for payment as before.
     let unpaid = market.booking(guest, (20, 22), "requested").await;
     let accepted = app.bookings(host).accepted(&unpaid["id"]).await;
@@ -116,4 +157,35 @@ async fn a_success_after_the_hold_expired_never_confirms_and_is_refunded() {
         1
     );
     assert_eq!(count(app, "SELECT COUNT(*) FROM payouts").await, 0);
+}
+
+#[tokio::test]
+async fn a_success_after_the_deadline_is_refunded_even_before_the_hold_is_expired() {
+    let market = market().await;
+    let Market { app, guest, .. } = &market;
+    let booking = market.booking(guest, (10, 13), "pending_payment").await;
+    let payment = paid(app, guest, &booking, "pm_sim_requires_action").await;
+    // The deadline has passed; the expiry job has not run yet.
+    let id = uuid::Uuid::parse_str(booking["id"].as_str().unwrap()).unwrap();
+    let past = staybase::db::Timestamp::now() - time::Duration::seconds(1);
+    staybase::on_db!(&app.state.db, |pool| {
+        sqlx::query("UPDATE bookings SET expires_at = $1 WHERE id = $2")
+            .bind(past)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(drop)
+    })
+    .unwrap();
+    let path = format!("/payments/{}/confirm", payment["id"].as_str().unwrap());
+    let late: Value = post(app, guest, &path, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(late["status"], "refunded", "{late}");
+    assert_eq!(
+        app.bookings(guest).fetched(&booking["id"]).await["status"],
+        "pending_payment"
+    );
 }
