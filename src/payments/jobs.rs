@@ -1,19 +1,17 @@
 //! Payments' background work: processing provider webhook events, asking the provider for
 //! refunds and voids, delivering the simulated provider's webhooks, and making payouts payable.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{service, simulated::SendWebhook, store};
+use super::{service, simulated::SendWebhook};
 use crate::{
     bookings::service as bookings,
     dates::format_date,
     db::Db,
     error::ApiError,
-    ids::{BookingId, PaymentId, RefundId},
-    jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
+    ids::{BookingId, PaymentId, PayoutId, RefundId},
+    jobs::{Job, JobContext, JobError, JobRegistry},
     mail::{self, Branding, OutgoingEmail, Template, templates::PaymentMessage},
     money::Money,
     tenants::{Tenant, service as tenants},
@@ -77,17 +75,15 @@ impl Job for EmailAboutMoney {
     const KIND: &'static str = "payments.email";
 }
 
-/// Makes payouts payable once 24 hours have passed since check-in.
+/// Makes a payout payable at its time, 24 hours after check-in (enqueued to run then).
 #[derive(Debug, Serialize, Deserialize)]
-pub struct MakePayoutsPayable {}
-
-impl Job for MakePayoutsPayable {
-    const KIND: &'static str = "payments.payouts_due";
-    const MAX_ATTEMPTS: u32 = 3;
+pub struct MakePayoutPayable {
+    pub payout_id: Uuid,
 }
 
-/// How many payouts one run makes payable; the next run takes the rest.
-const PAYOUT_BATCH: u32 = 500;
+impl Job for MakePayoutPayable {
+    const KIND: &'static str = "payments.payout_due";
+}
 
 pub fn register_jobs(registry: &mut JobRegistry) {
     registry
@@ -95,12 +91,8 @@ pub fn register_jobs(registry: &mut JobRegistry) {
         .register(execute_refund)
         .register(void)
         .register(send_simulated_webhook)
-        .register(payouts_due)
-        .register(email)
-        .every(
-            Schedule::every(Duration::from_secs(300)),
-            MakePayoutsPayable {},
-        );
+        .register(payout_due)
+        .register(email);
 }
 
 async fn tenant_of(db: &Db, context: &JobContext) -> Result<Tenant, JobError> {
@@ -153,23 +145,12 @@ async fn send_simulated_webhook(context: JobContext, job: SendWebhook) -> Result
         .map_err(JobError::from)
 }
 
-#[tracing::instrument(skip_all)]
-async fn payouts_due(context: JobContext, _job: MakePayoutsPayable) -> Result<(), JobError> {
-    let db = &context.state.db;
-    // Each tenant's clock decides within; this bound only limits the rows read.
-    let horizon = crate::db::Timestamp::now() + time::Duration::days(1);
-    let due = store::payouts_due(db, horizon, PAYOUT_BATCH).await?;
-    let mut made = 0;
-    for (tenant_id, id) in due {
-        let Some(tenant) = tenants::find_by_id(db, tenant_id).await? else {
-            continue;
-        };
-        if service::make_payable(&context.state, &tenant, id).await? {
-            made += 1;
-        }
-    }
-    tracing::info!(made, "payouts made payable");
-    Ok(())
+#[tracing::instrument(skip(context), fields(payout = %job.payout_id))]
+async fn payout_due(context: JobContext, job: MakePayoutPayable) -> Result<(), JobError> {
+    let tenant = tenant_of(&context.state.db, &context).await?;
+    service::make_payable(&context.state, &tenant, PayoutId(job.payout_id))
+        .await
+        .map_err(JobError::from)
 }
 
 #[tracing::instrument(skip(context, job), fields(booking = %job.booking_id, kind = ?job.kind))]

@@ -12,7 +12,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    jobs::{EmailAboutMoney, EmailKind, ExecuteRefund, ProcessProviderEvent, VoidPayment},
+    jobs::{
+        EmailAboutMoney, EmailKind, ExecuteRefund, MakePayoutPayable, ProcessProviderEvent,
+        VoidPayment,
+    },
     model::{Capture, Payment, PaymentStatus, Payout, PayoutStatus, Refund, RefundStatus, Split},
     provider::{IntentOutcome, NewIntent, PaymentProvider, ProviderError, WebhookDelivery},
     simulated::{self, Simulated},
@@ -132,11 +135,25 @@ pub async fn create(
     let payment = match started {
         Ok(Started::New(payment)) => *payment,
         Ok(Started::Replayed(id)) => {
-            return Ok(Created::Replayed(stored(state, tenant, id).await?));
+            let payment = stored(state, tenant, id).await?;
+            // The first attempt never heard from the provider: ask again, under the same key.
+            let unanswered =
+                payment.status == PaymentStatus::Processing && payment.provider_reference.is_none();
+            return Ok(Created::Replayed(if unanswered {
+                send(state, tenant, payment).await?
+            } else {
+                payment
+            }));
         }
         Err(err) => return Err(remembered(state, tenant, (caller.user_id, &key), err).await),
     };
-    let provider = provider_for(state, tenant);
+    send(state, tenant, payment).await.map(Created::New)
+}
+
+/// Asks the provider to create the payment's intent (the payment's id is the provider's
+/// idempotency key, so asking again never charges twice) and records its answer. Without an
+/// answer the payment stays `processing`: a retry of the request with the same key asks again.
+async fn send(state: &AppState, tenant: &Tenant, payment: Payment) -> Result<Payment, ApiError> {
     let intent = NewIntent {
         amount: payment.amount.clone(),
         capture: payment.capture,
@@ -144,15 +161,14 @@ pub async fn create(
         idempotency_key: payment.id.to_string(),
         payment_id: payment.id.to_string(),
     };
+    let provider = provider_named(state, tenant, &payment.provider)?;
     match provider.create(&intent).await {
         Ok(outcome) => record_outcome(state, tenant, payment.id, &outcome).await,
         Err(err) => {
-            // Left processing: the provider's webhook, or a retry of the same key, settles it.
             tracing::warn!(payment = %payment.id, error = %err, "the provider did not answer");
             Ok(payment)
         }
     }
-    .map(Created::New)
 }
 
 /// Records a keyed request's failure as its answer (when a retry would meet it again), and
@@ -438,6 +454,13 @@ async fn settle(
             return Ok(());
         }
     };
+    // One payout per booking, whichever of its outcomes' arrivals gets here.
+    if store::payout_of_booking_in(tx, tenant.id, booking.id)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
     let receipt = EmailAboutMoney {
         booking_id: booking.id.0,
         kind: EmailKind::Receipt,
@@ -456,7 +479,20 @@ async fn settle(
         paid_at: None,
         paid_by: None,
     };
-    store::save_payout(tx, &system(tenant), &payout, now).await
+    store::save_payout(tx, &system(tenant), &payout, now).await?;
+    let due = EnqueueOptions {
+        run_at: Some(payout.payable_at),
+        ..in_tenant(tenant)
+    };
+    jobs::enqueue(
+        tx,
+        &MakePayoutPayable {
+            payout_id: payout.id.0,
+        },
+        due,
+    )
+    .await
+    .map(drop)
 }
 
 /// Gives back `amount` of a captured payment: the split shrinks in proportion, the host's
@@ -1143,19 +1179,19 @@ pub async fn mark_paid(
     Ok(payout)
 }
 
-/// Makes a pending payout payable once its time has come.
+/// Makes a pending payout payable once its time has come (by the tenant's clock).
 pub(super) async fn make_payable(
     state: &AppState,
     tenant: &Tenant,
     id: PayoutId,
-) -> Result<bool, ApiError> {
+) -> Result<(), ApiError> {
     let now = now(tenant);
     let mut tx = state.db.begin().await?;
     let Some(mut payout) = store::payout_in(&mut tx, tenant.id, id).await? else {
-        return Ok(false);
+        return Ok(());
     };
     if payout.status != PayoutStatus::Pending || payout.payable_at > now {
-        return Ok(false);
+        return Ok(());
     }
     payout.status = PayoutStatus::Payable;
     store::save_payout(&mut tx, &system(tenant), &payout, now).await?;
@@ -1174,6 +1210,5 @@ pub(super) async fn make_payable(
         now,
     )
     .await?;
-    tx.commit().await?;
-    Ok(true)
+    tx.commit().await
 }

@@ -612,25 +612,6 @@ pub async fn payout_totals(
     })?)
 }
 
-/// Pending payouts due by `now`, of every tenant, oldest first.
-pub async fn payouts_due(
-    db: &Db,
-    now: Timestamp,
-    limit: u32,
-) -> Result<Vec<(TenantId, PayoutId)>, ApiError> {
-    let sql = format!(
-        "SELECT tenant_id, id FROM payouts WHERE status = 'pending' AND payable_at <= $1 \
-         ORDER BY payable_at LIMIT {limit}"
-    );
-    let rows: Vec<(Uuid, Uuid)> = on_db!(db, |pool| {
-        sqlx::query_as(&sql).bind(now).fetch_all(pool).await
-    })?;
-    Ok(rows
-        .into_iter()
-        .map(|(tenant, id)| (TenantId(tenant), PayoutId(id)))
-        .collect())
-}
-
 /// Stores a provider event unless one with its id was stored before; `false` then.
 pub async fn insert_event(
     tx: &mut Tx,

@@ -150,7 +150,7 @@ async fn jobs_done(app: &TestApp) -> bool {
     count(
         app,
         "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running', 'failed') \
-         AND kind LIKE 'payments.%' AND kind <> 'payments.payouts_due'",
+         AND kind LIKE 'payments.%' AND kind <> 'payments.payout_due'",
     )
     .await
         == 0
