@@ -30,7 +30,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::json;
 use time::OffsetDateTime;
 
 const LISTINGS: usize = 10_000;
@@ -246,7 +245,7 @@ async fn main() {
         .expect("client");
     let base = format!("{}/v1/t/bench", app.base);
     // Bookings are confirmed at once, so no guest reaches the cap of unpaid bookings.
-    marketplace::pay_at_property(&app, &client).await;
+    marketplace::collect_payment(&app, &client, "at_property").await;
     let properties = Arc::new(marketplace::listed(&client, &app.base).await);
     let token: Arc<str> = marketplace::sign_in(&client, &app.base, &seeded.guests[0])
         .await
@@ -321,17 +320,11 @@ async fn main() {
                 p.clone(),
             );
             async move {
-                let check_in = today + time::Duration::days(30 + 7 * (i / listings.len()) as i64);
                 let response = c
                     .post(&url)
                     .bearer_auth(&guests[i % guests.len()])
                     .header("Idempotency-Key", format!("hot-{i}"))
-                    .json(&json!({
-                        "property_id": listings[i % listings.len()],
-                        "check_in": check_in.to_string(),
-                        "check_out": (check_in + time::Duration::days(3)).to_string(),
-                        "guests": 1
-                    }))
+                    .json(&marketplace::stay(&listings, i))
                     .send()
                     .await
                     .expect("book");

@@ -57,6 +57,17 @@ macro_rules! with_error_codes {
             /// The resource's status does not allow the action; `current_status` names it.
             InvalidTransition => "invalid_transition",
             StayEnded => "stay_ended",
+            /// The booking is paid at the property: there is nothing to pay online.
+            PaymentNotRequired => "payment_not_required",
+            /// The booking's status (`current_status`) or its payment under way does not allow
+            /// a payment.
+            BookingNotPayable => "booking_not_payable",
+            /// A refund would give back more than was captured and not yet refunded.
+            RefundExceedsCaptured => "refund_exceeds_captured",
+            /// A provider webhook's signature or timestamp does not verify.
+            InvalidSignature => "invalid_signature",
+            /// The payout is not yet payable, or already paid or canceled.
+            PayoutNotPayable => "payout_not_payable",
             /// The guest already has as many unpaid bookings as the marketplace allows.
             TooManyUnpaidBookings => "too_many_unpaid_bookings",
             /// The stay starts later than the marketplace's booking window allows.
@@ -190,6 +201,13 @@ pub enum ApiError {
         current: &'static str,
         attempted: &'static str,
     },
+    /// 409 with a specific code and the resource's current status (`booking_not_payable`).
+    #[error("conflict in status {current}: {detail}")]
+    StatusConflict {
+        code: ErrorCode,
+        current: &'static str,
+        detail: String,
+    },
     #[error("{0} unavailable")]
     Unavailable(&'static str),
     /// A client error the framework raised that no other variant describes.
@@ -240,7 +258,9 @@ impl ApiError {
             Self::TenantSuspended => StatusCode::FORBIDDEN,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Conflict { .. } | Self::InvalidTransition { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. }
+            | Self::InvalidTransition { .. }
+            | Self::StatusConflict { .. } => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Rejected { status, .. } => *status,
             Self::Replayed(recorded) => {
@@ -264,7 +284,8 @@ impl ApiError {
             | Self::Refused { code, .. }
             | Self::BadRequest { code, .. }
             | Self::Unprocessable { code, .. }
-            | Self::Conflict { code, .. } => *code,
+            | Self::Conflict { code, .. }
+            | Self::StatusConflict { code, .. } => *code,
             Self::InvalidTransition { .. } => ErrorCode::InvalidTransition,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
@@ -296,7 +317,7 @@ impl ApiError {
             Self::TenantSuspended => "Tenant suspended",
             Self::UnsupportedMediaType(_) => "Unsupported media type",
             Self::PayloadTooLarge { .. } => "Payload too large",
-            Self::Conflict { .. } => "Conflict",
+            Self::Conflict { .. } | Self::StatusConflict { .. } => "Conflict",
             Self::Unavailable(_) => "Service unavailable",
             Self::Rejected { .. } => "Request rejected",
             Self::Replayed(recorded) => &recorded.title,
@@ -311,6 +332,7 @@ impl ApiError {
             | Self::MalformedJson(detail)
             | Self::UnsupportedMediaType(detail)
             | Self::Conflict { detail, .. }
+            | Self::StatusConflict { detail, .. }
             | Self::BadRequest { detail, .. }
             | Self::Unprocessable { detail, .. }
             | Self::Rejected { detail, .. }
@@ -360,7 +382,9 @@ impl ApiError {
     /// For `invalid_transition`: the resource's current status.
     pub fn current_status(&self) -> Option<&str> {
         match self {
-            Self::InvalidTransition { current, .. } => Some(current),
+            Self::InvalidTransition { current, .. } | Self::StatusConflict { current, .. } => {
+                Some(current)
+            }
             Self::Replayed(recorded) => recorded.current_status.as_deref(),
             _ => None,
         }

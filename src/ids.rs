@@ -30,3 +30,6 @@ id_type!(
 id_type!(UserId);
 id_type!(PropertyId);
 id_type!(BookingId);
+id_type!(PaymentId);
+id_type!(RefundId);
+id_type!(PayoutId);

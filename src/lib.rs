@@ -29,6 +29,7 @@ pub mod ops;
 pub mod outage;
 pub mod outbound;
 pub mod payment_provider;
+pub mod payments;
 pub mod photos;
 pub mod pricing;
 pub mod properties;

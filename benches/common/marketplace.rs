@@ -67,9 +67,10 @@ pub async fn sign_up(client: &reqwest::Client, base: &str, email: &str) -> Strin
     sign_in(client, base, email).await
 }
 
-/// Puts tenant `bench` on payment at the property, so that bookings are confirmed at once and
-/// no guest reaches the cap of unpaid bookings; a new account becomes its admin to say so.
-pub async fn pay_at_property(app: &BenchApp, client: &reqwest::Client) {
+/// Sets how tenant `bench` collects payment: `at_property` confirms bookings at once, so no guest
+/// reaches the cap of unpaid bookings; `online` leaves them to be paid. A new account becomes
+/// its admin to say so.
+pub async fn collect_payment(app: &BenchApp, client: &reqwest::Client, collection: &str) {
     let email = "bench-admin@example.com";
     sign_up(client, &app.base, email).await;
     staybase::users::service::set_roles_by_operator(
@@ -87,9 +88,22 @@ pub async fn pay_at_property(app: &BenchApp, client: &reqwest::Client) {
     let response = client
         .patch(format!("{}/v1/t/bench/settings", app.base))
         .bearer_auth(token)
-        .json(&serde_json::json!({ "payment_collection": "at_property" }))
+        .json(&serde_json::json!({ "payment_collection": collection }))
         .send()
         .await
         .expect("settings");
     assert!(response.status().is_success(), "{}", response.status());
+}
+
+/// The body of booking request `i` for three nights: property `i` mod N in week `i` div N
+/// from a month ahead, so that no two requests overlap.
+pub fn stay(properties: &[String], i: usize) -> serde_json::Value {
+    let week = (i / properties.len()) as i64;
+    let check_in = time::OffsetDateTime::now_utc().date() + time::Duration::days(30 + 7 * week);
+    serde_json::json!({
+        "property_id": properties[i % properties.len()],
+        "check_in": check_in.to_string(),
+        "check_out": (check_in + time::Duration::days(3)).to_string(),
+        "guests": 1
+    })
 }

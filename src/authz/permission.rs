@@ -146,6 +146,22 @@ actions! {
         RespondHosted => "respond:hosted",
         RespondAny => "respond:any",
     }
+    /// Payments: a guest pays for and sees their own; a host sees those of their properties'
+    /// bookings; tenant admins see any and refund.
+    PaymentAction for "payments" as Payments {
+        CreateOwn => "create:own",
+        ReadOwn => "read:own",
+        ReadHosted => "read:hosted",
+        ReadAny => "read:any",
+        ConfirmOwn => "confirm:own",
+        RefundAny => "refund:any",
+    }
+    /// Hosts' payouts.
+    PayoutAction for "payouts" as Payouts {
+        ReadHosted => "read:hosted",
+        ReadAny => "read:any",
+        MarkPaidAny => "mark_paid:any",
+    }
 }
 
 impl Permission {

@@ -23,7 +23,7 @@ use crate::{
     jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
     mail::{self, Branding, OutgoingEmail, Template, templates::BookingMessage},
     money::Money,
-    tenants::{Tenant, service as tenants},
+    tenants::{Tenant, service as tenants, settings::PaymentCollection},
     users::{User, service as users},
 };
 
@@ -206,6 +206,10 @@ async fn notify(context: JobContext, job: NotifyBooking) -> Result<(), JobError>
     let Some(booking) = store::get(db, tenant.id, BookingId(job.booking_id)).await? else {
         return Err(JobError::Permanent("the booking does not exist".into()));
     };
+    // An invitation to pay is pointless once the booking was paid (as its host accepted it).
+    if job.status == BookingStatus::PendingPayment && booking.status.is_paid_for() {
+        return Ok(());
+    }
     let guest = user(db, &tenant, booking.guest_id).await?;
     let mut recipients = vec![(guest.clone(), false)];
     if host_hears(job.status) {
@@ -260,6 +264,7 @@ fn template(
         guests: booking.guests,
         total: booking.total.to_string(),
         refund: booking.refund.as_ref().map(Money::to_string),
+        paid_at_property: booking.payment_collection == PaymentCollection::AtProperty,
         cancelled_by: booking.cancelled_by.map(|by| by.as_str().to_owned()),
         hold_minutes: tenant.settings.hold_minutes,
         request_expiry_hours: tenant.settings.request_expiry_hours,

@@ -100,6 +100,7 @@ impl BookingStatus {
                 Some(Self::Cancelled)
             }
             (Self::Confirmed, Action::Complete) => Some(Self::Completed),
+            (Self::PendingPayment, Action::Pay) => Some(Self::Confirmed),
             _ => None,
         };
         next.ok_or(ApiError::InvalidTransition {
@@ -117,6 +118,8 @@ pub enum Action {
     Cancel,
     Expire,
     Complete,
+    /// Its payment went through (the payments service).
+    Pay,
 }
 
 impl Action {
@@ -127,6 +130,7 @@ impl Action {
             Self::Cancel => "cancel",
             Self::Expire => "expire",
             Self::Complete => "complete",
+            Self::Pay => "pay",
         }
     }
 }
@@ -216,6 +220,9 @@ pub struct Booking {
     pub total: Money,
     pub line_items: Vec<PricedLine>,
     pub cancellation_policy: CancellationPolicy,
+    /// How the tenant collected payment when the booking was made: at the property, nothing is
+    /// paid online, so nothing is refunded online.
+    pub payment_collection: PaymentCollection,
     pub expires_at: Option<Timestamp>,
     pub cancelled_by: Option<Actor>,
     /// What a cancellation gave back, once cancelled.
@@ -232,7 +239,8 @@ impl Booking {
 }
 
 /// What a cancellation gives back, in the booking's currency. Nothing was charged
-/// before confirmation, so an unconfirmed booking refunds 0. A host's or an admin's
+/// before confirmation, so an unconfirmed booking refunds 0, and nothing online for a stay paid
+/// at the property. A host's or an admin's
 /// cancellation refunds everything; a guest's follows the policy snapshot, counting whole days
 /// from the marketplace's `today` to check-in:
 /// - flexible: everything until 1 day before check-in, nothing after;
@@ -241,13 +249,13 @@ impl Booking {
 ///
 /// Halves round half to even.
 pub fn refund(
-    policy: CancellationPolicy,
+    (policy, collection): (CancellationPolicy, PaymentCollection),
     status: BookingStatus,
     by: Actor,
     total: &Money,
     (today, check_in): (Date, Date),
 ) -> Money {
-    if status != BookingStatus::Confirmed {
+    if status != BookingStatus::Confirmed || collection == PaymentCollection::AtProperty {
         return total.with_amount(0);
     }
     if by != Actor::Guest {
@@ -308,9 +316,10 @@ mod tests {
             (PendingPayment, Cancel, Cancelled),
             (Confirmed, Cancel, Cancelled),
             (Confirmed, Complete, Completed),
+            (PendingPayment, Pay, Confirmed),
         ];
         for from in BookingStatus::ALL {
-            for action in [Accept, Decline, Cancel, Expire, Complete] {
+            for action in [Accept, Decline, Cancel, Expire, Complete, Pay] {
                 let expected = legal
                     .iter()
                     .find(|(f, a, _)| *f == from && *a == action)
@@ -354,7 +363,7 @@ mod tests {
         let total = Money::new(10_001, "EUR");
         let guest = |policy, days_before: i64| {
             refund(
-                policy,
+                (policy, ONLINE),
                 BookingStatus::Confirmed,
                 Actor::Guest,
                 &total,
@@ -379,7 +388,7 @@ mod tests {
         for by in [Actor::Host, Actor::Admin] {
             assert_eq!(
                 refund(
-                    Strict,
+                    (Strict, ONLINE),
                     BookingStatus::Confirmed,
                     by,
                     &total,
@@ -390,9 +399,26 @@ mod tests {
         }
         for unpaid in [BookingStatus::Requested, BookingStatus::PendingPayment] {
             assert_eq!(
-                refund(Flexible, unpaid, Actor::Guest, &total, (today, check_in)),
+                refund(
+                    (Flexible, ONLINE),
+                    unpaid,
+                    Actor::Guest,
+                    &total,
+                    (today, check_in)
+                ),
                 Money::new(0, "EUR")
             );
         }
+        // Paid at the property: nothing was paid online, so nothing comes back online.
+        assert_eq!(
+            refund(
+                (Flexible, PaymentCollection::AtProperty),
+                BookingStatus::Confirmed,
+                Actor::Host,
+                &total,
+                (today, check_in)
+            ),
+            Money::new(0, "EUR")
+        );
     }
 }

@@ -15,12 +15,13 @@ use crate::{
     authz::{BookingAction, Permit, PropertyAction},
     availability,
     dates::{Stay, format_date},
-    db::{Timestamp, Tx},
+    db::{Db, Timestamp, Tx},
     error::{ApiError, ErrorCode},
     events,
     idempotency::{self, Claim, IdempotencyKey, Replay},
-    ids::{BookingId, PropertyId, UserId},
+    ids::{BookingId, PropertyId, TenantId, UserId},
     jobs::{self, EnqueueOptions},
+    payments::service as payments,
     pricing::service as pricing,
     properties::service as properties,
     tenants::Tenant,
@@ -279,6 +280,7 @@ async fn book(
         total: quote.total,
         line_items: quote.line_items.iter().map(PricedLine::from).collect(),
         cancellation_policy: tenant.settings.cancellation_policy,
+        payment_collection: tenant.settings.payment_collection,
         expires_at: deadline(tenant, status, now),
         cancelled_by: None,
         refund: None,
@@ -422,12 +424,18 @@ pub async fn act(
         ));
     }
     let permit = authorize(state, tenant, principal, verb, relation).await?;
+    // A request the guest authorized payment for is charged as it is accepted.
+    let capture = if action == Action::Accept && booking.status == BookingStatus::Requested {
+        payments::capture_for_acceptance(state, tenant, &booking).await?
+    } else {
+        None
+    };
     let now = tenant.now();
     let mut tx = state.db.begin().await?;
     let current = store::get_in(&mut tx, tenant.id, id)
         .await?
         .ok_or(ApiError::NotFound("booking"))?;
-    let moved = move_booking(
+    let mut moved = move_booking(
         &mut tx,
         &permit,
         tenant,
@@ -436,6 +444,12 @@ pub async fn act(
         now,
     )
     .await?;
+    if let Some(captured) = capture {
+        payments::record_acceptance_capture(&mut tx, tenant, captured).await?;
+        moved = store::get_in(&mut tx, tenant.id, id)
+            .await?
+            .ok_or(ApiError::NotFound("booking"))?;
+    }
     tx.commit().await?;
     Ok(moved)
 }
@@ -451,7 +465,7 @@ pub(super) async fn move_booking(
     now: Timestamp,
 ) -> Result<Booking, ApiError> {
     let from = booking.status;
-    let to = from.apply(action, tenant.settings.payment_collection)?;
+    let to = from.apply(action, booking.payment_collection)?;
     if action == Action::Cancel && booking.check_out <= tenant.today() {
         return Err(ApiError::Conflict {
             code: ErrorCode::StayEnded,
@@ -465,7 +479,7 @@ pub(super) async fn move_booking(
     if action == Action::Cancel {
         moved.cancelled_by = Some(by);
         moved.refund = Some(refund(
-            moved.cancellation_policy,
+            (moved.cancellation_policy, moved.payment_collection),
             from,
             by,
             &moved.total,
@@ -483,7 +497,42 @@ pub(super) async fn move_booking(
         Action::Cancel => "booking.cancelled",
         Action::Expire => "booking.expired",
         Action::Complete => "booking.completed",
+        Action::Pay => "booking.paid",
     };
     announce(tx, tenant, &moved, event, now).await?;
+    payments::booking_moved(tx, tenant, (&moved, from), now).await?;
     Ok(moved)
+}
+
+/// A booking as Staybase reads it for its own work (the payments' emails), for no caller.
+pub async fn find(db: &Db, tenant: TenantId, id: BookingId) -> Result<Option<Booking>, ApiError> {
+    store::get(db, tenant, id).await
+}
+
+/// The booking, read and locked in `tx` (on PostgreSQL) until it ends: for the payments
+/// service, which records a payment with the booking's move.
+pub async fn locked(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: BookingId,
+) -> Result<Option<Booking>, ApiError> {
+    store::get_in(tx, tenant, id).await
+}
+
+/// Confirms a booking whose payment went through, in the transaction that records the payment.
+pub async fn pay(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    booking: Booking,
+    now: Timestamp,
+) -> Result<Booking, ApiError> {
+    move_booking(
+        tx,
+        &Permit::for_system(tenant.id, BookingAction::RespondAny),
+        tenant,
+        booking,
+        (Action::Pay, Actor::System, None),
+        now,
+    )
+    .await
 }

@@ -13,12 +13,13 @@ use crate::{
     ids::{BookingId, PropertyId, TenantId, UserId},
     money::Money,
     on_db, on_tx,
-    tenants::settings::CancellationPolicy,
+    tenants::settings::{CancellationPolicy, PaymentCollection},
 };
 
 const COLUMNS: &str = "b.tenant_id, b.id, b.property_id, p.name AS property_name, \
     p.owner_id AS host_id, b.guest_id, b.check_in, b.check_out, CAST(b.guests AS BIGINT) AS guests, \
-    b.status, b.currency, b.total, b.line_items, b.cancellation_policy, b.expires_at, \
+    b.status, b.currency, b.total, b.line_items, b.cancellation_policy, b.payment_collection, \
+    b.expires_at, \
     b.cancelled_by, b.refund_amount, b.history, b.created_at, b.updated_at";
 
 const FROM: &str =
@@ -40,6 +41,7 @@ struct BookingRow {
     total: i64,
     line_items: String,
     cancellation_policy: String,
+    payment_collection: String,
     expires_at: Option<Timestamp>,
     cancelled_by: Option<String>,
     refund_amount: Option<i64>,
@@ -80,6 +82,8 @@ impl TryFrom<BookingRow> for Booking {
                 .map(|amount| Money::new(amount, &row.currency)),
             cancellation_policy: CancellationPolicy::parse(&row.cancellation_policy)
                 .ok_or_else(|| corrupt("cancellation_policy"))?,
+            payment_collection: PaymentCollection::parse(&row.payment_collection)
+                .ok_or_else(|| corrupt("payment_collection"))?,
             expires_at: row.expires_at,
             cancelled_by: row
                 .cancelled_by
@@ -130,8 +134,8 @@ pub async fn insert(
         sqlx::query(
             "INSERT INTO bookings (tenant_id, id, property_id, guest_id, check_in, check_out, \
              guests, status, currency, total, line_items, cancellation_policy, expires_at, \
-             history, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             history, created_at, updated_at, payment_collection) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(booking.tenant_id.0)
         .bind(booking.id.0)
@@ -149,6 +153,7 @@ pub async fn insert(
         .bind(&history)
         .bind(booking.created_at)
         .bind(booking.updated_at)
+        .bind(booking.payment_collection.as_str())
         .execute(conn)
         .await
         .map(drop)

@@ -72,23 +72,11 @@ impl<'a, T: ParseFromJSON + BodyExample> ApiExtractor<'a> for JsonBody<T> {
     type ParamRawType = ();
 
     fn register(registry: &mut Registry) {
-        T::register(registry);
-        if let MetaSchemaRef::Reference(name) = T::schema_ref()
-            && let Some(schema) = registry.schemas.get_mut(&name)
-        {
-            schema.example = Some(T::example());
-        }
+        register_with_example::<T>(registry);
     }
 
     fn request_meta() -> Option<MetaRequest> {
-        Some(MetaRequest {
-            description: None,
-            content: vec![MetaMediaType {
-                content_type: CONTENT_TYPE,
-                schema: T::schema_ref(),
-            }],
-            required: true,
-        })
+        json_request::<T>()
     }
 
     async fn from_request(
@@ -105,6 +93,65 @@ impl<'a, T: ParseFromJSON + BodyExample> ApiExtractor<'a> for JsonBody<T> {
             ))
             .into()),
             None => Err(ApiError::UnsupportedMediaType(format!(
+                "Expected a {CONTENT_TYPE} body with a Content-Type header."
+            ))
+            .into()),
+        }
+    }
+}
+
+/// Registers `T`'s schema with its example.
+fn register_with_example<T: Type + BodyExample>(registry: &mut Registry) {
+    T::register(registry);
+    if let MetaSchemaRef::Reference(name) = T::schema_ref()
+        && let Some(schema) = registry.schemas.get_mut(&name)
+    {
+        schema.example = Some(T::example());
+    }
+}
+
+/// A required JSON request body of `T`'s schema.
+fn json_request<T: Type>() -> Option<MetaRequest> {
+    Some(MetaRequest {
+        description: None,
+        content: vec![MetaMediaType {
+            content_type: CONTENT_TYPE,
+            schema: T::schema_ref(),
+        }],
+        required: true,
+    })
+}
+
+/// A JSON body kept as the bytes received, for a signature over them (provider webhooks);
+/// documented as `T` with its example. 415 for another media type.
+#[derive(Debug)]
+pub struct RawJsonBody<T>(pub Vec<u8>, std::marker::PhantomData<T>);
+
+impl<'a, T: Type + BodyExample> ApiExtractor<'a> for RawJsonBody<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        register_with_example::<T>(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        json_request::<T>()
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        match request.content_type() {
+            Some(content_type) if is_json_media_type(content_type) => {
+                let bytes = <Vec<u8> as FromRequest>::from_request(request, body).await?;
+                Ok(Self(bytes, std::marker::PhantomData))
+            }
+            _ => Err(ApiError::UnsupportedMediaType(format!(
                 "Expected a {CONTENT_TYPE} body with a Content-Type header."
             ))
             .into()),

@@ -36,7 +36,7 @@ use crate::{
 pub use caller::{Caller, Public};
 pub use date::ApiDate;
 pub use idempotency_key::IdempotencyKey;
-pub use json::{BodyExample, JsonBody};
+pub use json::{BodyExample, JsonBody, RawJsonBody};
 pub use money::MoneyDto;
 pub use multipart::MultipartBody;
 pub use no_store::NoStore;

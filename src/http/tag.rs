@@ -14,6 +14,8 @@ pub enum Tag {
     Properties,
     /// Bookings: create, list, cancel, and the host's answer to requests.
     Bookings,
+    /// Payments of bookings, refunds, provider webhooks and hosts' payouts.
+    Payments,
     /// Integrator API keys.
     #[oai(rename = "API keys")]
     ApiKeys,

@@ -51,6 +51,21 @@ pub enum Template {
     },
     /// A booking reached a status.
     Booking(Box<BookingMessage>),
+    /// A payment's receipt to the guest, or a payout's notice to the host.
+    Payment(Box<PaymentMessage>),
+}
+
+/// What a message about money says: `kind` is `receipt` (to the guest, for a payment) or
+/// `payout` (to the host, now payable).
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentMessage {
+    pub kind: String,
+    pub first_name: String,
+    pub property_name: String,
+    pub reference: String,
+    pub check_in: String,
+    pub check_out: String,
+    pub amount: String,
 }
 
 /// What a message about a booking says: it reached `status`; to its guest, or to its host when
@@ -69,6 +84,8 @@ pub struct BookingMessage {
     pub guests: u32,
     pub total: String,
     pub refund: Option<String>,
+    /// Payment was due at the property: a cancellation refunds nothing online.
+    pub paid_at_property: bool,
     pub cancelled_by: Option<String>,
     pub hold_minutes: u32,
     pub request_expiry_hours: u32,
@@ -81,6 +98,7 @@ impl Template {
             Self::PasswordReset { .. } => "password_reset",
             Self::RegistrationAttempt { .. } => "registration_attempt",
             Self::Booking(_) => "booking",
+            Self::Payment(_) => "payment",
         }
     }
 }
@@ -112,6 +130,9 @@ const SOURCES: &[(&str, &str)] = templates!(
     "booking.subject",
     "booking.txt",
     "booking.html",
+    "payment.subject",
+    "payment.txt",
+    "payment.html",
 );
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -207,10 +228,42 @@ mod tests {
             guests: 2,
             total: "EUR 330.00".into(),
             refund: cancelled_by.map(|_| "EUR 165.00".into()),
+            paid_at_property: false,
             cancelled_by: cancelled_by.map(str::to_owned),
             hold_minutes: 15,
             request_expiry_hours: 24,
         }))
+    }
+
+    #[test]
+    fn payment_messages_give_the_amount_to_the_guest_or_the_host() {
+        for (kind, subject, text) in [
+            (
+                "receipt",
+                "Your receipt for Loft & Garden",
+                "We received your payment of EUR 330.00",
+            ),
+            (
+                "payout",
+                "Your payout for Loft & Garden is payable",
+                "Your payout of EUR 330.00",
+            ),
+        ] {
+            let message = Template::Payment(Box::new(PaymentMessage {
+                kind: kind.into(),
+                first_name: "Ana".into(),
+                property_name: "Loft & Garden".into(),
+                reference: "0190".into(),
+                check_in: "2027-07-14".into(),
+                check_out: "2027-07-17".into(),
+                amount: "EUR 330.00".into(),
+            }));
+            let rendered = render(&message, &brand()).unwrap();
+            assert_eq!(rendered.subject, format!("{subject} · Sea & Sun"));
+            assert!(rendered.text.contains(text), "{}", rendered.text);
+            assert!(rendered.text.contains("Booking reference: 0190"));
+            assert!(rendered.html.contains("Loft &amp; Garden"));
+        }
     }
 
     #[test]
@@ -250,6 +303,19 @@ mod tests {
                 booking("cancelled", true, Some("guest")),
                 "was cancelled",
                 "cancelled by the guest.",
+            ),
+            (
+                {
+                    let Template::Booking(mut message) = booking("cancelled", false, Some("guest"))
+                    else {
+                        unreachable!()
+                    };
+                    message.paid_at_property = true;
+                    Template::Booking(message)
+                },
+                "was cancelled",
+                "cancelled by you. It was to be paid at the property: nothing was charged, so \
+                 nothing is refunded.",
             ),
             (
                 booking("cancelled", false, Some("host")),

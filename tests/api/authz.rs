@@ -74,6 +74,16 @@ pub(crate) fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("cancel_booking", SIGNED_IN),
         ("accept_booking", SIGNED_IN),
         ("decline_booking", SIGNED_IN),
+        ("create_payment", GUESTS),
+        ("confirm_payment", GUESTS),
+        ("list_payments", GUESTS),
+        // Another's payment is not found rather than refused, so as not to reveal it.
+        ("get_payment", SIGNED_IN),
+        ("create_refund", ADMINS),
+        // Providers call it without credentials; a bad signature is a 400, not a refusal.
+        ("receive_payment_webhook", EVERYONE_HERE),
+        ("list_payouts", HOSTS),
+        ("mark_payout_paid", ADMINS),
         ("replace_password", EVERYONE_HERE),
         ("register", EVERYONE_HERE),
         ("login", EVERYONE_HERE),
@@ -136,6 +146,8 @@ fn body_for(operation: &str) -> Option<Value> {
         "update_settings" => json!({ "hold_minutes": 20 }),
         "order_property_images" => json!({ "image_ids": [] }),
         "quote_stay" => json!({ "check_in": "2099-01-05", "check_out": "2099-01-08", "guests": 2 }),
+        "create_payment" => json!({ "payment_method": "pm_sim_success" }),
+        "create_refund" => json!({ "reason": "goodwill" }),
         "create_booking" => json!({
             "property_id": uuid::Uuid::now_v7(), "check_in": "2099-01-05", "check_out": "2099-01-08", "guests": 2
         }),
@@ -280,13 +292,14 @@ async fn every_operation_allows_exactly_the_expected_callers() {
                     .replace("{block_id}", &uuid::Uuid::now_v7().to_string())
                     .replace("{image_id}", &uuid::Uuid::now_v7().to_string())
                     .replace("{size}", "thumbnail")
-                    .replace("{import_id}", &uuid::Uuid::now_v7().to_string());
+                    .replace("{import_id}", &uuid::Uuid::now_v7().to_string())
+                    .replace("{provider}", "simulated");
                 if id == "get_availability" {
                     path.push_str("?from=2099-01-01&to=2099-01-03");
                 }
                 let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 let mut request = app.client.request(method, app.url(&path));
-                if id == "create_booking" {
+                if matches!(id, "create_booking" | "create_payment" | "create_refund") {
                     request = request.header("Idempotency-Key", uuid::Uuid::now_v7().to_string());
                 }
                 if let Some(token) = token {

@@ -21,6 +21,7 @@ mod memory;
 mod metrics;
 mod openapi;
 mod payment_provider;
+mod payments;
 mod policies;
 mod pricing;
 mod properties;

@@ -15,7 +15,7 @@ use super::{Market, booked, market};
 use crate::helpers::{BookingsClient, SettingsPatch, Stay, TestApp, assert_problem, eventually};
 
 /// Moves a booking's deadline and its expiry job to now, as if its hold had run out.
-async fn lapse(app: &TestApp, id: &Value) {
+pub(crate) async fn lapse(app: &TestApp, id: &Value) {
     let id = uuid::Uuid::parse_str(id.as_str().unwrap()).unwrap();
     let now = Timestamp::now();
     on_db!(&app.state.db, |pool| async {

@@ -5,7 +5,7 @@ mod caps;
 mod concurrency;
 mod create;
 mod idempotency;
-mod lifecycle;
+pub(crate) mod lifecycle;
 mod refunds;
 mod spans;
 mod transitions;

@@ -1,10 +1,18 @@
 //! Cancellations: the refund follows the policy in force when the booking was made.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Market, booked, count, market};
-use crate::helpers::{SettingsPatch, assert_problem};
+use crate::helpers::{Account, SettingsPatch, TestApp, assert_problem};
+
+/// A booking of `days` from today, paid online, so confirmed.
+async fn confirmed(app: &TestApp, guest: &Account, property: &str, days: (i64, i64)) -> Value {
+    let booking = booked(app, guest, property, days, "pending_payment").await;
+    let payment = crate::payments::paid(app, guest, &booking, "pm_sim_success").await;
+    assert_eq!(payment["status"], "succeeded");
+    app.bookings(guest).fetched(&booking["id"]).await
+}
 
 #[tokio::test]
 async fn cancellations_refund_by_the_policy_snapshot() {
@@ -16,24 +24,23 @@ async fn cancellations_refund_by_the_policy_snapshot() {
         property,
     } = market().await;
     let moderate = SettingsPatch {
-        payment_collection: Some("at_property"),
         cancellation_policy: Some("moderate"),
         ..SettingsPatch::default()
     };
     app.set_settings(&admin, &moderate).await;
     // Three nights at 100 and cleaning at 50: 350.00, of which half is refundable under
     // the moderate policy three days before check-in.
-    let close = booked(&app, &guest, &property, (3, 6), "confirmed").await;
+    let close = confirmed(&app, &guest, &property, (3, 6)).await;
     assert_eq!(close["total"]["amount"], 35000);
-    let far = booked(&app, &guest, &property, (20, 22), "confirmed").await;
-    let hosts_cancel = booked(&app, &guest, &property, (2, 3), "confirmed").await;
+    let far = confirmed(&app, &guest, &property, (20, 22)).await;
+    let hosts_cancel = confirmed(&app, &guest, &property, (2, 3)).await;
     // A later policy change does not touch bookings already made.
     let strict = SettingsPatch {
         cancellation_policy: Some("strict"),
         ..SettingsPatch::default()
     };
     app.set_settings(&admin, &strict).await;
-    let late = booked(&app, &guest, &property, (6, 8), "confirmed").await;
+    let late = confirmed(&app, &guest, &property, (6, 8)).await;
     assert_eq!(late["cancellation_policy"], "strict");
 
     let guests = app.bookings(&guest);
