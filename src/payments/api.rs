@@ -563,14 +563,15 @@ impl PaymentsApi {
 
     /// Receive a payment provider's webhook (the provider; no credentials).
     ///
-    /// The signature header (`Staybase-Signature` for the simulated provider) and its
-    /// timestamp (at most 5 minutes old) are verified: 400 `invalid_signature` otherwise, and
-    /// nothing changes. Each event id is processed once; a repeated delivery is acknowledged.
+    /// The signature header (`Staybase-Signature` for the simulated provider, `Stripe-Signature`
+    /// for Stripe) and its timestamp (at most 5 minutes off) are verified: 400
+    /// `invalid_signature` otherwise, and nothing changes. Each event id is processed once; a repeated delivery is acknowledged.
     #[oai(
         path = "/t/:tenant/payments/webhooks/:provider",
         method = "post",
         operation_id = "receive_payment_webhook"
     )]
+    #[allow(clippy::too_many_arguments)]
     async fn webhook(
         &self,
         state: Data<&AppState>,
@@ -582,10 +583,14 @@ impl PaymentsApi {
         /// "<t>.<body>">`.
         #[oai(name = "Staybase-Signature")]
         signature: Header<Option<String>>,
+        /// Stripe's signature (`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with
+        /// a webhook secret of the tenant's Stripe settings), on `.../webhooks/stripe`.
+        #[oai(name = "Stripe-Signature")]
+        stripe_signature: Header<Option<String>>,
         body: RawJsonBody<WebhookDoc>,
     ) -> ApiResult<Acknowledged, WebhookErrors> {
         let delivery = WebhookDelivery {
-            signature: signature.0.as_deref(),
+            signature: stripe_signature.0.as_deref().or(signature.0.as_deref()),
             body: &body.0,
         };
         service::receive_webhook(&state, &tenant.0, &provider.0, delivery).await?;

@@ -8,3 +8,4 @@ pub mod provider;
 pub mod service;
 pub mod simulated;
 mod store;
+mod stripe;

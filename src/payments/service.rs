@@ -36,27 +36,45 @@ use crate::{
     ids::{BookingId, PaymentId, PayoutId, RefundId, UserId},
     jobs::{self, EnqueueOptions, Job},
     money::Money,
+    payment_provider::{self, model::ProviderSettings},
     pricing::engine::LineCode,
     tenants::{Tenant, settings::PaymentCollection},
 };
 
-/// The provider that takes the tenant's payments. Every tenant uses the simulated one until
-/// provider settings exist.
-pub fn provider_for(state: &AppState, tenant: &Tenant) -> Arc<dyn PaymentProvider> {
-    Arc::new(Simulated::new(state.db.clone(), tenant.id))
+/// The provider that takes the tenant's new payments: Stripe once its settings are stored,
+/// else the simulated one (test tenants can store no other).
+pub async fn provider_for(
+    state: &AppState,
+    tenant: &Tenant,
+) -> Result<Arc<dyn PaymentProvider>, ApiError> {
+    let settings = payment_provider::service::for_payments(state, tenant.id).await?;
+    provider_from(state, tenant, settings.kind().as_str(), settings)
 }
 
-/// The provider a payment was made with, or a webhook names: 404 for an unknown one.
-fn provider_named(
+/// The provider a payment was made with, or a webhook names: 404 for an unknown one, or for
+/// Stripe when the tenant has no Stripe settings.
+async fn provider_named(
     state: &AppState,
     tenant: &Tenant,
     name: &str,
 ) -> Result<Arc<dyn PaymentProvider>, ApiError> {
-    let provider = provider_for(state, tenant);
-    if provider.name() == name {
-        Ok(provider)
-    } else {
-        Err(ApiError::NotFound("payment provider"))
+    let settings = payment_provider::service::for_payments(state, tenant.id).await?;
+    provider_from(state, tenant, name, settings)
+}
+
+fn provider_from(
+    state: &AppState,
+    tenant: &Tenant,
+    name: &str,
+    settings: ProviderSettings,
+) -> Result<Arc<dyn PaymentProvider>, ApiError> {
+    match (name, settings) {
+        ("simulated", _) => Ok(Arc::new(Simulated::new(state.db.clone(), tenant.id))),
+        ("stripe", ProviderSettings::Stripe(settings)) => Ok(Arc::new(super::stripe::Stripe::new(
+            state.outbound.clone(),
+            settings,
+        ))),
+        _ => Err(ApiError::NotFound("payment provider")),
     }
 }
 
@@ -155,7 +173,7 @@ async fn send(state: &AppState, tenant: &Tenant, payment: Payment) -> Result<Pay
         idempotency_key: payment.id.to_string(),
         payment_id: payment.id.to_string(),
     };
-    let provider = provider_named(state, tenant, &payment.provider)?;
+    let provider = provider_named(state, tenant, &payment.provider).await?;
     match provider.create(&intent).await {
         Ok(outcome) => record_outcome(state, tenant, payment.id, &outcome).await,
         Err(err) => {
@@ -213,6 +231,8 @@ async fn start(
     key: &IdempotencyKey,
 ) -> Result<Started, ApiError> {
     let now = tenant.now();
+    // Read before the transaction: opening sealed settings may write (a reseal).
+    let provider = provider_for(state, tenant).await?.name();
     let mut tx = state.db.begin().await?;
     if let Claim::Replay(replay) = idempotency::claim(&mut tx, tenant.id, caller, key, now).await? {
         return Ok(Started::Replayed(PaymentId(answered_id(
@@ -260,7 +280,7 @@ async fn start(
         guest_id: booking.guest_id,
         host_id: booking.host_id,
         property_id: booking.property_id,
-        provider: provider_for(state, tenant).name().to_owned(),
+        provider: provider.to_owned(),
         provider_reference: None,
         payment_method,
         capture,
@@ -637,7 +657,7 @@ pub async fn capture_for_acceptance(
     let Some(reference) = payment.provider_reference.as_deref() else {
         return Ok(None);
     };
-    let provider = provider_named(state, tenant, &payment.provider)?;
+    let provider = provider_named(state, tenant, &payment.provider).await?;
     let outcome = provider
         .capture(reference, &format!("capture-{}", payment.id))
         .await
@@ -681,7 +701,7 @@ pub async fn confirm(
             });
         }
     };
-    let provider = provider_named(state, tenant, &payment.provider)?;
+    let provider = provider_named(state, tenant, &payment.provider).await?;
     let outcome = provider
         .confirm(&reference, &format!("confirm-{}", payment.id))
         .await
@@ -876,7 +896,7 @@ pub(super) async fn execute_refund(
         .provider_reference
         .clone()
         .ok_or(ApiError::Unavailable("payment provider"))?;
-    let provider = provider_named(state, tenant, &payment.provider)?;
+    let provider = provider_named(state, tenant, &payment.provider).await?;
     let answer = provider
         .refund(&reference, &refund.amount, &refund.id.to_string())
         .await;
@@ -925,7 +945,7 @@ pub(super) async fn void(state: &AppState, tenant: &Tenant, id: PaymentId) -> Re
         .provider_reference
         .clone()
         .ok_or(ApiError::Unavailable("payment provider"))?;
-    let provider = provider_named(state, tenant, &payment.provider)?;
+    let provider = provider_named(state, tenant, &payment.provider).await?;
     let outcome = provider
         .cancel(&reference, &format!("cancel-{}", payment.id))
         .await
@@ -942,8 +962,9 @@ pub async fn receive_webhook(
     provider: &str,
     delivery: WebhookDelivery<'_>,
 ) -> Result<(), ApiError> {
-    let provider = provider_named(state, tenant, provider)?;
-    let now = tenant.now();
+    let provider = provider_named(state, tenant, provider).await?;
+    // Providers sign at the wall clock's time; a test tenant's clock is for its rules.
+    let now = Timestamp::now();
     let event = provider
         .verify_webhook(delivery, now)
         .await

@@ -30,19 +30,19 @@ use staybase::{
 
 use crate::{helpers::spawn_app_with, secrets::KEY_A};
 
-const SECRET_KEY: &str = "sk_test_51FakeStripeAccountKey0042";
+pub(crate) const SECRET_KEY: &str = "sk_test_51FakeStripeAccountKey0042";
 
 /// A request as the fake received it.
 #[derive(Debug, Clone)]
-struct Received {
-    path: String,
+pub(crate) struct Received {
+    pub(crate) path: String,
     authorization: String,
-    idempotency_key: Option<String>,
+    pub(crate) idempotency_key: Option<String>,
     form: Vec<(String, String)>,
 }
 
 impl Received {
-    fn field(&self, name: &str) -> Option<&str> {
+    pub(crate) fn field(&self, name: &str) -> Option<&str> {
         self.form
             .iter()
             .find(|(key, _)| key == name)
@@ -51,7 +51,7 @@ impl Received {
 }
 
 #[derive(Clone, Default)]
-struct Fake {
+pub(crate) struct Fake {
     received: Arc<Mutex<Vec<Received>>>,
     /// First answers by idempotency key, as Stripe replays them.
     answers: Arc<Mutex<HashMap<String, (u16, Value)>>>,
@@ -59,7 +59,7 @@ struct Fake {
 }
 
 impl Fake {
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 
@@ -223,7 +223,7 @@ fn stripe_endpoint(
 }
 
 /// Starts the fake on a loopback port; returns it and its base URL.
-async fn fake_stripe() -> (Fake, String) {
+pub(crate) async fn fake_stripe() -> (Fake, String) {
     let fake = Fake::default();
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()

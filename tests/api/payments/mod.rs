@@ -5,6 +5,7 @@ mod create;
 mod ledger;
 mod refunds;
 mod requests;
+mod through_stripe;
 mod visibility;
 mod webhooks;
 

@@ -1,0 +1,140 @@
+//! Payments of a tenant whose provider is Stripe go to its account (a fake Stripe on loopback):
+//! the charge carries our payment's id, declines are outcomes, and Stripe's webhooks, verified
+//! with the tenant's webhook secret, move the payment and its booking.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use staybase::{config::Secret, secret_box::SecretString, stripe::webhook};
+
+use super::{paid, settled, url};
+use crate::{
+    helpers::{Account, Stay, TestApp, assert_problem, spawn_app_with},
+    secrets::KEY_A,
+    stripe::{SECRET_KEY, fake_stripe},
+};
+
+const WEBHOOK_SECRET: &str = "whsec_TenantWebhookSecret2468";
+
+/// Sends Stripe's `payment_intent.succeeded` for `reference` (our payment `payment_id`),
+/// signed with `secret`.
+async fn stripe_webhook(
+    app: &TestApp,
+    (reference, payment_id): (&str, &str),
+    secret: &str,
+) -> reqwest::Response {
+    let body = json!({
+        "id": format!("evt_{reference}"), "type": "payment_intent.succeeded",
+        "data": { "object": {
+            "id": reference, "object": "payment_intent", "status": "succeeded",
+            "amount": 1, "amount_received": 1, "currency": "eur",
+            "metadata": { "payment_id": payment_id }
+        } }
+    })
+    .to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let signature = webhook::sign(&SecretString::new(secret), now, body.as_bytes());
+    app.client
+        .post(url(app, "/payments/webhooks/stripe"))
+        .header("Stripe-Signature", signature)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn booked(app: &TestApp, guest: &Account, property: &str, days: (i64, i64)) -> Value {
+    let booking = app
+        .bookings(guest)
+        .created(&Stay::days(days.0, days.1).at(property))
+        .await;
+    assert_eq!(booking["status"], "pending_payment", "{booking}");
+    booking
+}
+
+#[tokio::test]
+async fn a_tenant_on_stripe_is_charged_at_its_stripe_account() {
+    let (fake, base) = fake_stripe().await;
+    let app = spawn_app_with(|config| {
+        config.secret_key = Some(Secret::new(KEY_A));
+        config.outbound_allow = "127.0.0.0/8".into();
+    })
+    .await;
+    app.create_tenant("acme").await;
+    let admin = app.tenant_admin("acme").await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let guest = app.register("acme", "guest@example.com", false).await;
+    let property = crate::bookings::listed_property(&app, &host, "Loft").await;
+    let response = app
+        .client
+        .put(app.url("/v1/t/acme/payment-provider"))
+        .bearer_auth(&admin.access_token)
+        .json(&json!({ "provider": "stripe", "stripe": {
+            "secret_key": SECRET_KEY, "webhook_secrets": [WEBHOOK_SECRET], "api_base": base
+        } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // A charge: the booked total, our payment's id as metadata, confirmed at once.
+    let booking = booked(&app, &guest, &property, (10, 12)).await;
+    let payment = paid(&app, &guest, &booking, "pm_card_visa").await;
+    assert_eq!(payment["provider"], "stripe");
+    assert_eq!(payment["status"], "succeeded", "{payment}");
+    let charge = fake
+        .received()
+        .into_iter()
+        .find(|received| received.path == "/v1/payment_intents")
+        .expect("a PaymentIntent created");
+    assert_eq!(
+        charge.field("amount"),
+        booking["total"]["amount"]
+            .as_i64()
+            .map(|a| a.to_string())
+            .as_deref()
+    );
+    assert_eq!(charge.field("metadata[payment_id]"), payment["id"].as_str());
+    assert!(charge.idempotency_key.is_some());
+    let confirmed: Value = app
+        .get_with(
+            &format!("/v1/t/acme/bookings/{}", booking["id"].as_str().unwrap()),
+            &guest.access_token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(confirmed["status"], "confirmed");
+
+    // A decline is a failed payment with Stripe's decline code.
+    let declined = booked(&app, &guest, &property, (20, 22)).await;
+    let failed = paid(&app, &guest, &declined, "pm_card_chargeDeclined").await;
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["failure_code"], "generic_decline");
+
+    // 3-D Secure: the payment waits; Stripe's webhook, verified with the tenant's secret,
+    // completes it. A webhook signed with another secret is refused and changes nothing.
+    let waiting = booked(&app, &guest, &property, (30, 32)).await;
+    let pending = paid(&app, &guest, &waiting, "pm_card_authenticationRequired").await;
+    assert_eq!(pending["status"], "requires_action");
+    let reference = fake
+        .received()
+        .iter()
+        .filter(|received| received.path == "/v1/payment_intents")
+        .count();
+    let reference = format!("pi_{reference}");
+    let payment_id = pending["id"].as_str().unwrap();
+    assert_problem(
+        stripe_webhook(&app, (&reference, payment_id), "whsec_NotTheTenants1357").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_signature",
+    )
+    .await;
+    let accepted = stripe_webhook(&app, (&reference, payment_id), WEBHOOK_SECRET).await;
+    assert!(accepted.status().is_success(), "{}", accepted.status());
+    settled(&app, &guest, &pending, |current| {
+        current["status"] == "succeeded"
+    })
+    .await;
+}
