@@ -529,6 +529,27 @@ pub async fn payout_of_booking_in(
     payout_locked(tx, tenant, "booking_id = $2", booking.0).await
 }
 
+/// The tenant's pending payouts whose time has come by `now`, soonest first (at most `limit`).
+pub async fn due_payouts(
+    db: &Db,
+    tenant: TenantId,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<PayoutId>, ApiError> {
+    let ids: Vec<Uuid> = on_db!(db, |pool| {
+        sqlx::query_scalar(
+            "SELECT id FROM payouts WHERE tenant_id = $1 AND status = 'pending' \
+             AND payable_at <= $2 ORDER BY payable_at, id LIMIT $3",
+        )
+        .bind(tenant.0)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+    })?;
+    Ok(ids.into_iter().map(PayoutId).collect())
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PayoutQuery {
     pub host: Option<UserId>,

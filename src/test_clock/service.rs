@@ -7,6 +7,7 @@ use crate::{
     bookings,
     db::Timestamp,
     error::{ApiError, ErrorCode, FieldError},
+    payments,
     tenants::{Tenant, service as tenants},
 };
 
@@ -97,6 +98,7 @@ pub async fn advance(
     }
     let moved = tenants::advance_clock(state, &permit, tenant, to).await?;
     bookings::jobs::run_due(&state.db, &moved).await?;
+    payments::service::run_due(state, &moved).await?;
     tracing::info!(now = %moved.now().get(), "test clock advanced");
     Ok(moved.now())
 }

