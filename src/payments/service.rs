@@ -176,6 +176,17 @@ async fn send(state: &AppState, tenant: &Tenant, payment: Payment) -> Result<Pay
     let provider = provider_named(state, tenant, &payment.provider).await?;
     match provider.create(&intent).await {
         Ok(outcome) => record_outcome(state, tenant, payment.id, &outcome).await,
+        // Refused outright (a payment method the provider does not know, say): the attempt
+        // failed, with no intent made, and the guest may pay again.
+        Err(ProviderError::Refused(cause)) => {
+            tracing::warn!(payment = %payment.id, %cause, "the provider refused the payment");
+            let refused = IntentOutcome {
+                reference: String::new(),
+                status: PaymentStatus::Failed,
+                failure_code: Some("provider_refused".into()),
+            };
+            record_outcome(state, tenant, payment.id, &refused).await
+        }
         Err(err) => {
             tracing::warn!(payment = %payment.id, error = %err, "the provider did not answer");
             Ok(payment)
@@ -376,7 +387,8 @@ async fn apply(
         .await?
         .ok_or(ApiError::NotFound("payment"))?;
     let permit = system(tenant);
-    let learned_reference = payment.provider_reference.is_none();
+    // An attempt the provider refused made no intent, so it has no reference to learn.
+    let learned_reference = payment.provider_reference.is_none() && !news.reference.is_empty();
     if learned_reference {
         payment.provider_reference = Some(news.reference.clone());
     }

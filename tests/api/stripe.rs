@@ -64,7 +64,7 @@ impl Fake {
     }
 
     /// Payment intents the fake created (charges at the provider).
-    fn created(&self) -> usize {
+    pub(crate) fn created(&self) -> usize {
         self.intents.lock().unwrap().len()
     }
 
@@ -117,6 +117,15 @@ impl Fake {
                                 "payment_intent": intent.clone(),
                             } }),
                         )
+                    }
+                    Some("pm_card_unknown") => {
+                        return (
+                            400,
+                            json!({ "error": {
+                                "type": "invalid_request_error", "code": "resource_missing",
+                                "message": "No such PaymentMethod: 'pm_card_unknown'",
+                            } }),
+                        );
                     }
                     _ => {
                         return (

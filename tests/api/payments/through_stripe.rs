@@ -107,6 +107,14 @@ async fn a_tenant_on_stripe_is_charged_at_its_stripe_account() {
         .unwrap();
     assert_eq!(confirmed["status"], "confirmed");
 
+    // A payment method Stripe does not know fails the attempt; the guest pays again.
+    let retried = booked(&app, &guest, &property, (40, 42)).await;
+    let refused = paid(&app, &guest, &retried, "pm_card_unknown").await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    assert_eq!(refused["failure_code"], "provider_refused");
+    let second = paid(&app, &guest, &retried, "pm_card_visa").await;
+    assert_eq!(second["status"], "succeeded", "{second}");
+
     // A decline is a failed payment with Stripe's decline code.
     let declined = booked(&app, &guest, &property, (20, 22)).await;
     let failed = paid(&app, &guest, &declined, "pm_card_chargeDeclined").await;
@@ -118,12 +126,8 @@ async fn a_tenant_on_stripe_is_charged_at_its_stripe_account() {
     let waiting = booked(&app, &guest, &property, (30, 32)).await;
     let pending = paid(&app, &guest, &waiting, "pm_card_authenticationRequired").await;
     assert_eq!(pending["status"], "requires_action");
-    let reference = fake
-        .received()
-        .iter()
-        .filter(|received| received.path == "/v1/payment_intents")
-        .count();
-    let reference = format!("pi_{reference}");
+    // The fake numbers the intents it made.
+    let reference = format!("pi_{}", fake.created());
     let payment_id = pending["id"].as_str().unwrap();
     assert_problem(
         stripe_webhook(&app, (&reference, payment_id), "whsec_NotTheTenants1357").await,
