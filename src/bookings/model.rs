@@ -223,6 +223,9 @@ pub struct Booking {
     /// How the tenant collected payment when the booking was made: at the property, nothing is
     /// paid online, so nothing is refunded online.
     pub payment_collection: PaymentCollection,
+    /// The tenant's commission on the host's share when the booking was made, in basis points
+    /// of the stay subtotal: the guest's price does not show it, the payment's split does.
+    pub host_fee_bps: u32,
     pub expires_at: Option<Timestamp>,
     pub cancelled_by: Option<Actor>,
     /// What a cancellation gave back, once cancelled.

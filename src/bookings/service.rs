@@ -281,6 +281,7 @@ async fn book(
         line_items: quote.line_items.iter().map(PricedLine::from).collect(),
         cancellation_policy: tenant.settings.cancellation_policy,
         payment_collection: tenant.settings.payment_collection,
+        host_fee_bps: tenant.settings.host_fee_bps,
         expires_at: deadline(tenant, status, now),
         cancelled_by: None,
         refund: None,

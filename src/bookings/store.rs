@@ -19,7 +19,7 @@ use crate::{
 const COLUMNS: &str = "b.tenant_id, b.id, b.property_id, p.name AS property_name, \
     p.owner_id AS host_id, b.guest_id, b.check_in, b.check_out, CAST(b.guests AS BIGINT) AS guests, \
     b.status, b.currency, b.total, b.line_items, b.cancellation_policy, b.payment_collection, \
-    b.expires_at, \
+    CAST(b.host_fee_bps AS BIGINT) AS host_fee_bps, b.expires_at, \
     b.cancelled_by, b.refund_amount, b.history, b.created_at, b.updated_at";
 
 const FROM: &str =
@@ -42,6 +42,7 @@ struct BookingRow {
     line_items: String,
     cancellation_policy: String,
     payment_collection: String,
+    host_fee_bps: i64,
     expires_at: Option<Timestamp>,
     cancelled_by: Option<String>,
     refund_amount: Option<i64>,
@@ -84,6 +85,7 @@ impl TryFrom<BookingRow> for Booking {
                 .ok_or_else(|| corrupt("cancellation_policy"))?,
             payment_collection: PaymentCollection::parse(&row.payment_collection)
                 .ok_or_else(|| corrupt("payment_collection"))?,
+            host_fee_bps: u32::try_from(row.host_fee_bps).map_err(|_| corrupt("host_fee_bps"))?,
             expires_at: row.expires_at,
             cancelled_by: row
                 .cancelled_by
@@ -134,8 +136,9 @@ pub async fn insert(
         sqlx::query(
             "INSERT INTO bookings (tenant_id, id, property_id, guest_id, check_in, check_out, \
              guests, status, currency, total, line_items, cancellation_policy, expires_at, \
-             history, created_at, updated_at, payment_collection) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             history, created_at, updated_at, payment_collection, host_fee_bps) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18)",
         )
         .bind(booking.tenant_id.0)
         .bind(booking.id.0)
@@ -154,6 +157,7 @@ pub async fn insert(
         .bind(booking.created_at)
         .bind(booking.updated_at)
         .bind(booking.payment_collection.as_str())
+        .bind(i64::from(booking.host_fee_bps) as i32)
         .execute(conn)
         .await
         .map(drop)

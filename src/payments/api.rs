@@ -24,7 +24,7 @@ use crate::{
         ApiResult, BodyExample, Caller, IdempotencyKey, JsonBody, MoneyDto, Public, RawJsonBody,
         cursor, tenancy,
     },
-    ids::{BookingId, PaymentId, PayoutId},
+    ids::{BookingId, PaymentId, PayoutId, RefundId},
     money::Money,
 };
 
@@ -228,7 +228,8 @@ impl From<PayoutStatusDto> for PayoutStatus {
     }
 }
 
-/// What a host is owed for a paid booking.
+/// What a host is owed for a paid booking. `owed_back` is what refunds took from the host's
+/// share after the payout was paid (0 unless paid): the host owes it back.
 #[derive(Debug, Object)]
 #[oai(rename = "Payout")]
 pub struct PayoutView {
@@ -241,6 +242,7 @@ pub struct PayoutView {
     payable_at: OffsetDateTime,
     #[oai(nullable)]
     paid_at: Option<OffsetDateTime>,
+    owed_back: MoneyDto,
 }
 
 impl From<&Payout> for PayoutView {
@@ -258,17 +260,20 @@ impl From<&Payout> for PayoutView {
             },
             payable_at: payout.payable_at.get(),
             paid_at: payout.paid_at.map(Timestamp::get),
+            owed_back: MoneyDto::from(&payout.amount.with_amount(payout.owed_back)),
         }
     }
 }
 
-/// The sums of every matching payout by status (not only this page's).
+/// The sums of every matching payout by status (not only this page's), and what hosts owe back
+/// on paid payouts that refunds reached later.
 #[derive(Debug, Object)]
 #[oai(rename = "PayoutTotals")]
 pub struct PayoutTotalsView {
     pending: MoneyDto,
     payable: MoneyDto,
     paid: MoneyDto,
+    owed_back: MoneyDto,
 }
 
 impl From<&PayoutTotals> for PayoutTotalsView {
@@ -277,6 +282,7 @@ impl From<&PayoutTotals> for PayoutTotalsView {
             pending: MoneyDto::from(&totals.pending),
             payable: MoneyDto::from(&totals.payable),
             paid: MoneyDto::from(&totals.paid),
+            owed_back: MoneyDto::from(&totals.owed_back),
         }
     }
 }
@@ -284,6 +290,14 @@ impl From<&PayoutTotals> for PayoutTotalsView {
 #[derive(Debug, Object)]
 pub struct PaymentPage {
     data: Vec<PaymentView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    #[oai(nullable)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct RefundPage {
+    data: Vec<RefundView>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     #[oai(nullable)]
     next_cursor: Option<String>,
@@ -519,6 +533,39 @@ impl PaymentsApi {
     ) -> ApiResult<Json<PaymentView>, ReadErrors> {
         let payment = service::get(&state, &tenant.0, &caller.0, PaymentId(id.0)).await?;
         Ok(Json(PaymentView::from(&payment)))
+    }
+
+    /// List a payment's refunds, newest first (whoever may see the payment).
+    #[oai(
+        path = "/t/:tenant/payments/:id/refunds",
+        method = "get",
+        operation_id = "list_refunds"
+    )]
+    async fn refunds(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+        /// Page size, 1 to 100 (default 20).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<RefundPage>, ReadErrors> {
+        let after = cursor::decode(cursor.0.as_deref())?.map(RefundId);
+        let limit = cursor::page_limit(limit.0)?;
+        let page = service::refunds(
+            &state,
+            &tenant.0,
+            &caller.0,
+            PaymentId(id.0),
+            (after, limit),
+        )
+        .await?;
+        Ok(Json(RefundPage {
+            data: page.items.iter().map(RefundView::from).collect(),
+            next_cursor: page.next.map(|id| cursor::encode(id.0)),
+        }))
     }
 
     /// Refund a payment, in full or in part (tenant admins).

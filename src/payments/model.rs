@@ -266,6 +266,9 @@ pub struct Payout {
     pub payment_id: PaymentId,
     pub host_id: UserId,
     pub amount: Money,
+    /// What refunds took from the host's share after the payout was paid: the host owes it
+    /// back to the marketplace, and `amount - owed_back` is what the host keeps.
+    pub owed_back: i64,
     pub status: PayoutStatus,
     pub payable_at: Timestamp,
     pub paid_at: Option<Timestamp>,

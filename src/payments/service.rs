@@ -311,18 +311,28 @@ async fn start(
     Ok(Started::New(Box::new(payment)))
 }
 
-/// The booking's fee and tax lines, which the split of a capture follows.
+/// The split of a capture: the platform keeps the booking's service-fee line and its commission
+/// on the stay subtotal (every line but the fee and the taxes, at the booking's `host_fee_bps`),
+/// the tax line goes to taxes, the host gets the rest.
 fn split_of(booking: &Booking, captured: i64) -> Result<Split, ApiError> {
-    let line = |code: LineCode| -> i64 {
+    let sum_of = |keep: &dyn Fn(LineCode) -> bool| -> i64 {
         booking
             .line_items
             .iter()
-            .filter(|line| line.code == code)
+            .filter(|line| keep(line.code))
             .map(|line| line.amount.amount)
             .sum()
     };
-    Split::of(captured, line(LineCode::PlatformFee), line(LineCode::Taxes))
-        .map_err(ApiError::internal)
+    let service_fee = sum_of(&|code| code == LineCode::PlatformFee);
+    let taxes = sum_of(&|code| code == LineCode::Taxes);
+    let subtotal = sum_of(&|code| !matches!(code, LineCode::PlatformFee | LineCode::Taxes));
+    let commission = booking
+        .total
+        .with_amount(subtotal)
+        .share(booking.host_fee_bps)
+        .map_err(ApiError::internal)?
+        .amount;
+    Split::of(captured, service_fee + commission, taxes).map_err(ApiError::internal)
 }
 
 /// When a stay's payout becomes payable: 24 hours after check-in, the check-in date at 15:00
@@ -500,6 +510,7 @@ async fn settle(
         payment_id: payment.id,
         host_id: booking.host_id,
         amount: payment.money(payment.split.host_payout),
+        owed_back: 0,
         status: PayoutStatus::Pending,
         payable_at: payable_at(tenant, &booking),
         paid_at: None,
@@ -589,7 +600,8 @@ async fn record_refund(
 }
 
 /// Keeps the booking's payout equal to the host's share of the payment; a payment refunded in
-/// full cancels it. A payout already paid is history and stays as it was.
+/// full cancels it. A payout already paid is history and keeps its amount: what a later refund
+/// takes from the host's share is recorded as owed back.
 async fn follow_split(
     tx: &mut Tx,
     tenant: &Tenant,
@@ -601,11 +613,12 @@ async fn follow_split(
         return Ok(());
     };
     if payout.status == PayoutStatus::Paid {
-        return Ok(());
-    }
-    payout.amount = payment.money(payment.split.host_payout);
-    if payment.status == PaymentStatus::Refunded {
-        payout.status = PayoutStatus::Canceled;
+        payout.owed_back = payout.amount.amount - payment.split.host_payout;
+    } else {
+        payout.amount = payment.money(payment.split.host_payout);
+        if payment.status == PaymentStatus::Refunded {
+            payout.status = PayoutStatus::Canceled;
+        }
     }
     store::save_payout(tx, &system(tenant), &payout, now).await
 }
@@ -811,6 +824,20 @@ pub async fn list(
     };
     let payments = store::list(&state.db, tenant.id, scope, (after, limit + 1)).await?;
     Ok(page(payments, limit, |payment| payment.id))
+}
+
+/// The refunds of a payment, newest first, for whoever may see the payment.
+#[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]
+pub async fn refunds(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: PaymentId,
+    (after, limit): (Option<RefundId>, u32),
+) -> Result<Page<Refund, RefundId>, ApiError> {
+    let payment = get(state, tenant, principal, id).await?;
+    let refunds = store::refunds_of(&state.db, tenant.id, payment.id, (after, limit + 1)).await?;
+    Ok(page(refunds, limit, |refund| refund.id))
 }
 
 /// A refund a tenant admin asks for: `amount` (default: all that is left) with a reason.
@@ -1101,6 +1128,7 @@ pub struct PayoutTotals {
     pub pending: Money,
     pub payable: Money,
     pub paid: Money,
+    pub owed_back: Money,
 }
 
 /// Payouts newest first, with the totals of every match (not only the page's).
@@ -1139,15 +1167,17 @@ pub async fn list_payouts(
     let total = |status: PayoutStatus| {
         let amount = sums
             .iter()
-            .filter(|(name, _)| name == status.as_str())
-            .map(|(_, sum)| *sum)
+            .filter(|(name, ..)| name == status.as_str())
+            .map(|(_, sum, _)| *sum)
             .sum();
         Money::new(amount, currency.clone())
     };
+    let owed_back = sums.iter().map(|(.., owed)| *owed).sum();
     let totals = PayoutTotals {
         pending: total(PayoutStatus::Pending),
         payable: total(PayoutStatus::Payable),
         paid: total(PayoutStatus::Paid),
+        owed_back: Money::new(owed_back, currency.clone()),
     };
     Ok((page(payouts, limit, |payout| payout.id), totals))
 }

@@ -402,6 +402,31 @@ pub async fn refund(db: &Db, tenant: TenantId, id: RefundId) -> Result<Option<Re
     row.map(Refund::try_from).transpose()
 }
 
+/// A payment's refunds, newest first, after the cursor's.
+pub async fn refunds_of(
+    db: &Db,
+    tenant: TenantId,
+    payment: PaymentId,
+    (after, limit): (Option<RefundId>, u32),
+) -> Result<Vec<Refund>, ApiError> {
+    let mut binds = vec![Bind::Uuid(tenant.0), Bind::Uuid(payment.0)];
+    let mut condition = String::new();
+    if let Some(after) = after {
+        binds.push(Bind::Uuid(after.0));
+        condition = format!(" AND id < ${}", binds.len());
+    }
+    let sql = format!(
+        "SELECT {REFUND_COLUMNS} FROM refunds WHERE tenant_id = $1 AND payment_id = $2{condition} \
+         ORDER BY id DESC LIMIT {limit}"
+    );
+    let rows: Vec<RefundRow> = on_db!(db, |pool| {
+        bind_all!(sqlx::query_as(&sql), &binds)
+            .fetch_all(pool)
+            .await
+    })?;
+    rows.into_iter().map(Refund::try_from).collect()
+}
+
 pub async fn set_refund_status<A: Action>(
     tx: &mut Tx,
     permit: &Permit<A>,
@@ -427,7 +452,7 @@ pub async fn set_refund_status<A: Action>(
 }
 
 const PAYOUT_COLUMNS: &str = "tenant_id, id, booking_id, payment_id, host_id, currency, amount, \
-    status, payable_at, paid_at, paid_by";
+    status, payable_at, paid_at, paid_by, owed_back";
 
 #[derive(sqlx::FromRow)]
 struct PayoutRow {
@@ -442,6 +467,7 @@ struct PayoutRow {
     payable_at: Timestamp,
     paid_at: Option<Timestamp>,
     paid_by: Option<Uuid>,
+    owed_back: i64,
 }
 
 impl TryFrom<PayoutRow> for Payout {
@@ -455,6 +481,7 @@ impl TryFrom<PayoutRow> for Payout {
             payment_id: PaymentId(row.payment_id),
             host_id: UserId(row.host_id),
             amount: Money::new(row.amount, row.currency),
+            owed_back: row.owed_back,
             status: PayoutStatus::parse(&row.status).ok_or_else(|| {
                 ApiError::internal(format!("payout {} has an invalid status", row.id))
             })?,
@@ -476,10 +503,10 @@ pub async fn save_payout<A: Action>(
     on_tx!(tx, |conn| {
         sqlx::query(&format!(
             "INSERT INTO payouts ({PAYOUT_COLUMNS}, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
              ON CONFLICT (tenant_id, id) DO UPDATE SET amount = excluded.amount, \
              status = excluded.status, paid_at = excluded.paid_at, paid_by = excluded.paid_by, \
-             updated_at = excluded.updated_at"
+             owed_back = excluded.owed_back, updated_at = excluded.updated_at"
         ))
         .bind(payout.tenant_id.0)
         .bind(payout.id.0)
@@ -492,6 +519,7 @@ pub async fn save_payout<A: Action>(
         .bind(payout.payable_at)
         .bind(payout.paid_at)
         .bind(payout.paid_by.map(|user| user.0))
+        .bind(payout.owed_back)
         .bind(now)
         .execute(conn)
         .await
@@ -613,15 +641,17 @@ pub async fn list_payouts(
     rows.into_iter().map(Payout::try_from).collect()
 }
 
-/// The sums of the matching payouts by status, in minor units.
+/// The sums of the matching payouts by status, and of what is owed back on them, in minor
+/// units.
 pub async fn payout_totals(
     db: &Db,
     tenant: TenantId,
     query: &PayoutQuery,
-) -> Result<Vec<(String, i64)>, ApiError> {
+) -> Result<Vec<(String, i64, i64)>, ApiError> {
     let (conditions, binds, times) = payout_conditions(tenant, query);
     let sql = format!(
-        "SELECT status, CAST(SUM(amount) AS BIGINT) FROM payouts WHERE {} GROUP BY status",
+        "SELECT status, CAST(SUM(amount) AS BIGINT), CAST(SUM(owed_back) AS BIGINT) \
+         FROM payouts WHERE {} GROUP BY status",
         conditions.join(" AND ")
     );
     Ok(on_db!(db, |pool| {

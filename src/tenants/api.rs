@@ -109,6 +109,9 @@ pub struct SettingsView {
     platform_fee_bps: u32,
     /// Taxes in basis points of the stay subtotal.
     tax_bps: u32,
+    /// Commission kept from the host's payout, in basis points of the stay subtotal (default
+    /// 0); it adds to the payment's `platform_fee`, not to the guest's total.
+    host_fee_bps: u32,
     cancellation_policy: CancellationPolicyDto,
     /// Whether `host: true` at registration grants the host role (default true).
     self_service_hosts: bool,
@@ -151,6 +154,7 @@ impl From<TenantSettings> for SettingsView {
             request_expiry_hours: settings.request_expiry_hours,
             platform_fee_bps: settings.platform_fee_bps,
             tax_bps: settings.tax_bps,
+            host_fee_bps: settings.host_fee_bps,
             cancellation_policy: settings.cancellation_policy.into(),
             self_service_hosts: settings.self_service_hosts,
             review_window_days: settings.review_window_days,
@@ -186,6 +190,8 @@ pub struct SettingsUpdate {
     platform_fee_bps: Option<u32>,
     #[oai(validator(minimum(value = "0"), maximum(value = "5000")))]
     tax_bps: Option<u32>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "5000")))]
+    host_fee_bps: Option<u32>,
     cancellation_policy: Option<CancellationPolicyDto>,
     self_service_hosts: Option<bool>,
     #[oai(validator(minimum(value = "1"), maximum(value = "365")))]
@@ -283,6 +289,7 @@ impl TenantsApi {
             request_expiry_hours: body.request_expiry_hours,
             platform_fee_bps: body.platform_fee_bps,
             tax_bps: body.tax_bps,
+            host_fee_bps: body.host_fee_bps,
             cancellation_policy: body
                 .cancellation_policy
                 .map(|policy| CancellationPolicy::from(policy).as_str().to_owned()),

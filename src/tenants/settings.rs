@@ -64,6 +64,8 @@ pub struct TenantSettings {
     pub request_expiry_hours: u32,
     pub platform_fee_bps: u32,
     pub tax_bps: u32,
+    /// The commission kept from the host's share, in basis points of the stay subtotal.
+    pub host_fee_bps: u32,
     pub cancellation_policy: CancellationPolicy,
     pub self_service_hosts: bool,
     pub review_window_days: u32,
@@ -108,6 +110,7 @@ impl TenantSettings {
             request_expiry_hours: 24,
             platform_fee_bps: 0,
             tax_bps: 0,
+            host_fee_bps: 0,
             cancellation_policy: CancellationPolicy::Moderate,
             self_service_hosts: true,
             review_window_days: 30,
@@ -149,6 +152,7 @@ pub struct SettingsChange {
     pub request_expiry_hours: Option<u32>,
     pub platform_fee_bps: Option<u32>,
     pub tax_bps: Option<u32>,
+    pub host_fee_bps: Option<u32>,
     pub cancellation_policy: Option<String>,
     pub self_service_hosts: Option<bool>,
     pub review_window_days: Option<u32>,
@@ -390,6 +394,11 @@ impl SettingsChange {
         {
             next.tax_bps = bps;
         }
+        if let Some(bps) = self.host_fee_bps
+            && let Some(bps) = within("host_fee_bps", bps, bounds::FEE_BPS, &mut errors)
+        {
+            next.host_fee_bps = bps;
+        }
         if let Some(days) = self.review_window_days
             && let Some(days) = within(
                 "review_window_days",
@@ -438,6 +447,7 @@ mod tests {
             request_expiry_hours: Some(0),
             platform_fee_bps: Some(9000),
             tax_bps: Some(5001),
+            host_fee_bps: Some(5001),
             cancellation_policy: Some("none".into()),
             self_service_hosts: Some(false),
             review_window_days: Some(0),
@@ -466,6 +476,7 @@ mod tests {
                 "currency",
                 "display_name",
                 "hold_minutes",
+                "host_fee_bps",
                 "max_stay_nights",
                 "max_unpaid_bookings",
                 "payment_collection",

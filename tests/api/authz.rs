@@ -79,6 +79,7 @@ pub(crate) fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("list_payments", GUESTS),
         // Another's payment is not found rather than refused, so as not to reveal it.
         ("get_payment", SIGNED_IN),
+        ("list_refunds", SIGNED_IN),
         ("create_refund", ADMINS),
         // Providers call it without credentials; a bad signature is a 400, not a refusal.
         ("receive_payment_webhook", EVERYONE_HERE),

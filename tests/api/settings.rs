@@ -38,7 +38,7 @@ async fn a_new_tenant_has_the_documented_defaults() {
         json!({
             "display_name": "acme stays", "currency": "EUR", "timezone": "UTC",
             "booking_mode": "instant", "payment_collection": "online", "hold_minutes": 15,
-            "request_expiry_hours": 24, "platform_fee_bps": 0, "tax_bps": 0,
+            "request_expiry_hours": 24, "platform_fee_bps": 0, "tax_bps": 0, "host_fee_bps": 0,
             "cancellation_policy": "moderate", "self_service_hosts": true,
             "review_window_days": 30, "max_unpaid_bookings": 3, "max_stay_nights": 90,
             "booking_window_days": 730, "allowed_origins": [], "site_url": null,
@@ -65,6 +65,7 @@ async fn every_field_is_validated_and_named() {
         ("request_expiry_hours", json!(0)),
         ("platform_fee_bps", json!(5001)),
         ("tax_bps", json!(-1)),
+        ("host_fee_bps", json!(5001)),
         ("cancellation_policy", json!("lenient")),
         ("self_service_hosts", json!("yes")),
         ("review_window_days", json!(366)),

@@ -198,6 +198,8 @@ pub struct SettingsPatch<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_bps: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_fee_bps: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_unpaid_bookings: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_stay_nights: Option<u32>,

@@ -65,3 +65,52 @@ async fn a_test_clock_drives_a_late_success_and_a_payout() {
     advance(&app, &admin, 24 * 3).await;
     assert_eq!(payout_status(&app, &admin, &stay).await, "payable");
 }
+
+#[tokio::test]
+async fn a_refund_after_the_payout_was_paid_is_owed_back_by_the_host() {
+    let (app, admin, guest, property) = test_market().await;
+    let stay = app
+        .bookings(&guest)
+        .created(&Stay::days(2, 4).at(&property))
+        .await;
+    let payment = paid(&app, &guest, &stay, "pm_sim_success").await;
+    advance(&app, &admin, 24 * 4).await;
+    let payout = fetched(&app, &admin, "/payouts?role=admin").await["data"][0].clone();
+    assert_eq!(payout["status"], "payable");
+    assert_eq!(payout["owed_back"]["amount"], 0);
+    let mark = format!("/payouts/{}/mark-paid", payout["id"].as_str().unwrap());
+    assert_eq!(
+        post(&app, &admin, &mark, &json!({})).await.status(),
+        StatusCode::OK
+    );
+
+    // Two nights and cleaning (250.00), no fees: every cent refunded was the host's.
+    let refunds = format!("/payments/{}/refunds", payment["id"].as_str().unwrap());
+    let part = json!({ "amount": { "amount": 10_000, "currency": "EUR" }, "reason": "No heating" });
+    assert_eq!(
+        post(&app, &admin, &refunds, &part).await.status(),
+        StatusCode::CREATED
+    );
+    let payouts = fetched(&app, &admin, "/payouts?role=admin").await;
+    let after = &payouts["data"][0];
+    assert_eq!(after["status"], "paid");
+    assert_eq!(
+        after["amount"], payout["amount"],
+        "what was paid stays as paid"
+    );
+    assert_eq!(after["owed_back"]["amount"], 10_000);
+    assert_eq!(payouts["totals"]["owed_back"]["amount"], 10_000);
+    assert_eq!(payouts["totals"]["paid"]["amount"], 25_000);
+
+    let rest = json!({ "reason": "Goodwill" });
+    assert_eq!(
+        post(&app, &admin, &refunds, &rest).await.status(),
+        StatusCode::CREATED
+    );
+    let host_view = fetched(&app, &admin, "/payouts?role=admin").await["data"][0].clone();
+    assert_eq!(
+        host_view["status"], "paid",
+        "a paid payout is never canceled"
+    );
+    assert_eq!(host_view["owed_back"]["amount"], 25_000);
+}

@@ -81,6 +81,38 @@ async fn a_successful_payment_confirms_the_booking_with_its_split() {
 }
 
 #[tokio::test]
+async fn the_host_commission_comes_out_of_the_hosts_share_at_the_bookings_rate() {
+    let market = market().await;
+    let fees = |host_fee_bps| SettingsPatch {
+        platform_fee_bps: Some(1_000),
+        tax_bps: Some(500),
+        host_fee_bps: Some(host_fee_bps),
+        ..SettingsPatch::default()
+    };
+    market.settings(fees(1_500)).await;
+    let Market { app, guest, .. } = &market;
+    let booking = market.booking(guest, (10, 13), "pending_payment").await;
+    // The guest's price has no commission in it: 350.00 + 35.00 fee + 17.50 taxes.
+    assert_eq!(booking["total"]["amount"], 40_250);
+    // A later rate is for later bookings.
+    market.settings(fees(3_000)).await;
+    let payment = paid(app, guest, &booking, "pm_sim_success").await;
+    assert_eq!(payment["status"], "succeeded", "{payment}");
+    // 15 % of the 350.00 subtotal (52.50) joins the 35.00 service fee.
+    assert_eq!(payment["split"]["platform_fee"]["amount"], 8_750);
+    assert_eq!(payment["split"]["taxes"]["amount"], 1_750);
+    assert_eq!(payment["split"]["host_payout"]["amount"], 29_750);
+    let next = market.booking(guest, (20, 23), "pending_payment").await;
+    assert_eq!(next["total"]["amount"], 40_250);
+    let payment = paid(app, guest, &next, "pm_sim_success").await;
+    assert_eq!(payment["split"]["platform_fee"]["amount"], 3_500 + 10_500);
+    assert_eq!(
+        payment["split"]["host_payout"]["amount"],
+        40_250 - 14_000 - 1_750
+    );
+}
+
+#[tokio::test]
 async fn a_decline_leaves_the_booking_pending_and_the_guest_may_retry() {
     let market = market().await;
     let Market { app, guest, .. } = &market;

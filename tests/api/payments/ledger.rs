@@ -15,6 +15,7 @@ async fn payouts_fees_taxes_and_refunds_add_up_to_the_captures() {
         .settings(SettingsPatch {
             platform_fee_bps: Some(1_234),
             tax_bps: Some(777),
+            host_fee_bps: Some(1_111),
             max_unpaid_bookings: Some(100),
             ..SettingsPatch::default()
         })
@@ -73,7 +74,9 @@ async fn payouts_fees_taxes_and_refunds_add_up_to_the_captures() {
     let captured = sum("SELECT CAST(COALESCE(SUM(captured), 0) AS BIGINT) FROM payments").await;
     let fees = sum("SELECT CAST(COALESCE(SUM(platform_fee), 0) AS BIGINT) FROM payments").await;
     let taxes = sum("SELECT CAST(COALESCE(SUM(taxes), 0) AS BIGINT) FROM payments").await;
-    let payouts = sum("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM payouts").await;
+    // What hosts keep: a paid payout less what later refunds took back.
+    let payouts =
+        sum("SELECT CAST(COALESCE(SUM(amount - owed_back), 0) AS BIGINT) FROM payouts").await;
     let refunds = sum(
         "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM refunds WHERE status <> 'failed'",
     )

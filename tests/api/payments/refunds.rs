@@ -136,6 +136,28 @@ async fn admins_refund_in_part_or_in_full_within_the_capture() {
         "refund_exceeds_captured",
     )
     .await;
+    // The payment's guest reads its refunds, newest first, a page at a time.
+    let first = fetched(app, guest, &format!("{path}?limit=1")).await;
+    assert_eq!(first["data"][0]["id"], rest["id"]);
+    assert_eq!(first["data"].as_array().unwrap().len(), 1);
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let second = fetched(app, guest, &format!("{path}?limit=1&cursor={cursor}")).await;
+    assert_eq!(second["data"][0]["id"], answers[0].1["id"]);
+    assert_eq!(second["next_cursor"], Value::Null);
+    assert_problem(
+        super::get(app, guest, &format!("{path}?cursor=not-a-cursor")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    // Whoever may not see the payment does not see its refunds either.
+    let stranger = app.register("acme", "stranger@example.com", false).await;
+    assert_problem(
+        super::get(app, &stranger, &path).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
