@@ -180,7 +180,8 @@ pub struct RefundView {
     amount: MoneyDto,
     status: RefundStatusDto,
     /// `cancellation` (by the booking's policy), `booking_not_payable` (a payment that
-    /// succeeded too late), or an admin's words.
+    /// succeeded too late), `refunded_at_provider` (made in the provider's dashboard), or an
+    /// admin's words.
     reason: String,
     /// The admin who asked; absent for Staybase's own refunds.
     #[oai(skip_serializing_if_is_none)]

@@ -47,7 +47,14 @@ pub struct ProviderEvent {
     pub payment_id: Option<String>,
     pub status: Option<PaymentStatus>,
     pub failure_code: Option<String>,
+    /// For `refunds.updated`: all the provider has refunded of the intent so far, in minor
+    /// units, whoever asked for it (refunds made in the provider's dashboard included).
+    #[serde(default)]
+    pub refunded: Option<i64>,
 }
+
+/// The kind of event that reports an intent's refunded total.
+pub const REFUNDS_UPDATED: &str = "refunds.updated";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {

@@ -17,7 +17,9 @@ use super::{
         VoidPayment,
     },
     model::{Capture, Payment, PaymentStatus, Payout, PayoutStatus, Refund, RefundStatus, Split},
-    provider::{IntentOutcome, NewIntent, PaymentProvider, ProviderError, WebhookDelivery},
+    provider::{
+        IntentOutcome, NewIntent, PaymentProvider, ProviderError, REFUNDS_UPDATED, WebhookDelivery,
+    },
     simulated::{self, Simulated},
     store::{self, PayoutQuery, Scope},
 };
@@ -482,7 +484,7 @@ async fn settle(
                 tx,
                 tenant,
                 payment,
-                (everything, "booking_not_payable"),
+                (everything, "booking_not_payable", RefundedBy::Staybase),
                 None,
                 now,
             )
@@ -532,13 +534,22 @@ async fn settle(
     .map(drop)
 }
 
+/// Who gives the money back: Staybase, by asking the provider, or the provider, which already
+/// did (a refund made in its dashboard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefundedBy {
+    Staybase,
+    Provider,
+}
+
 /// Gives back `amount` of a captured payment: the split shrinks in proportion, the host's
-/// payout with it, and the provider is asked by a job (and at once by an admin's request).
+/// payout with it, and the provider is asked by a job (and at once by an admin's request)
+/// unless it made the refund itself.
 async fn record_refund(
     tx: &mut Tx,
     tenant: &Tenant,
     payment: &mut Payment,
-    (amount, reason): (i64, &str),
+    (amount, reason, by): (i64, &str, RefundedBy),
     requested_by: Option<UserId>,
     now: Timestamp,
 ) -> Result<Refund, ApiError> {
@@ -569,20 +580,21 @@ async fn record_refund(
         amount: payment.money(amount),
         parts,
         reason: reason.to_owned(),
-        status: RefundStatus::Pending,
+        status: match by {
+            RefundedBy::Staybase => RefundStatus::Pending,
+            RefundedBy::Provider => RefundStatus::Succeeded,
+        },
         provider_reference: None,
         requested_by,
         created_at: now,
     };
     store::insert_refund(tx, &permit, &refund).await?;
-    enqueue(
-        tx,
-        tenant,
-        &ExecuteRefund {
+    if by == RefundedBy::Staybase {
+        let job = ExecuteRefund {
             refund_id: refund.id.0,
-        },
-    )
-    .await?;
+        };
+        enqueue(tx, tenant, &job).await?;
+    }
     let mut payload = summary(payment);
     payload["refund"] =
         json!({ "id": refund.id, "amount": refund.amount, "reason": refund.reason });
@@ -660,7 +672,15 @@ pub async fn booking_moved(
         .map_or(0, |refund| refund.amount)
         .min(payment.refundable());
     if booking.status == BookingStatus::Cancelled && owed > 0 {
-        record_refund(tx, tenant, &mut payment, (owed, "cancellation"), None, now).await?;
+        record_refund(
+            tx,
+            tenant,
+            &mut payment,
+            (owed, "cancellation", RefundedBy::Staybase),
+            None,
+            now,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -895,7 +915,7 @@ pub async fn refund(
             &mut tx,
             tenant,
             &mut payment,
-            (amount, &new.reason),
+            (amount, &new.reason, RefundedBy::Staybase),
             Some(caller.user_id),
             now,
         )
@@ -1077,6 +1097,12 @@ pub(super) async fn process_event(
     if !store::mark_event_processed(&mut tx, tenant.id, (provider, event_id), now).await? {
         return Ok(());
     }
+    if let (REFUNDS_UPDATED, Some(reference), Some(total)) =
+        (event.kind.as_str(), &event.reference, event.refunded)
+    {
+        reconcile_refunds(&mut tx, tenant, (provider, reference), total, now).await?;
+        return tx.commit().await;
+    }
     match target {
         Some((id, outcome)) => match apply(&mut tx, tenant, id, &outcome).await {
             // Not one of ours (another system's intent on the same account).
@@ -1088,6 +1114,33 @@ pub(super) async fn process_event(
         None => tracing::info!(kind = %event.kind, "a provider event of no interest is ignored"),
     }
     tx.commit().await
+}
+
+/// Records what the provider refunded beyond the refunds Staybase knows of (ours are counted
+/// from the moment they are asked for), as a refund the provider already made: the payment,
+/// its split and the host's payout follow, and nothing is asked of the provider.
+async fn reconcile_refunds(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    (provider, reference): (&str, &str),
+    refunded_at_provider: i64,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let Some(id) = store::id_by_reference(tx, tenant.id, (provider, reference)).await? else {
+        return Ok(());
+    };
+    let Some(mut payment) = store::get_in(tx, tenant.id, id).await? else {
+        return Ok(());
+    };
+    let unknown = (refunded_at_provider - payment.refunded).min(payment.refundable());
+    if unknown <= 0 {
+        return Ok(());
+    }
+    tracing::info!(payment = %payment.id, amount = unknown, "recording a refund made at the provider");
+    let source = (unknown, "refunded_at_provider", RefundedBy::Provider);
+    record_refund(tx, tenant, &mut payment, source, None, now)
+        .await
+        .map(drop)
 }
 
 /// Reads the intent a simulated webhook job is about and signs and delivers it to the same

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use super::{
     model::{Capture, PaymentStatus},
     provider::{
-        IntentOutcome, NewIntent, PaymentProvider, ProviderError, ProviderEvent, RefundOutcome,
-        WebhookDelivery,
+        IntentOutcome, NewIntent, PaymentProvider, ProviderError, ProviderEvent, REFUNDS_UPDATED,
+        RefundOutcome, WebhookDelivery,
     },
 };
 use crate::{
@@ -128,8 +128,8 @@ impl PaymentProvider for Stripe {
     }
 
     /// Verifies `Stripe-Signature` against each of the tenant's webhook secrets. Intent news
-    /// becomes `intent.<status>`; `charge.refunded` is kept under its own name (refunds we
-    /// asked for are recorded when Stripe answers the request).
+    /// becomes `intent.<status>`; `charge.refunded` becomes `refunds.updated` with the
+    /// charge's refunded total, so refunds made in Stripe's dashboard reach the ledger.
     async fn verify_webhook(
         &self,
         delivery: WebhookDelivery<'_>,
@@ -163,6 +163,16 @@ impl PaymentProvider for Stripe {
                 payment_id,
                 status: PaymentStatus::parse(event.state.as_str()),
                 failure_code: event.failure_code,
+                refunded: None,
+            },
+            Some(event) if kind == "charge.refunded" => ProviderEvent {
+                id: event.event_id,
+                kind: REFUNDS_UPDATED.to_owned(),
+                reference: Some(event.reference),
+                payment_id,
+                status: None,
+                failure_code: None,
+                refunded: Some(event.refunded.amount),
             },
             _ => ProviderEvent {
                 id: id.to_owned(),
@@ -171,6 +181,7 @@ impl PaymentProvider for Stripe {
                 payment_id: None,
                 status: None,
                 failure_code: None,
+                refunded: None,
             },
         }))
     }

@@ -386,6 +386,7 @@ impl PaymentProvider for Simulated {
             payment_id: body.data.payment_id,
             status: body.data.status.as_deref().and_then(PaymentStatus::parse),
             failure_code: body.data.failure_code,
+            refunded: None,
         }))
     }
 }

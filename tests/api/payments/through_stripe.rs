@@ -8,7 +8,7 @@ use staybase::{config::Secret, secret_box::SecretString, stripe::webhook};
 
 use super::{paid, settled, url};
 use crate::{
-    helpers::{Account, Stay, TestApp, assert_problem, spawn_app_with},
+    helpers::{Account, Stay, TestApp, assert_problem, eventually, spawn_app_with},
     secrets::KEY_A,
     stripe::{SECRET_KEY, fake_stripe},
 };
@@ -31,6 +31,11 @@ async fn stripe_webhook(
         } }
     })
     .to_string();
+    signed(app, body, secret).await
+}
+
+/// Delivers `body` to the Stripe webhook route, signed now with `secret`.
+async fn signed(app: &TestApp, body: String, secret: &str) -> reqwest::Response {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let signature = webhook::sign(&SecretString::new(secret), now, body.as_bytes());
     app.client
@@ -41,6 +46,29 @@ async fn stripe_webhook(
         .send()
         .await
         .unwrap()
+}
+
+/// Sends Stripe's `charge.refunded` for the intent `reference`: `refunded` of its 200.00
+/// charge refunded so far.
+async fn charge_refunded(
+    app: &TestApp,
+    (reference, event_id): (&str, &str),
+    refunded: i64,
+) -> reqwest::Response {
+    let body = json!({
+        "id": event_id, "type": "charge.refunded",
+        "data": { "object": {
+            "id": format!("ch_{reference}"), "object": "charge", "payment_intent": reference,
+            "amount": 25_000, "amount_captured": 25_000, "amount_refunded": refunded,
+            "currency": "eur"
+        } }
+    })
+    .to_string();
+    signed(app, body, WEBHOOK_SECRET).await
+}
+
+fn refunds_path(payment: &Value) -> String {
+    format!("/payments/{}/refunds", payment["id"].as_str().unwrap())
 }
 
 async fn booked(app: &TestApp, guest: &Account, property: &str, days: (i64, i64)) -> Value {
@@ -106,6 +134,32 @@ async fn a_tenant_on_stripe_is_charged_at_its_stripe_account() {
         .await
         .unwrap();
     assert_eq!(confirmed["status"], "confirmed");
+
+    // The operator refunds 50.00 in Stripe's dashboard: Stripe's `charge.refunded` brings it
+    // into the ledger as a refund already made, and nothing more is asked of Stripe.
+    let reference = format!("pi_{}", fake.created());
+    let refunded = charge_refunded(&app, (&reference, "evt_dashboard_1"), 5_000).await;
+    assert!(refunded.status().is_success(), "{}", refunded.status());
+    let after = settled(&app, &guest, &payment, |current| {
+        current["status"] == "partially_refunded"
+    })
+    .await;
+    assert_eq!(after["refunded"]["amount"], 5_000);
+    let refunds = super::fetched(&app, &admin, &refunds_path(&payment)).await;
+    assert_eq!(refunds["data"][0]["reason"], "refunded_at_provider");
+    assert_eq!(refunds["data"][0]["status"], "succeeded");
+    assert_eq!(refunds["data"][0]["amount"]["amount"], 5_000);
+    // Stripe repeats the total with each later refund: a total already known changes nothing.
+    charge_refunded(&app, (&reference, "evt_dashboard_2"), 5_000).await;
+    eventually(|| super::jobs_done(&app)).await;
+    let again = super::fetched(&app, &admin, &refunds_path(&payment)).await;
+    assert_eq!(again["data"].as_array().unwrap().len(), 1);
+    assert!(
+        fake.received()
+            .iter()
+            .all(|received| received.path != "/v1/refunds"),
+        "no refund asked of Stripe"
+    );
 
     // A payment method Stripe does not know fails the attempt; the guest pays again.
     let retried = booked(&app, &guest, &property, (40, 42)).await;
