@@ -31,6 +31,19 @@ impl Job for ProcessProviderEvent {
     const MAX_ATTEMPTS: u32 = 8;
 }
 
+/// Asks the provider again to create the intent of a payment whose first request it never
+/// answered, under the same idempotency key.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AskProvider {
+    pub payment_id: Uuid,
+}
+
+impl Job for AskProvider {
+    const KIND: &'static str = "payments.ask_provider";
+    /// With backoff doubling to its cap, about a day of outage.
+    const MAX_ATTEMPTS: u32 = 30;
+}
+
 /// Asks the provider for a recorded refund.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ExecuteRefund {
@@ -88,6 +101,7 @@ impl Job for MakePayoutPayable {
 pub fn register_jobs(registry: &mut JobRegistry) {
     registry
         .register(process_event)
+        .register(ask_provider)
         .register(execute_refund)
         .register(void)
         .register(send_simulated_webhook)
@@ -116,6 +130,14 @@ fn retried(err: ApiError) -> JobError {
 async fn process_event(context: JobContext, job: ProcessProviderEvent) -> Result<(), JobError> {
     let tenant = tenant_of(&context.state.db, &context).await?;
     service::process_event(&context.state, &tenant, (&job.provider, &job.event_id))
+        .await
+        .map_err(retried)
+}
+
+#[tracing::instrument(skip(context), fields(payment = %job.payment_id))]
+async fn ask_provider(context: JobContext, job: AskProvider) -> Result<(), JobError> {
+    let tenant = tenant_of(&context.state.db, &context).await?;
+    service::ask_provider_again(&context.state, &tenant, PaymentId(job.payment_id))
         .await
         .map_err(retried)
 }

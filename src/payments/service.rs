@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::{
     jobs::{
-        EmailAboutMoney, EmailKind, ExecuteRefund, MakePayoutPayable, ProcessProviderEvent,
-        VoidPayment,
+        AskProvider, EmailAboutMoney, EmailKind, ExecuteRefund, MakePayoutPayable,
+        ProcessProviderEvent, VoidPayment,
     },
     model::{Capture, Payment, PaymentStatus, Payout, PayoutStatus, Refund, RefundStatus, Split},
     provider::{
@@ -164,10 +164,51 @@ pub async fn create(
     send(state, tenant, payment).await.map(Created::New)
 }
 
-/// Asks the provider to create the payment's intent (the payment's id is the provider's
-/// idempotency key, so asking again never charges twice) and records its answer. Without an
-/// answer the payment stays `processing`: a retry of the request with the same key asks again.
+/// Asks the provider to create the payment's intent and records its answer. Without an answer
+/// the payment stays `processing` and a job asks again, with backoff, until the provider
+/// answers; a retry of the request with the same key asks at once as well.
 async fn send(state: &AppState, tenant: &Tenant, payment: Payment) -> Result<Payment, ApiError> {
+    if let Some(answered) = ask_provider(state, tenant, &payment).await? {
+        return Ok(answered);
+    }
+    let job = AskProvider {
+        payment_id: payment.id.0,
+    };
+    let options = EnqueueOptions {
+        unique_key: Some(format!("payments.ask_provider:{}", payment.id)),
+        ..in_tenant(tenant)
+    };
+    let mut tx = state.db.begin().await?;
+    jobs::enqueue(&mut tx, &job, options).await?;
+    tx.commit().await?;
+    Ok(payment)
+}
+
+/// Asks the provider again for a payment it never answered (a job); done once it has an
+/// answer, whoever got it.
+pub(super) async fn ask_provider_again(
+    state: &AppState,
+    tenant: &Tenant,
+    id: PaymentId,
+) -> Result<(), ApiError> {
+    let payment = stored(state, tenant, id).await?;
+    if payment.status != PaymentStatus::Processing || payment.provider_reference.is_some() {
+        return Ok(());
+    }
+    match ask_provider(state, tenant, &payment).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::Unavailable("payment provider")),
+    }
+}
+
+/// Asks the provider to create the payment's intent (the payment's id is the provider's
+/// idempotency key, so asking again never charges twice) and records its answer; `None` when
+/// the provider did not answer.
+async fn ask_provider(
+    state: &AppState,
+    tenant: &Tenant,
+    payment: &Payment,
+) -> Result<Option<Payment>, ApiError> {
     let intent = NewIntent {
         amount: payment.amount.clone(),
         capture: payment.capture,
@@ -176,24 +217,26 @@ async fn send(state: &AppState, tenant: &Tenant, payment: Payment) -> Result<Pay
         payment_id: payment.id.to_string(),
     };
     let provider = provider_named(state, tenant, &payment.provider).await?;
-    match provider.create(&intent).await {
-        Ok(outcome) => record_outcome(state, tenant, payment.id, &outcome).await,
+    let outcome = match provider.create(&intent).await {
+        Ok(outcome) => outcome,
         // Refused outright (a payment method the provider does not know, say): the attempt
         // failed, with no intent made, and the guest may pay again.
         Err(ProviderError::Refused(cause)) => {
             tracing::warn!(payment = %payment.id, %cause, "the provider refused the payment");
-            let refused = IntentOutcome {
+            IntentOutcome {
                 reference: String::new(),
                 status: PaymentStatus::Failed,
                 failure_code: Some("provider_refused".into()),
-            };
-            record_outcome(state, tenant, payment.id, &refused).await
+            }
         }
         Err(err) => {
             tracing::warn!(payment = %payment.id, error = %err, "the provider did not answer");
-            Ok(payment)
+            return Ok(None);
         }
-    }
+    };
+    record_outcome(state, tenant, payment.id, &outcome)
+        .await
+        .map(Some)
 }
 
 /// Records a keyed request's failure as its answer (when a retry would meet it again), and

@@ -56,11 +56,18 @@ pub(crate) struct Fake {
     /// First answers by idempotency key, as Stripe replays them.
     answers: Arc<Mutex<HashMap<String, (u16, Value)>>>,
     intents: Arc<Mutex<HashMap<String, Value>>>,
+    /// While set, every request meets an outage (503) and nothing is done or remembered.
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Fake {
     pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// Starts or ends an outage.
+    pub(crate) fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Payment intents the fake created (charges at the provider).
@@ -211,7 +218,12 @@ fn stripe_endpoint(
         form: form.clone(),
     };
     fake.received.lock().unwrap().push(received.clone());
-    let (status, body) = if received.authorization != format!("Bearer {SECRET_KEY}") {
+    let (status, body) = if fake.down.load(std::sync::atomic::Ordering::SeqCst) {
+        (
+            503,
+            json!({ "error": { "type": "api_error", "message": "outage" } }),
+        )
+    } else if received.authorization != format!("Bearer {SECRET_KEY}") {
         (
             401,
             json!({ "error": { "type": "invalid_request_error", "message": "Invalid API Key provided" } }),

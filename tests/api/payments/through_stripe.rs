@@ -10,7 +10,7 @@ use super::{paid, settled, url};
 use crate::{
     helpers::{Account, Stay, TestApp, assert_problem, eventually, spawn_app_with},
     secrets::KEY_A,
-    stripe::{SECRET_KEY, fake_stripe},
+    stripe::{Fake, SECRET_KEY, fake_stripe},
 };
 
 const WEBHOOK_SECRET: &str = "whsec_TenantWebhookSecret2468";
@@ -80,8 +80,8 @@ async fn booked(app: &TestApp, guest: &Account, property: &str, days: (i64, i64)
     booking
 }
 
-#[tokio::test]
-async fn a_tenant_on_stripe_is_charged_at_its_stripe_account() {
+/// A tenant `acme` on Stripe (the fake), with its admin, a guest and a host's listed property.
+async fn stripe_market() -> (Fake, TestApp, Account, Account, String) {
     let (fake, base) = fake_stripe().await;
     let app = spawn_app_with(|config| {
         config.secret_key = Some(Secret::new(KEY_A));
@@ -104,6 +104,41 @@ async fn a_tenant_on_stripe_is_charged_at_its_stripe_account() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    (fake, app, admin, guest, property)
+}
+
+#[tokio::test]
+async fn a_payment_stripe_never_answered_is_asked_again_in_the_background() {
+    let (fake, app, _admin, guest, property) = stripe_market().await;
+    fake.set_down(true);
+    let booking = booked(&app, &guest, &property, (10, 12)).await;
+    let payment = paid(&app, &guest, &booking, "pm_card_visa").await;
+    assert_eq!(payment["status"], "processing", "{payment}");
+    fake.set_down(false);
+    // Nobody retries the request: a job asks Stripe again, under the same key.
+    settled(&app, &guest, &payment, |current| {
+        current["status"] == "succeeded"
+    })
+    .await;
+    assert_eq!(fake.created(), 1, "one charge");
+    let asked: Vec<_> = fake
+        .received()
+        .into_iter()
+        .filter(|received| received.path == "/v1/payment_intents")
+        .collect();
+    assert!(asked.len() >= 2, "asked again");
+    assert!(
+        asked
+            .iter()
+            .all(|received| received.idempotency_key == asked[0].idempotency_key)
+    );
+    let confirmed = app.bookings(&guest).fetched(&booking["id"]).await;
+    assert_eq!(confirmed["status"], "confirmed");
+}
+
+#[tokio::test]
+async fn a_tenant_on_stripe_is_charged_at_its_stripe_account() {
+    let (fake, app, admin, guest, property) = stripe_market().await;
 
     // A charge: the booked total, our payment's id as metadata, confirmed at once.
     let booking = booked(&app, &guest, &property, (10, 12)).await;
