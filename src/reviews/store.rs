@@ -351,7 +351,7 @@ pub async fn summary(db: &Db, tenant: TenantId, property: PropertyId) -> Result<
     Ok(summary)
 }
 
-/// Adds `delta` to the property's count of published reviews with `stars`.
+/// Adds `delta` (1 or -1) to the property's count of published reviews with `stars`.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), property = %property))]
 pub async fn add_stars(
     tx: &mut Tx,
@@ -361,21 +361,32 @@ pub async fn add_stars(
 ) -> Result<(), ApiError> {
     permit.require(ReviewAction::WRITES)?;
     let tenant = permit.tenant();
-    on_tx!(tx, |conn| {
-        sqlx::query(
-            "INSERT INTO review_stars (tenant_id, property_id, stars, reviews) \
-             VALUES ($1, $2, CAST($3 AS INTEGER), CAST($4 AS INTEGER)) \
-             ON CONFLICT (tenant_id, property_id, stars) \
-             DO UPDATE SET reviews = review_stars.reviews + excluded.reviews",
-        )
-        .bind(tenant.0)
-        .bind(property.0)
-        .bind(i64::from(stars.get()))
-        .bind(delta)
-        .execute(conn)
-        .await
-        .map(drop)
+    // A review leaving the count was counted, so its row exists; the first of its stars to
+    // join makes the row.
+    let sql = if delta < 0 {
+        "UPDATE review_stars SET reviews = reviews + CAST($4 AS INTEGER) \
+         WHERE tenant_id = $1 AND property_id = $2 AND stars = CAST($3 AS INTEGER)"
+    } else {
+        "INSERT INTO review_stars (tenant_id, property_id, stars, reviews) \
+         VALUES ($1, $2, CAST($3 AS INTEGER), CAST($4 AS INTEGER)) \
+         ON CONFLICT (tenant_id, property_id, stars) \
+         DO UPDATE SET reviews = review_stars.reviews + excluded.reviews"
+    };
+    let updated = on_tx!(tx, |conn| {
+        sqlx::query(sql)
+            .bind(tenant.0)
+            .bind(property.0)
+            .bind(i64::from(stars.get()))
+            .bind(delta)
+            .execute(conn)
+            .await
+            .map(|done| done.rows_affected())
     })?;
+    if updated != 1 {
+        return Err(ApiError::internal(format!(
+            "the {stars:?} count of property {property} did not change"
+        )));
+    }
     Ok(())
 }
 
