@@ -88,6 +88,29 @@ fn accepted_status(
     }
 }
 
+/// Where a new review of `booking`'s stay stands, with the reason of a refusal or hold, and
+/// the first day its window is closed: 403 `review_window_closed` once that day has come.
+fn place_new(
+    tenant: &Tenant,
+    draft: &Draft,
+    (subject, booking): (Subject, &Booking),
+    other_side_written: bool,
+) -> Result<(ReviewStatus, Option<String>, Date), ApiError> {
+    let closes_on = window_closes_on(tenant, booking.check_out);
+    if tenant.today() >= closes_on {
+        return Err(window_closed(closes_on));
+    }
+    let context = Context {
+        tenant,
+        subject,
+        booking,
+        edit: false,
+    };
+    let accepted = accepted_status(tenant, other_side_written, closes_on);
+    let (status, reason) = decided(rules::decide(draft, &context), accepted);
+    Ok((status, reason, closes_on))
+}
+
 /// The status (and its reason) the rules' decision gives a review, `accepted` when it passes.
 fn decided(decision: Decision, accepted: ReviewStatus) -> (ReviewStatus, Option<String>) {
     match decision {
@@ -275,24 +298,13 @@ pub async fn create(
             .ok_or_else(|| {
                 not_allowed("Only a guest whose stay at this property is completed may review it.")
             })?;
-    let closes_on = window_closes_on(tenant, booking.check_out);
-    if tenant.today() >= closes_on {
-        return Err(window_closed(closes_on));
-    }
-    let decision = rules::decide(
-        &draft,
-        &Context {
-            tenant,
-            subject: Subject::Property,
-            booking: &booking,
-            edit: false,
-        },
-    );
     let other_side = store::guest_review_of_booking_in(&mut tx, tenant.id, booking.id).await?;
-    let (status, status_reason) = decided(
-        decision,
-        accepted_status(tenant, other_side.is_some(), closes_on),
-    );
+    let (status, status_reason, closes_on) = place_new(
+        tenant,
+        &draft,
+        (Subject::Property, &booking),
+        other_side.is_some(),
+    )?;
     let review = Review {
         tenant_id: tenant.id,
         id: ReviewId(Uuid::now_v7()),
@@ -703,24 +715,13 @@ pub async fn review_guest(
             "The guest of a stay is reviewed once the stay is completed.",
         ));
     }
-    let closes_on = window_closes_on(tenant, booking.check_out);
-    if tenant.today() >= closes_on {
-        return Err(window_closed(closes_on));
-    }
-    let decision = rules::decide(
-        &draft,
-        &Context {
-            tenant,
-            subject: Subject::Guest,
-            booking: &booking,
-            edit: false,
-        },
-    );
     let other_side = store::of_booking_in(&mut tx, tenant.id, booking.id).await?;
-    let (status, status_reason) = decided(
-        decision,
-        accepted_status(tenant, other_side.is_some(), closes_on),
-    );
+    let (status, status_reason, closes_on) = place_new(
+        tenant,
+        &draft,
+        (Subject::Guest, &booking),
+        other_side.is_some(),
+    )?;
     let review = GuestReview {
         tenant_id: tenant.id,
         id: GuestReviewId(Uuid::now_v7()),

@@ -126,11 +126,58 @@ impl TryFrom<GuestReviewRow> for GuestReview {
     }
 }
 
-/// 409 `review_exists`: the unique key saw a second review by the same author.
-fn review_exists(what: &str) -> ApiError {
-    ApiError::Conflict {
-        code: ErrorCode::ReviewExists,
-        detail: format!("You already reviewed {what}; edit or delete that review instead."),
+/// A new row of either kind of review: `subject` is the property reviewed, or the guest.
+struct NewRow<'a> {
+    tenant: TenantId,
+    id: Uuid,
+    booking: BookingId,
+    subject: Uuid,
+    author: UserId,
+    rating: Rating,
+    comment: &'a str,
+    status: ReviewStatus,
+    status_reason: Option<&'a str>,
+    window_closes_on: Date,
+    created_at: Timestamp,
+}
+
+/// Inserts `row` into `table`, whose `subject_column` holds the subject; 409 `review_exists`
+/// (about `what`) when the table's unique key already holds the author's review.
+async fn insert_row(
+    tx: &mut Tx,
+    (table, subject_column): (&str, &str),
+    row: NewRow<'_>,
+    what: &str,
+) -> Result<(), ApiError> {
+    let sql = format!(
+        "INSERT INTO {table} (tenant_id, id, booking_id, {subject_column}, author_id, rating, \
+         comment, status, status_reason, window_closes_on, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, CAST($6 AS INTEGER), $7, $8, $9, $10, $11, $11)"
+    );
+    let result = on_tx!(tx, |conn| {
+        sqlx::query(&sql)
+            .bind(row.tenant.0)
+            .bind(row.id)
+            .bind(row.booking.0)
+            .bind(row.subject)
+            .bind(row.author.0)
+            .bind(i64::from(row.rating.get()))
+            .bind(row.comment)
+            .bind(row.status.as_str())
+            .bind(row.status_reason)
+            .bind(row.window_closes_on)
+            .bind(row.created_at)
+            .execute(conn)
+            .await
+            .map(drop)
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(err) if is_unique_violation(&err) => Err(ApiError::Conflict {
+            code: ErrorCode::ReviewExists,
+            detail: format!("You already reviewed {what}; edit or delete that review instead."),
+        }),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -143,33 +190,20 @@ pub async fn insert(
 ) -> Result<(), ApiError> {
     permit.require(&[ReviewAction::CreateOwn])?;
     permit.require_tenant(review.tenant_id)?;
-    let result = on_tx!(tx, |conn| {
-        sqlx::query(
-            "INSERT INTO reviews (tenant_id, id, property_id, booking_id, author_id, rating, \
-             comment, status, status_reason, window_closes_on, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, CAST($6 AS INTEGER), $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(review.tenant_id.0)
-        .bind(review.id.0)
-        .bind(review.property_id.0)
-        .bind(review.booking_id.0)
-        .bind(review.author_id.0)
-        .bind(i64::from(review.rating.get()))
-        .bind(&review.comment)
-        .bind(review.status.as_str())
-        .bind(&review.status_reason)
-        .bind(review.window_closes_on)
-        .bind(review.created_at)
-        .bind(review.updated_at)
-        .execute(conn)
-        .await
-        .map(drop)
-    });
-    match result {
-        Ok(()) => Ok(()),
-        Err(err) if is_unique_violation(&err) => Err(review_exists("this property")),
-        Err(err) => Err(err.into()),
-    }
+    let row = NewRow {
+        tenant: review.tenant_id,
+        id: review.id.0,
+        booking: review.booking_id,
+        subject: review.property_id.0,
+        author: review.author_id,
+        rating: review.rating,
+        comment: &review.comment,
+        status: review.status,
+        status_reason: review.status_reason.as_deref(),
+        window_closes_on: review.window_closes_on,
+        created_at: review.created_at,
+    };
+    insert_row(tx, ("reviews", "property_id"), row, "this property").await
 }
 
 /// Writes what can change in a review: rating, comment, status and its reason, reply.
@@ -235,15 +269,21 @@ pub async fn get(db: &Db, tenant: TenantId, id: ReviewId) -> Result<Option<Revie
     row.map(Review::try_from).transpose()
 }
 
-/// One review matching `condition` (on `$1` the tenant and `$2` the id given), read on the
-/// transaction's connection and (on PostgreSQL) locked until it ends.
-async fn one_review_in(
+/// One row of `sql`, which binds the tenant as `$1` and `id` as `$2`, read on the
+/// transaction's connection and (on PostgreSQL) locked until it ends: `sql` names the
+/// reviews table `r`.
+async fn locked_row<R>(
     tx: &mut Tx,
-    condition: &str,
+    sql: &str,
     (tenant, id): (TenantId, Uuid),
-) -> Result<Option<Review>, ApiError> {
-    let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.tenant_id = $1 AND {condition}");
-    let row: Option<ReviewRow> = match tx {
+) -> Result<Option<R>, ApiError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + Send
+        + Unpin,
+{
+    let row = match tx {
         Tx::Postgres(tx) => {
             sqlx::query_as(&format!("{sql} FOR UPDATE OF r"))
                 .bind(tenant.0)
@@ -252,13 +292,24 @@ async fn one_review_in(
                 .await?
         }
         Tx::Sqlite(tx) => {
-            sqlx::query_as(&sql)
+            sqlx::query_as(sql)
                 .bind(tenant.0)
                 .bind(id)
                 .fetch_optional(&mut **tx)
                 .await?
         }
     };
+    Ok(row)
+}
+
+/// One review matching `condition` (on `$2` the id given), read and locked in `tx`.
+async fn one_review_in(
+    tx: &mut Tx,
+    condition: &str,
+    key: (TenantId, Uuid),
+) -> Result<Option<Review>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.tenant_id = $1 AND {condition}");
+    let row: Option<ReviewRow> = locked_row(tx, &sql, key).await?;
     row.map(Review::try_from).transpose()
 }
 
@@ -450,59 +501,31 @@ pub async fn insert_guest_review(
 ) -> Result<(), ApiError> {
     permit.require(&[GuestReviewAction::CreateHosted])?;
     permit.require_tenant(review.tenant_id)?;
-    let result = on_tx!(tx, |conn| {
-        sqlx::query(
-            "INSERT INTO guest_reviews (tenant_id, id, booking_id, guest_id, author_id, rating, \
-             comment, status, status_reason, window_closes_on, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, CAST($6 AS INTEGER), $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(review.tenant_id.0)
-        .bind(review.id.0)
-        .bind(review.booking_id.0)
-        .bind(review.guest_id.0)
-        .bind(review.author_id.0)
-        .bind(i64::from(review.rating.get()))
-        .bind(&review.comment)
-        .bind(review.status.as_str())
-        .bind(&review.status_reason)
-        .bind(review.window_closes_on)
-        .bind(review.created_at)
-        .bind(review.updated_at)
-        .execute(conn)
-        .await
-        .map(drop)
-    });
-    match result {
-        Ok(()) => Ok(()),
-        Err(err) if is_unique_violation(&err) => Err(review_exists("this stay's guest")),
-        Err(err) => Err(err.into()),
-    }
+    let row = NewRow {
+        tenant: review.tenant_id,
+        id: review.id.0,
+        booking: review.booking_id,
+        subject: review.guest_id.0,
+        author: review.author_id,
+        rating: review.rating,
+        comment: &review.comment,
+        status: review.status,
+        status_reason: review.status_reason.as_deref(),
+        window_closes_on: review.window_closes_on,
+        created_at: review.created_at,
+    };
+    insert_row(tx, ("guest_reviews", "guest_id"), row, "this stay's guest").await
 }
 
-/// One host's review of a guest matching `condition` (on `$1` the tenant and `$2` the id
-/// given), read and locked in `tx`.
+/// One host's review of a guest matching `condition` (on `$2` the id given), read and
+/// locked in `tx`.
 async fn one_guest_review_in(
     tx: &mut Tx,
     condition: &str,
-    (tenant, id): (TenantId, Uuid),
+    key: (TenantId, Uuid),
 ) -> Result<Option<GuestReview>, ApiError> {
     let sql = format!("SELECT {GUEST_COLUMNS} {GUEST_FROM} WHERE r.tenant_id = $1 AND {condition}");
-    let row: Option<GuestReviewRow> = match tx {
-        Tx::Postgres(tx) => {
-            sqlx::query_as(&format!("{sql} FOR UPDATE OF r"))
-                .bind(tenant.0)
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-        Tx::Sqlite(tx) => {
-            sqlx::query_as(&sql)
-                .bind(tenant.0)
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?
-        }
-    };
+    let row: Option<GuestReviewRow> = locked_row(tx, &sql, key).await?;
     row.map(GuestReview::try_from).transpose()
 }
 

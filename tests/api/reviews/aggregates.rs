@@ -321,7 +321,13 @@ async fn sort_by_rating_orders_by_the_real_averages() {
         .collect();
     assert_eq!(
         averages,
-        [json!(5.0), json!(4.5), json!(3.67), json!(null), json!(null)]
+        [
+            json!(5.0),
+            json!(4.5),
+            json!(3.67),
+            json!(null),
+            json!(null)
+        ]
     );
     assert_eq!(market.property(properties[1]).await["average_rating"], 5.0);
 

@@ -202,12 +202,7 @@ async fn the_window_closing_refuses_a_first_review_too() {
 #[tokio::test]
 async fn ten_concurrent_reviews_of_one_guest_make_one() {
     let market = market("immediate").await;
-    let guest = market
-        .app
-        .register("acme", "guest@example.com", false)
-        .await;
-    market.stay(&guest, &market.property, (1, 2)).await;
-    market.advance_days(3).await;
+    let guest = market.guest_who_stayed().await;
     let answers = futures_util::future::join_all(
         (1..=10).map(|rating| market.review(&guest, &market.property, (rating % 5) + 1)),
     )
@@ -231,12 +226,7 @@ async fn ten_concurrent_reviews_of_one_guest_make_one() {
 #[tokio::test]
 async fn another_tenants_review_is_not_found() {
     let market = market("immediate").await;
-    let guest = market
-        .app
-        .register("acme", "guest@example.com", false)
-        .await;
-    market.stay(&guest, &market.property, (1, 2)).await;
-    market.advance_days(3).await;
+    let guest = market.guest_who_stayed().await;
     let review = market.reviewed(&guest, &market.property, 5).await;
 
     market.app.create_tenant("other").await;

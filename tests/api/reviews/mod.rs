@@ -97,6 +97,15 @@ impl Market {
         booking
     }
 
+    /// A guest whose one-night stay at the market's property, from tomorrow, is completed
+    /// (the clock moves three days).
+    async fn guest_who_stayed(&self) -> Account {
+        let guest = self.app.register("acme", "guest@example.com", false).await;
+        self.stay(&guest, &self.property, (1, 2)).await;
+        self.advance_days(3).await;
+        guest
+    }
+
     /// Moves the tenant's clock `days` days forward, running what fell due.
     async fn advance_days(&self, days: u32) {
         let response = call(

@@ -75,9 +75,7 @@ async fn the_host_replies_once_and_may_edit_the_reply() {
 async fn hidden_reviews_are_not_public_until_unhidden() {
     let market = market("immediate").await;
     let app = &market.app;
-    let guest = app.register("acme", "guest@example.com", false).await;
-    market.stay(&guest, &market.property, (1, 2)).await;
-    market.advance_days(2).await;
+    let guest = market.guest_who_stayed().await;
     let review = market.reviewed(&guest, &market.property, 1).await;
 
     for account in [&guest, &market.host] {
