@@ -375,6 +375,25 @@ impl ReviewsApi {
         Ok(CreatedReview::Created(Json(ReviewView::from(&review))))
     }
 
+    /// Get a review (anyone when published; otherwise its author and tenant admins).
+    ///
+    /// A review that is not published is not found for anyone else.
+    #[oai(
+        path = "/t/:tenant/reviews/:id",
+        method = "get",
+        operation_id = "get_review"
+    )]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller<Public>,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoStore<Json<ReviewView>>, ListErrors> {
+        let review = service::get(&state, &tenant.0, &caller.0, ReviewId(id.0)).await?;
+        Ok(NoStore(Json(ReviewView::from(&review))))
+    }
+
     /// Edit one's review within the stay's review window (its author).
     #[oai(
         path = "/t/:tenant/reviews/:id",

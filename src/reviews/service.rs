@@ -364,6 +364,18 @@ async fn visible(
     }
 }
 
+/// One review: published ones to anyone, others to their author and tenant admins.
+#[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]
+pub async fn get(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    id: ReviewId,
+) -> Result<Review, ApiError> {
+    check(state, tenant, principal, ReviewAction::Read).await?;
+    visible(state, tenant, principal, id).await
+}
+
 /// The review read and locked in `tx` after its stay's booking (the lock order), or 404 when
 /// it is gone.
 async fn locked(tx: &mut Tx, tenant: TenantId, review: &Review) -> Result<Review, ApiError> {

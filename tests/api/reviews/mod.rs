@@ -157,6 +157,12 @@ impl Market {
         .await
     }
 
+    /// `GET reviews/{id}` as `account` (or anyone).
+    async fn get_review(&self, account: Option<&Account>, review: &str) -> Response {
+        let path = format!("/reviews/{review}");
+        call(&self.app, (Method::GET, &path), account, None).await
+    }
+
     async fn patch(&self, account: &Account, review: &str, body: Value) -> Response {
         let path = format!("/reviews/{review}");
         call(&self.app, (Method::PATCH, &path), Some(account), Some(body)).await

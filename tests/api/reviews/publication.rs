@@ -53,6 +53,23 @@ async fn both_reviews_appear_when_the_second_is_written() {
         assert_eq!(page["summary"]["count"], 0);
         assert_eq!(page["summary"]["average"], json!(null));
     }
+    // Its author and tenant admins read it; to anyone else it does not exist.
+    for viewer in [&guest, &market.admin] {
+        let seen = expect(
+            market.get_review(Some(viewer), id(&review)).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(seen["status"], "pending");
+    }
+    for viewer in [None, Some(&market.host)] {
+        assert_problem(
+            market.get_review(viewer, id(&review)).await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
     let shown = market.property(property).await;
     assert_eq!(
         (
@@ -87,6 +104,8 @@ async fn both_reviews_appear_when_the_second_is_written() {
     let page = market.reviews(property).await;
     assert_eq!(ids(&page), [id(&review)]);
     assert_eq!(page["data"][0]["status"], "published");
+    let seen = expect(market.get_review(None, id(&review)).await, StatusCode::OK).await;
+    assert_eq!(seen["status"], "published");
     assert_eq!(page["summary"]["average"], 4.0);
     assert_eq!(market.property(property).await["review_count"], 1);
     let seen = market.reviews_of_guest(&other_host, &guest).await;
