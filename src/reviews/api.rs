@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     app::AppState,
+    error::ApiError,
     error_statuses,
     http::{ApiResult, BodyExample, Caller, JsonBody, NoStore, Public, cursor, tenancy},
     ids::{BookingId, GuestReviewId, PropertyId, ReviewId, UserId},
@@ -183,6 +184,33 @@ pub struct ReviewPage {
     #[oai(nullable)]
     next_cursor: Option<String>,
     summary: SummaryView,
+}
+
+/// Reviews in any status, for tenant admins.
+#[derive(Debug, Object)]
+#[oai(rename = "ReviewModerationPage")]
+pub struct ModerationPage {
+    data: Vec<ReviewView>,
+    /// Pass as `cursor` (with the same filter) for the next page; `null` on the last page.
+    #[oai(nullable)]
+    next_cursor: Option<String>,
+}
+
+fn parse_statuses(value: Option<&str>) -> Result<Vec<ReviewStatus>, ApiError> {
+    value
+        .into_iter()
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            ReviewStatus::parse(name).ok_or_else(|| {
+                ApiError::validation(
+                    "status",
+                    "must list statuses among published, pending, held, rejected, hidden",
+                )
+            })
+        })
+        .collect()
 }
 
 /// A review: 1 to 5 stars and a comment (at most 2000 characters; control characters other
@@ -373,6 +401,38 @@ impl ReviewsApi {
         )
         .await?;
         Ok(CreatedReview::Created(Json(ReviewView::from(&review))))
+    }
+
+    /// List the marketplace's reviews in any status, newest first (tenant admins).
+    ///
+    /// `status` is a comma-separated list (`held,hidden`: the moderation queue); all when
+    /// absent.
+    #[oai(
+        path = "/t/:tenant/reviews",
+        method = "get",
+        operation_id = "list_reviews"
+    )]
+    async fn list_all(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        status: Query<Option<String>>,
+        /// Page size, 1 to 100 (default 20).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<ModerationPage>, ListErrors> {
+        let statuses = parse_statuses(status.0.as_deref())?;
+        let after = cursor::decode(cursor.0.as_deref())?.map(ReviewId);
+        let limit = cursor::page_limit(limit.0)?;
+        let page =
+            service::list_for_moderation(&state, &tenant.0, &caller.0, &statuses, (after, limit))
+                .await?;
+        Ok(Json(ModerationPage {
+            data: page.reviews.iter().map(ReviewView::from).collect(),
+            next_cursor: page.next.map(|id| cursor::encode(id.0)),
+        }))
     }
 
     /// Get a review (anyone when published; otherwise its author and tenant admins).

@@ -701,6 +701,35 @@ pub async fn list(
     })
 }
 
+/// A page of the tenant's reviews in any status, newest first.
+pub struct ModerationPage {
+    pub reviews: Vec<Review>,
+    pub next: Option<ReviewId>,
+}
+
+/// The tenant's reviews in `statuses` (all when empty), newest first, for its admins: what is
+/// held for moderation, hidden or waiting.
+#[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]
+pub async fn list_for_moderation(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    statuses: &[ReviewStatus],
+    (after, limit): (Option<ReviewId>, u32),
+) -> Result<ModerationPage, ApiError> {
+    check(state, tenant, principal, ReviewAction::ModerateAny).await?;
+    let mut reviews =
+        store::list_in_statuses(&state.db, tenant.id, statuses, after, limit + 1).await?;
+    let next = (reviews.len() > limit as usize).then(|| {
+        reviews.truncate(limit as usize);
+        reviews.last().map(|review| review.id)
+    });
+    Ok(ModerationPage {
+        reviews,
+        next: next.flatten(),
+    })
+}
+
 /// The host of a completed stay reviews its guest, within the review window.
 #[tracing::instrument(skip(state, tenant, principal, draft), fields(tenant = %tenant.slug))]
 pub async fn review_guest(

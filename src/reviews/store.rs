@@ -378,6 +378,44 @@ pub async fn list_published(
     rows.into_iter().map(Review::try_from).collect()
 }
 
+/// A page of the tenant's reviews in `statuses` (all when empty), newest first, after `after`.
+#[tracing::instrument(level = "debug", skip(db))]
+pub async fn list_in_statuses(
+    db: &Db,
+    tenant: TenantId,
+    statuses: &[ReviewStatus],
+    after: Option<ReviewId>,
+    limit: u32,
+) -> Result<Vec<Review>, ApiError> {
+    let mut conditions = vec!["r.tenant_id = $1".to_owned()];
+    let mut binds = vec![Bind::Uuid(tenant.0)];
+    if let Some(after) = after {
+        binds.push(Bind::Uuid(after.0));
+        conditions.push(format!("r.id < ${}", binds.len()));
+    }
+    if !statuses.is_empty() {
+        let first = binds.len() + 1;
+        let placeholders: Vec<String> = (first..first + statuses.len())
+            .map(|n| format!("${n}"))
+            .collect();
+        binds.extend(
+            statuses
+                .iter()
+                .map(|status| Bind::Text(status.as_str().to_owned())),
+        );
+        conditions.push(format!("r.status IN ({})", placeholders.join(", ")));
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE {} ORDER BY r.id DESC LIMIT {limit}",
+        conditions.join(" AND ")
+    );
+    let rows: Vec<ReviewRow> = on_db!(db, |pool| {
+        let statement = sqlx::query_as(&sql);
+        bind_all!(statement, &binds).fetch_all(pool).await
+    })?;
+    rows.into_iter().map(Review::try_from).collect()
+}
+
 /// How many published reviews of the property gave each number of stars.
 #[tracing::instrument(level = "debug", skip(db))]
 pub async fn summary(db: &Db, tenant: TenantId, property: PropertyId) -> Result<Summary, ApiError> {

@@ -86,6 +86,7 @@ pub(crate) fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("mark_payout_paid", ADMINS),
         ("list_property_reviews", EVERYONE_HERE),
         ("get_review", EVERYONE_HERE),
+        ("list_reviews", ADMINS),
         // Without a completed stay the guest is refused with `review_not_allowed`, not by the
         // rules.
         ("create_review", GUESTS),

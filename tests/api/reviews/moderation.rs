@@ -137,6 +137,31 @@ async fn hidden_reviews_are_not_public_until_unhidden() {
     )
     .await;
 
+    // The moderation queue lists it for tenant admins only.
+    let queue = |query: &'static str, account: &'static str| {
+        let app = &market.app;
+        let token = if account == "admin" {
+            market.admin.access_token.clone()
+        } else {
+            market.host.access_token.clone()
+        };
+        async move {
+            app.client
+                .get(app.url(&format!("/v1/t/acme/reviews{query}")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let page = expect(queue("?status=held,hidden", "admin").await, StatusCode::OK).await;
+    assert_eq!(ids(&page), [id(&review)]);
+    assert_eq!(page["data"][0]["status_reason"], "Personal attack");
+    let page = expect(queue("?status=published", "admin").await, StatusCode::OK).await;
+    assert_eq!(ids(&page), Vec::<String>::new());
+    assert_invalid(queue("?status=secret", "admin").await, "status").await;
+    assert_problem(queue("", "host").await, StatusCode::FORBIDDEN, "forbidden").await;
+
     let back = expect(
         market.unhide(&market.admin, id(&review)).await,
         StatusCode::OK,
