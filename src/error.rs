@@ -78,6 +78,13 @@ macro_rules! with_error_codes {
             NotATestTenant => "not_a_test_tenant",
             /// A test tenant takes payments with the simulated provider only.
             TestTenantSimulatedOnly => "test_tenant_simulated_only",
+            /// The caller already reviewed this property (or this stay's guest).
+            ReviewExists => "review_exists",
+            /// Only the guest of a completed stay reviews a property, and only its host the
+            /// guest.
+            ReviewNotAllowed => "review_not_allowed",
+            /// The stay's review window (`review_window_days` after check-out) has closed.
+            ReviewWindowClosed => "review_window_closed",
             ServiceUnavailable => "service_unavailable",
             /// A client error the framework raised that no other code describes.
             RequestRejected => "request_rejected",

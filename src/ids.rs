@@ -33,3 +33,5 @@ id_type!(BookingId);
 id_type!(PaymentId);
 id_type!(RefundId);
 id_type!(PayoutId);
+id_type!(ReviewId);
+id_type!(GuestReviewId);

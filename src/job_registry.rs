@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::{
     auth, bookings, calendar, idempotency,
     jobs::{JobRegistry, PruneFinishedJobs, Schedule, prune_finished_jobs},
-    mail, payments, photos,
+    mail, payments, photos, reviews,
 };
 
 pub fn application(retention_hours: u32) -> JobRegistry {
@@ -21,6 +21,7 @@ pub fn application(retention_hours: u32) -> JobRegistry {
     idempotency::register_jobs(&mut registry);
     bookings::jobs::register_jobs(&mut registry);
     payments::jobs::register_jobs(&mut registry);
+    reviews::jobs::register_jobs(&mut registry);
     photos::jobs::register_jobs(&mut registry);
     calendar::jobs::register_jobs(&mut registry);
     registry

@@ -34,6 +34,7 @@ pub mod photos;
 pub mod pricing;
 pub mod properties;
 pub mod ratelimit;
+pub mod reviews;
 pub mod router;
 pub mod secret_box;
 pub mod storage;

@@ -21,9 +21,10 @@ use serde::Serialize;
 use tokio::sync::RwLock;
 
 pub use permission::{
-    AccountAction, Action, ApiKeyAction, AuthAction, BookingAction, PaymentAction,
-    PaymentProviderAction, PayoutAction, Permission, PolicyAction, ProfileAction, PropertyAction,
-    SettingsAction, TenantAction, TestClockAction, UserAction, own_or_any,
+    AccountAction, Action, ApiKeyAction, AuthAction, BookingAction, GuestReviewAction,
+    PaymentAction, PaymentProviderAction, PayoutAction, Permission, PolicyAction, ProfileAction,
+    PropertyAction, ReviewAction, SettingsAction, TenantAction, TestClockAction, UserAction,
+    own_or_any,
 };
 
 use crate::{auth::Principal, db::Db, error::ApiError, ids::TenantId, tenants::Tenant};

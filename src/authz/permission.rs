@@ -162,6 +162,24 @@ actions! {
         ReadAny => "read:any",
         MarkPaidAny => "mark_paid:any",
     }
+    /// Reviews of properties: anyone reads the published ones; guests review their stays and
+    /// edit or delete their own; hosts reply to those of their properties; tenant admins
+    /// delete, hide and unhide any.
+    ReviewAction for "reviews" as Reviews {
+        Read => "read",
+        CreateOwn => "create:own",
+        UpdateOwn => "update:own",
+        DeleteOwn => "delete:own",
+        DeleteAny => "delete:any",
+        ReplyHosted => "reply:hosted",
+        ModerateAny => "moderate:any",
+    }
+    /// Hosts' reviews of their guests: written by the host of a stay, read by hosts and
+    /// tenant admins.
+    GuestReviewAction for "guest_reviews" as GuestReviews {
+        CreateHosted => "create:hosted",
+        Read => "read",
+    }
 }
 
 impl Permission {
@@ -192,6 +210,18 @@ impl BookingAction {
         Self::CancelAny,
         Self::RespondHosted,
         Self::RespondAny,
+    ];
+}
+
+impl ReviewAction {
+    /// The actions that write a review or the rating aggregates it counts in.
+    pub const WRITES: &'static [Self] = &[
+        Self::CreateOwn,
+        Self::UpdateOwn,
+        Self::DeleteOwn,
+        Self::DeleteAny,
+        Self::ReplyHosted,
+        Self::ModerateAny,
     ];
 }
 

@@ -24,6 +24,7 @@ use crate::{
     payments::service as payments,
     pricing::service as pricing,
     properties::service as properties,
+    reviews,
     tenants::Tenant,
     users::service as users,
 };
@@ -175,7 +176,12 @@ async fn announce(
         ..EnqueueOptions::default()
     };
     let mut work = Vec::new();
-    if booking.status != BookingStatus::Completed {
+    if booking.status == BookingStatus::Completed {
+        let invite = reviews::jobs::InviteToReview {
+            booking_id: booking.id.0,
+        };
+        work.push(jobs::Pending::new(&invite, in_tenant())?);
+    } else {
         let notify = NotifyBooking {
             booking_id: booking.id.0,
             status: booking.status,
@@ -518,6 +524,16 @@ pub async fn locked(
     id: BookingId,
 ) -> Result<Option<Booking>, ApiError> {
     store::get_in(tx, tenant, id).await
+}
+
+/// The guest's completed stay at the property that checked out last, read and locked in `tx`
+/// (on PostgreSQL) until it ends: the stay a guest's review is about.
+pub async fn latest_completed_stay(
+    tx: &mut Tx,
+    tenant: TenantId,
+    (guest, property): (UserId, PropertyId),
+) -> Result<Option<Booking>, ApiError> {
+    store::latest_completed_in(tx, tenant, (guest, property)).await
 }
 
 /// Confirms a booking whose payment went through, in the transaction that records the payment.

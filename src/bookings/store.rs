@@ -247,6 +247,40 @@ pub async fn get_in(
     row.map(Booking::try_from).transpose()
 }
 
+/// The guest's completed stay at the property that checked out last, read on the
+/// transaction's connection and (on PostgreSQL) locked until it ends.
+#[tracing::instrument(level = "debug", skip(tx))]
+pub async fn latest_completed_in(
+    tx: &mut Tx,
+    tenant: TenantId,
+    (guest, property): (UserId, PropertyId),
+) -> Result<Option<Booking>, ApiError> {
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE b.tenant_id = $1 AND b.guest_id = $2 \
+         AND b.property_id = $3 AND b.status = 'completed' \
+         ORDER BY b.check_out DESC, b.id DESC LIMIT 1"
+    );
+    let row: Option<BookingRow> = match tx {
+        Tx::Postgres(tx) => {
+            sqlx::query_as(&format!("{sql} FOR UPDATE OF b"))
+                .bind(tenant.0)
+                .bind(guest.0)
+                .bind(property.0)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        Tx::Sqlite(tx) => {
+            sqlx::query_as(&sql)
+                .bind(tenant.0)
+                .bind(guest.0)
+                .bind(property.0)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+    };
+    row.map(Booking::try_from).transpose()
+}
+
 /// Whose bookings a list shows.
 #[derive(Debug, Clone, Copy)]
 pub enum Scope {

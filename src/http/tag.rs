@@ -16,6 +16,8 @@ pub enum Tag {
     Bookings,
     /// Payments of bookings, refunds, provider webhooks and hosts' payouts.
     Payments,
+    /// Guests' reviews of properties, hosts' replies and reviews of guests, moderation.
+    Reviews,
     /// Integrator API keys.
     #[oai(rename = "API keys")]
     ApiKeys,

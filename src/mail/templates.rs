@@ -53,6 +53,25 @@ pub enum Template {
     Booking(Box<BookingMessage>),
     /// A payment's receipt to the guest, or a payout's notice to the host.
     Payment(Box<PaymentMessage>),
+    /// A review published (to the host), a host's reply (to the guest), or an invitation to
+    /// review a stay (to the guest).
+    Review(Box<ReviewMessage>),
+}
+
+/// What a message about reviews says: `kind` is `published` (to the host: `rating` and the
+/// comment in `text`), `replied` (to the guest: the reply in `text`) or `invite` (to the guest:
+/// review until `review_until`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewMessage {
+    pub kind: String,
+    pub first_name: String,
+    pub property_name: String,
+    pub reference: String,
+    pub check_in: String,
+    pub check_out: String,
+    pub rating: u8,
+    pub text: String,
+    pub review_until: String,
 }
 
 /// What a message about money says: `kind` is `receipt` (to the guest, for a payment) or
@@ -99,6 +118,7 @@ impl Template {
             Self::RegistrationAttempt { .. } => "registration_attempt",
             Self::Booking(_) => "booking",
             Self::Payment(_) => "payment",
+            Self::Review(_) => "review",
         }
     }
 }
@@ -133,6 +153,9 @@ const SOURCES: &[(&str, &str)] = templates!(
     "payment.subject",
     "payment.txt",
     "payment.html",
+    "review.subject",
+    "review.txt",
+    "review.html",
 );
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -263,6 +286,43 @@ mod tests {
             assert!(rendered.text.contains(text), "{}", rendered.text);
             assert!(rendered.text.contains("Booking reference: 0190"));
             assert!(rendered.html.contains("Loft &amp; Garden"));
+        }
+    }
+
+    #[test]
+    fn review_messages_speak_to_the_host_or_the_guest() {
+        for (kind, subject, text) in [
+            (
+                "published",
+                "New review of Loft & Garden: 4/5",
+                "A guest reviewed your stay",
+            ),
+            (
+                "replied",
+                "Loft & Garden replied to your review",
+                "<script>thanks</script>",
+            ),
+            (
+                "invite",
+                "How was your stay at Loft & Garden?",
+                "until 2027-08-17",
+            ),
+        ] {
+            let message = Template::Review(Box::new(ReviewMessage {
+                kind: kind.into(),
+                first_name: "Ana".into(),
+                property_name: "Loft & Garden".into(),
+                reference: "0190".into(),
+                check_in: "2027-07-14".into(),
+                check_out: "2027-07-17".into(),
+                rating: 4,
+                text: "<script>thanks</script>".into(),
+                review_until: "2027-08-17".into(),
+            }));
+            let rendered = render(&message, &brand()).unwrap();
+            assert_eq!(rendered.subject, format!("{subject} · Sea & Sun"));
+            assert!(rendered.text.contains(text), "{}", rendered.text);
+            assert!(!rendered.html.contains("<script>"), "HTML is escaped");
         }
     }
 

@@ -123,8 +123,32 @@ pub struct Property {
 }
 
 impl Property {
+    /// The average of the published reviews, half-even to two decimals; `None` without any.
     pub fn average_rating(&self) -> Option<f64> {
-        (self.review_count > 0).then(|| self.rating_sum as f64 / self.review_count as f64)
+        (self.review_count > 0)
+            .then(|| rating_x100(self.rating_sum, self.review_count) as f64 / 100.0)
+    }
+}
+
+/// A change to a property's published ratings: what to add to their sum and their count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RatingChange {
+    pub sum: i64,
+    pub count: i64,
+}
+
+/// The average of `count` ratings summing to `sum`, times 100 and rounded half to even (0
+/// without ratings): what `sort=rating` orders by, and the average shown, in hundredths.
+pub fn rating_x100(sum: i64, count: i64) -> i64 {
+    if count <= 0 {
+        return 0;
+    }
+    let scaled = sum * 100;
+    let (quotient, remainder) = (scaled / count, scaled % count);
+    match (2 * remainder).cmp(&count) {
+        std::cmp::Ordering::Greater => quotient + 1,
+        std::cmp::Ordering::Equal if quotient % 2 == 1 => quotient + 1,
+        _ => quotient,
     }
 }
 
@@ -189,9 +213,7 @@ impl Cursor {
         let key = match sort {
             Sort::Newest => 0,
             Sort::PriceAsc | Sort::PriceDesc => property.listing.nightly_price,
-            Sort::Rating => property
-                .average_rating()
-                .map_or(0, |rating| (rating * 100.0).round() as i64),
+            Sort::Rating => rating_x100(property.rating_sum, property.review_count),
         };
         Self {
             sort,
@@ -325,6 +347,18 @@ impl Listing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_average_rating_is_rounded_half_to_even_in_hundredths() {
+        assert_eq!(rating_x100(0, 0), 0);
+        assert_eq!(rating_x100(5, 1), 500);
+        // 14 / 3 = 4.666...: up; 13 / 3 = 4.333...: down.
+        assert_eq!(rating_x100(14, 3), 467);
+        assert_eq!(rating_x100(13, 3), 433);
+        // Exactly half a hundredth: to the even neighbour. 401/200 = 2.005, 403/200 = 2.015.
+        assert_eq!(rating_x100(401, 200), 200);
+        assert_eq!(rating_x100(403, 200), 202);
+    }
 
     pub fn listing() -> Listing {
         Listing {

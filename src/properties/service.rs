@@ -6,15 +6,15 @@ use uuid::Uuid;
 
 use super::{
     model::{
-        AMENITIES, Cursor, Listing, Page, Property, PropertyDetail, PropertyStatus, Search, Sort,
-        is_amenity, new_calendar_token,
+        AMENITIES, Cursor, Listing, Page, Property, PropertyDetail, PropertyStatus, RatingChange,
+        Search, Sort, is_amenity, new_calendar_token, rating_x100,
     },
     store,
 };
 use crate::{
     app::AppState,
     auth::Principal,
-    authz::{Permit, PropertyAction, Role, own_or_any},
+    authz::{Permit, PropertyAction, ReviewAction, Role, own_or_any},
     availability,
     cache::ReadCache,
     db::{Db, Timestamp, Tx},
@@ -304,6 +304,39 @@ pub async fn listed_for_booking(
         .await?
         .filter(|property| property.listing.status == PropertyStatus::Listed)
         .ok_or(ApiError::NotFound("property"))
+}
+
+/// Adds `change` (to the sum and the count of published ratings) to the property's rating,
+/// in the transaction of the review change that causes it. The property row stays locked
+/// until `tx` ends (on PostgreSQL; SQLite's writer lock serializes anyway), so concurrent
+/// changes add up; the caller commits with `commit_rating_change`.
+#[tracing::instrument(skip(tx, permit), fields(tenant = %permit.tenant()))]
+pub async fn adjust_rating(
+    tx: &mut Tx,
+    permit: &Permit<ReviewAction>,
+    id: PropertyId,
+    change: RatingChange,
+) -> Result<(), ApiError> {
+    let (sum, count) = store::rating_in(tx, permit.tenant(), id)
+        .await?
+        .ok_or(ApiError::NotFound("property"))?;
+    let (sum, count) = (sum + change.sum, count + change.count);
+    if sum < 0 || count < 0 {
+        return Err(ApiError::internal(format!(
+            "the rating of property {id} would become {sum} over {count} reviews"
+        )));
+    }
+    store::set_rating(tx, permit, id, (sum, count, rating_x100(sum, count))).await
+}
+
+/// Commits a transaction that changed ratings: the tenant's cached property answers (details
+/// and searches, which show and sort by ratings) are stale from then on.
+pub async fn commit_rating_change(
+    state: &AppState,
+    tx: Tx,
+    tenant: TenantId,
+) -> Result<(), ApiError> {
+    tenants::commit_listings_change(state, tx, tenant).await
 }
 
 /// A partial edit, applied over the current listing and then checked as a whole.

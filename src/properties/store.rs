@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::model::{Cursor, Listing, Location, Property, PropertyStatus, Search, Sort};
 use crate::photos::model::PropertyImage;
 use crate::{
-    authz::{Permit, PropertyAction},
+    authz::{Permit, PropertyAction, ReviewAction},
     availability, bind_all,
     db::{Bind, Db, Timestamp, Tx},
     error::ApiError,
@@ -441,6 +441,61 @@ pub async fn get_in(
         }
     };
     row.map(Property::try_from).transpose()
+}
+
+/// The property's rating aggregate (sum and count of its published reviews), read in `tx` and
+/// (on PostgreSQL) locked until it ends; deleted properties keep theirs too.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %id))]
+pub async fn rating_in(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: PropertyId,
+) -> Result<Option<(i64, i64)>, ApiError> {
+    let sql = "SELECT rating_sum, review_count FROM properties WHERE tenant_id = $1 AND id = $2";
+    let row: Option<(i64, i64)> = match tx {
+        Tx::Postgres(tx) => {
+            sqlx::query_as(&format!("{sql} FOR UPDATE"))
+                .bind(tenant.0)
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        Tx::Sqlite(tx) => {
+            sqlx::query_as(sql)
+                .bind(tenant.0)
+                .bind(id.0)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+    };
+    Ok(row)
+}
+
+/// Writes the property's rating aggregate and the average `sort=rating` orders by.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), property = %id))]
+pub async fn set_rating(
+    tx: &mut Tx,
+    permit: &Permit<ReviewAction>,
+    id: PropertyId,
+    (sum, count, x100): (i64, i64, i64),
+) -> Result<(), ApiError> {
+    permit.require(ReviewAction::WRITES)?;
+    let tenant = permit.tenant();
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE properties SET rating_sum = $3, review_count = $4, \
+             rating_x100 = CAST($5 AS INTEGER) WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.0)
+        .bind(id.0)
+        .bind(sum)
+        .bind(count)
+        .bind(x100)
+        .execute(conn)
+        .await
+        .map(drop)
+    })?;
+    Ok(())
 }
 
 /// Whether the tenant has ever had a property (deleted ones count: their bookings keep prices).

@@ -5,7 +5,8 @@ use super::{
     model::Tenant,
     service,
     settings::{
-        BookingMode, CancellationPolicy, PaymentCollection, SettingsChange, TenantSettings,
+        BookingMode, CancellationPolicy, PaymentCollection, ReviewPublication, SettingsChange,
+        TenantSettings,
     },
 };
 use crate::{
@@ -70,6 +71,15 @@ pub enum CancellationPolicyDto {
     Strict,
 }
 
+/// When reviews appear: `immediate` (as written) or `double_blind` (default: a stay's guest
+/// and host reviews appear together once both are written, or when the review window closes).
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case", rename = "ReviewPublication")]
+pub enum ReviewPublicationDto {
+    Immediate,
+    DoubleBlind,
+}
+
 macro_rules! convert_enum {
     ($dto:ident <-> $domain:ident { $($variant:ident),+ }) => {
         impl From<$domain> for $dto {
@@ -88,6 +98,7 @@ macro_rules! convert_enum {
 convert_enum!(BookingModeDto <-> BookingMode { Instant, Request });
 convert_enum!(PaymentCollectionDto <-> PaymentCollection { Online, AtProperty });
 convert_enum!(CancellationPolicyDto <-> CancellationPolicy { Flexible, Moderate, Strict });
+convert_enum!(ReviewPublicationDto <-> ReviewPublication { Immediate, DoubleBlind });
 
 /// A tenant's settings.
 #[derive(Debug, Object)]
@@ -115,8 +126,9 @@ pub struct SettingsView {
     cancellation_policy: CancellationPolicyDto,
     /// Whether `host: true` at registration grants the host role (default true).
     self_service_hosts: bool,
-    /// Days after check-out during which guests may review (default 30).
+    /// Days after check-out during which guests and hosts may review the stay (default 30).
     review_window_days: u32,
+    review_publication: ReviewPublicationDto,
     /// Unpaid bookings (requests and holds awaiting payment) a guest may have at once
     /// (default 3); one more is 409 `too_many_unpaid_bookings`.
     max_unpaid_bookings: u32,
@@ -158,6 +170,7 @@ impl From<TenantSettings> for SettingsView {
             cancellation_policy: settings.cancellation_policy.into(),
             self_service_hosts: settings.self_service_hosts,
             review_window_days: settings.review_window_days,
+            review_publication: settings.review_publication.into(),
             max_unpaid_bookings: settings.max_unpaid_bookings,
             max_stay_nights: settings.max_stay_nights,
             booking_window_days: settings.booking_window_days,
@@ -196,6 +209,7 @@ pub struct SettingsUpdate {
     self_service_hosts: Option<bool>,
     #[oai(validator(minimum(value = "1"), maximum(value = "365")))]
     review_window_days: Option<u32>,
+    review_publication: Option<ReviewPublicationDto>,
     #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
     max_unpaid_bookings: Option<u32>,
     #[oai(validator(minimum(value = "1"), maximum(value = "366")))]
@@ -295,6 +309,9 @@ impl TenantsApi {
                 .map(|policy| CancellationPolicy::from(policy).as_str().to_owned()),
             self_service_hosts: body.self_service_hosts,
             review_window_days: body.review_window_days,
+            review_publication: body
+                .review_publication
+                .map(|publication| ReviewPublication::from(publication).as_str().to_owned()),
             max_unpaid_bookings: body.max_unpaid_bookings,
             max_stay_nights: body.max_stay_nights,
             booking_window_days: body.booking_window_days,

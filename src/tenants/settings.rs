@@ -52,6 +52,12 @@ setting_enum!(
     /// The refund rules a booking snapshots when it is made.
     CancellationPolicy { Flexible => "flexible", Moderate => "moderate", Strict => "strict" }
 );
+setting_enum!(
+    /// `immediate`: reviews appear as they are written; `double_blind`: a stay's two reviews
+    /// (the guest's of the property, the host's of the guest) appear together once both are
+    /// written, or when the review window closes.
+    ReviewPublication { Immediate => "immediate", DoubleBlind => "double_blind" }
+);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantSettings {
@@ -69,6 +75,7 @@ pub struct TenantSettings {
     pub cancellation_policy: CancellationPolicy,
     pub self_service_hosts: bool,
     pub review_window_days: u32,
+    pub review_publication: ReviewPublication,
     /// Unpaid bookings (requests and holds) a guest may have at once.
     pub max_unpaid_bookings: u32,
     /// The longest stay, whatever a listing allows.
@@ -114,6 +121,7 @@ impl TenantSettings {
             cancellation_policy: CancellationPolicy::Moderate,
             self_service_hosts: true,
             review_window_days: 30,
+            review_publication: ReviewPublication::DoubleBlind,
             max_unpaid_bookings: 3,
             max_stay_nights: 90,
             booking_window_days: 730,
@@ -156,6 +164,7 @@ pub struct SettingsChange {
     pub cancellation_policy: Option<String>,
     pub self_service_hosts: Option<bool>,
     pub review_window_days: Option<u32>,
+    pub review_publication: Option<String>,
     pub max_unpaid_bookings: Option<u32>,
     pub max_stay_nights: Option<u32>,
     pub booking_window_days: Option<u32>,
@@ -290,6 +299,18 @@ impl SettingsChange {
             )
         {
             next.cancellation_policy = policy;
+        }
+        if let Some(publication) = self.review_publication
+            && let Some(publication) = one_of(
+                "review_publication",
+                &publication,
+                ReviewPublication::parse,
+                ReviewPublication::ALL,
+                ReviewPublication::as_str,
+                &mut errors,
+            )
+        {
+            next.review_publication = publication;
         }
         if let Some(url) = self.site_url {
             let url = url.trim().trim_end_matches('/');
@@ -451,6 +472,7 @@ mod tests {
             cancellation_policy: Some("none".into()),
             self_service_hosts: Some(false),
             review_window_days: Some(0),
+            review_publication: Some("whenever".into()),
             max_unpaid_bookings: Some(0),
             max_stay_nights: Some(367),
             booking_window_days: Some(0),
@@ -484,6 +506,7 @@ mod tests {
                 "rate_limit_plan",
                 "reply_to",
                 "request_expiry_hours",
+                "review_publication",
                 "review_window_days",
                 "site_url",
                 "tax_bps",

@@ -5,7 +5,9 @@ use uuid::Uuid;
 
 use super::{
     model::{Tenant, TenantSlug, TenantStatus},
-    settings::{BookingMode, CancellationPolicy, PaymentCollection, TenantSettings},
+    settings::{
+        BookingMode, CancellationPolicy, PaymentCollection, ReviewPublication, TenantSettings,
+    },
 };
 use crate::{
     authz::{Permit, SettingsAction, TestClockAction},
@@ -38,6 +40,7 @@ struct TenantRow {
     cancellation_policy: String,
     self_service_hosts: bool,
     review_window_days: i64,
+    review_publication: String,
     max_unpaid_bookings: i64,
     max_stay_nights: i64,
     booking_window_days: i64,
@@ -70,6 +73,8 @@ impl TryFrom<TenantRow> for Tenant {
             tax_bps: number(row.tax_bps, "tax_bps")?,
             host_fee_bps: number(row.host_fee_bps, "host_fee_bps")?,
             review_window_days: number(row.review_window_days, "review_window_days")?,
+            review_publication: ReviewPublication::parse(&row.review_publication)
+                .ok_or_else(|| corrupt("review_publication"))?,
             max_unpaid_bookings: number(row.max_unpaid_bookings, "max_unpaid_bookings")?,
             max_stay_nights: number(row.max_stay_nights, "max_stay_nights")?,
             booking_window_days: number(row.booking_window_days, "booking_window_days")?,
@@ -112,7 +117,7 @@ const SELECT: &str = "SELECT t.id, t.slug, t.name, t.status, t.policy_version, \
     CAST(s.platform_fee_bps AS BIGINT) AS platform_fee_bps, CAST(s.tax_bps AS BIGINT) AS tax_bps, \
     CAST(s.host_fee_bps AS BIGINT) AS host_fee_bps, \
     s.cancellation_policy, s.self_service_hosts, \
-    CAST(s.review_window_days AS BIGINT) AS review_window_days, \
+    CAST(s.review_window_days AS BIGINT) AS review_window_days, s.review_publication, \
     CAST(s.max_unpaid_bookings AS BIGINT) AS max_unpaid_bookings, \
     CAST(s.max_stay_nights AS BIGINT) AS max_stay_nights, \
     CAST(s.booking_window_days AS BIGINT) AS booking_window_days, s.allowed_origins, \
@@ -167,9 +172,9 @@ async fn write_settings(
          payment_collection, hold_minutes, request_expiry_hours, platform_fee_bps, tax_bps, \
          cancellation_policy, self_service_hosts, review_window_days, rate_limit_plan, updated_at, \
          max_unpaid_bookings, max_stay_nights, booking_window_days, allowed_origins, site_url, \
-         reply_to, host_fee_bps) \
+         reply_to, host_fee_bps, review_publication) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21, $22)"
+         $19, $20, $21, $22, $23)"
     } else {
         "UPDATE tenant_settings SET display_name = $2, currency = $3, timezone = $4, \
          booking_mode = $5, payment_collection = $6, hold_minutes = $7, \
@@ -177,7 +182,7 @@ async fn write_settings(
          cancellation_policy = $11, self_service_hosts = $12, review_window_days = $13, \
          rate_limit_plan = $14, updated_at = $15, max_unpaid_bookings = $16, \
          max_stay_nights = $17, booking_window_days = $18, allowed_origins = $19, \
-         site_url = $20, reply_to = $21, host_fee_bps = $22, \
+         site_url = $20, reply_to = $21, host_fee_bps = $22, review_publication = $23, \
          version = version + 1 \
          WHERE tenant_id = $1"
     };
@@ -205,6 +210,7 @@ async fn write_settings(
             .bind(settings.site_url.as_deref().unwrap_or_default())
             .bind(settings.reply_to.as_deref().unwrap_or_default())
             .bind(i64::from(settings.host_fee_bps) as i32)
+            .bind(settings.review_publication.as_str())
             .execute(conn)
             .await
             .map(drop)

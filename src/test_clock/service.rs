@@ -7,7 +7,7 @@ use crate::{
     bookings,
     db::Timestamp,
     error::{ApiError, ErrorCode, FieldError},
-    payments,
+    payments, reviews,
     tenants::{Tenant, service as tenants},
 };
 
@@ -65,7 +65,8 @@ pub async fn now(
 }
 
 /// Moves the clock forward and runs what fell due in the tenant by then (expiry of requests
-/// and holds, completion of stays); returns the new time.
+/// and holds, completion of stays, payouts, publication of reviews whose window closed);
+/// returns the new time.
 #[tracing::instrument(skip_all, fields(tenant = %tenant.slug, advance = ?advance))]
 pub async fn advance(
     state: &AppState,
@@ -99,6 +100,7 @@ pub async fn advance(
     let moved = tenants::advance_clock(state, &permit, tenant, to).await?;
     bookings::jobs::run_due(&state.db, &moved).await?;
     payments::service::run_due(state, &moved).await?;
+    reviews::service::run_due(state, &moved).await?;
     tracing::info!(now = %moved.now().get(), "test clock advanced");
     Ok(moved.now())
 }

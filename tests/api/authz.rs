@@ -85,6 +85,20 @@ pub(crate) fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("receive_payment_webhook", EVERYONE_HERE),
         ("list_payouts", HOSTS),
         ("mark_payout_paid", ADMINS),
+        ("list_property_reviews", EVERYONE_HERE),
+        ("get_review", EVERYONE_HERE),
+        ("list_reviews", ADMINS),
+        // Without a completed stay the guest is refused with `review_not_allowed`, not by the
+        // rules.
+        ("create_review", GUESTS),
+        ("update_review", GUESTS),
+        // Another's review is not found rather than refused, so as not to reveal it.
+        ("delete_review", SIGNED_IN),
+        ("reply_to_review", HOSTS),
+        ("hide_review", ADMINS),
+        ("unhide_review", ADMINS),
+        ("create_guest_review", HOSTS),
+        ("list_user_reviews", HOSTS),
         ("replace_password", EVERYONE_HERE),
         ("register", EVERYONE_HERE),
         ("login", EVERYONE_HERE),
@@ -149,6 +163,10 @@ fn body_for(operation: &str) -> Option<Value> {
         "quote_stay" => json!({ "check_in": "2099-01-05", "check_out": "2099-01-08", "guests": 2 }),
         "create_payment" => json!({ "payment_method": "pm_sim_success" }),
         "create_refund" => json!({ "reason": "goodwill" }),
+        "create_review" | "create_guest_review" => json!({ "rating": 5, "comment": "Lovely" }),
+        "update_review" => json!({ "rating": 4 }),
+        "reply_to_review" => json!({ "text": "Thank you" }),
+        "hide_review" => json!({ "reason": "off topic" }),
         "create_booking" => json!({
             "property_id": uuid::Uuid::now_v7(), "check_in": "2099-01-05", "check_out": "2099-01-08", "guests": 2
         }),

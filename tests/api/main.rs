@@ -27,6 +27,7 @@ mod pricing;
 mod properties;
 mod ratelimit;
 mod redis_outage;
+mod reviews;
 mod schemas;
 mod search_plans;
 mod secrets;

@@ -557,3 +557,147 @@ fn stay_dates_are_dates_and_the_idempotency_key_is_required() {
     assert_eq!(key["in"], "header");
     assert_eq!(key["required"], true);
 }
+
+/// Reviews' answers, from a completed stay of a test tenant (its clock completes the stay).
+#[tokio::test]
+async fn review_answers_match_their_documented_schemas() {
+    let app = spawn_app().await;
+    app.create_test_tenant("acme").await;
+    let admin = app.tenant_admin("acme").await;
+    let mut checker = Checker {
+        app: &app,
+        spec: spec(),
+        checked: Vec::new(),
+    };
+    let t = |path: &str| format!("/v1/t/acme{path}");
+    let admin_token = Some(admin.access_token.as_str());
+    checker
+        .call(
+            "update_settings",
+            Method::PATCH,
+            &t("/settings"),
+            admin_token,
+            Some(json!({ "payment_collection": "at_property", "review_publication": "double_blind" })),
+        )
+        .await;
+    let host = app.register("acme", "host@example.com", true).await;
+    let guest = app.register("acme", "guest@example.com", false).await;
+    let (host_token, guest_token) = (
+        Some(host.access_token.as_str()),
+        Some(guest.access_token.as_str()),
+    );
+    let property = crate::bookings::listed_property(&app, &host, "Loft").await;
+    let booking = app
+        .bookings(&guest)
+        .created(&crate::helpers::Stay::days(1, 2).at(&property))
+        .await;
+    checker
+        .call(
+            "advance_test_clock",
+            Method::POST,
+            &t("/test-clock/advance"),
+            admin_token,
+            Some(json!({ "hours": 72 })),
+        )
+        .await;
+
+    let reviews = t(&format!("/properties/{property}/reviews"));
+    let example = json!({ "rating": 4, "comment": "Quiet and bright." });
+    let (_, review) = checker
+        .call(
+            "create_review",
+            Method::POST,
+            &reviews,
+            guest_token,
+            Some(example.clone()),
+        )
+        .await;
+    assert_eq!(review["status"], "pending");
+    let (status, _) = checker
+        .answer(
+            "create_review",
+            Method::POST,
+            &reviews,
+            guest_token,
+            Some(example.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let review_path = t(&format!("/reviews/{}", review["id"].as_str().unwrap()));
+    checker
+        .call(
+            "update_review",
+            Method::PATCH,
+            &review_path,
+            guest_token,
+            Some(json!({ "rating": 5 })),
+        )
+        .await;
+    let booking_id = booking["id"].as_str().unwrap();
+    let guest_review = t(&format!("/bookings/{booking_id}/guest-review"));
+    checker
+        .call(
+            "create_guest_review",
+            Method::POST,
+            &guest_review,
+            host_token,
+            Some(example),
+        )
+        .await;
+    checker
+        .call(
+            "reply_to_review",
+            Method::PUT,
+            &format!("{review_path}/reply"),
+            host_token,
+            Some(json!({ "text": "Thank you!" })),
+        )
+        .await;
+    let page = checker
+        .get(
+            "list_property_reviews",
+            &format!("{reviews}?sort=rating_desc"),
+            None,
+        )
+        .await;
+    assert_eq!(page["data"][0]["reply"]["text"], "Thank you!");
+    checker.get("get_review", &review_path, None).await;
+    checker
+        .get("list_reviews", &t("/reviews?status=published"), admin_token)
+        .await;
+    checker
+        .get(
+            "list_user_reviews",
+            &t(&format!("/users/{}/reviews", guest.id)),
+            host_token,
+        )
+        .await;
+    checker
+        .call(
+            "hide_review",
+            Method::POST,
+            &format!("{review_path}/hide"),
+            admin_token,
+            Some(json!({ "reason": "Checked." })),
+        )
+        .await;
+    checker
+        .call(
+            "unhide_review",
+            Method::POST,
+            &format!("{review_path}/unhide"),
+            admin_token,
+            None,
+        )
+        .await;
+    checker
+        .call(
+            "delete_review",
+            Method::DELETE,
+            &review_path,
+            guest_token,
+            None,
+        )
+        .await;
+    assert_eq!(checker.checked.len(), 14, "{:?}", checker.checked);
+}

@@ -205,6 +205,8 @@ pub struct SettingsPatch<'a> {
     pub max_stay_nights: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub booking_window_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_publication: Option<&'a str>,
 }
 
 /// Who calls, and where: the app itself or another replica of it.
