@@ -66,6 +66,8 @@ pub struct TenantSettings {
     pub tax_bps: u32,
     pub cancellation_policy: CancellationPolicy,
     pub self_service_hosts: bool,
+    /// Whether guests must verify their email address before booking.
+    pub require_verified_email: bool,
     pub review_window_days: u32,
     /// Unpaid bookings (requests and holds) a guest may have at once.
     pub max_unpaid_bookings: u32,
@@ -110,6 +112,7 @@ impl TenantSettings {
             tax_bps: 0,
             cancellation_policy: CancellationPolicy::Moderate,
             self_service_hosts: true,
+            require_verified_email: false,
             review_window_days: 30,
             max_unpaid_bookings: 3,
             max_stay_nights: 90,
@@ -151,6 +154,7 @@ pub struct SettingsChange {
     pub tax_bps: Option<u32>,
     pub cancellation_policy: Option<String>,
     pub self_service_hosts: Option<bool>,
+    pub require_verified_email: Option<bool>,
     pub review_window_days: Option<u32>,
     pub max_unpaid_bookings: Option<u32>,
     pub max_stay_nights: Option<u32>,
@@ -403,6 +407,9 @@ impl SettingsChange {
         if let Some(hosts) = self.self_service_hosts {
             next.self_service_hosts = hosts;
         }
+        if let Some(required) = self.require_verified_email {
+            next.require_verified_email = required;
+        }
         if let Some(plan) = self.rate_limit_plan {
             if plans.contains(&plan.as_str()) {
                 next.rate_limit_plan = plan;
@@ -440,6 +447,7 @@ mod tests {
             tax_bps: Some(5001),
             cancellation_policy: Some("none".into()),
             self_service_hosts: Some(false),
+            require_verified_email: Some(true),
             review_window_days: Some(0),
             max_unpaid_bookings: Some(0),
             max_stay_nights: Some(367),

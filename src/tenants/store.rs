@@ -36,6 +36,7 @@ struct TenantRow {
     tax_bps: i64,
     cancellation_policy: String,
     self_service_hosts: bool,
+    require_verified_email: bool,
     review_window_days: i64,
     max_unpaid_bookings: i64,
     max_stay_nights: i64,
@@ -83,6 +84,7 @@ impl TryFrom<TenantRow> for Tenant {
             currency: row.currency,
             timezone: row.timezone,
             self_service_hosts: row.self_service_hosts,
+            require_verified_email: row.require_verified_email,
             rate_limit_plan: row.rate_limit_plan,
             version: row.settings_version,
         };
@@ -108,7 +110,7 @@ const SELECT: &str = "SELECT t.id, t.slug, t.name, t.status, t.policy_version, \
     CAST(s.hold_minutes AS BIGINT) AS hold_minutes, \
     CAST(s.request_expiry_hours AS BIGINT) AS request_expiry_hours, \
     CAST(s.platform_fee_bps AS BIGINT) AS platform_fee_bps, CAST(s.tax_bps AS BIGINT) AS tax_bps, \
-    s.cancellation_policy, s.self_service_hosts, \
+    s.cancellation_policy, s.self_service_hosts, s.require_verified_email, \
     CAST(s.review_window_days AS BIGINT) AS review_window_days, \
     CAST(s.max_unpaid_bookings AS BIGINT) AS max_unpaid_bookings, \
     CAST(s.max_stay_nights AS BIGINT) AS max_stay_nights, \
@@ -164,9 +166,9 @@ async fn write_settings(
          payment_collection, hold_minutes, request_expiry_hours, platform_fee_bps, tax_bps, \
          cancellation_policy, self_service_hosts, review_window_days, rate_limit_plan, updated_at, \
          max_unpaid_bookings, max_stay_nights, booking_window_days, allowed_origins, site_url, \
-         reply_to) \
+         reply_to, require_verified_email) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21)"
+         $19, $20, $21, $22)"
     } else {
         "UPDATE tenant_settings SET display_name = $2, currency = $3, timezone = $4, \
          booking_mode = $5, payment_collection = $6, hold_minutes = $7, \
@@ -174,7 +176,7 @@ async fn write_settings(
          cancellation_policy = $11, self_service_hosts = $12, review_window_days = $13, \
          rate_limit_plan = $14, updated_at = $15, max_unpaid_bookings = $16, \
          max_stay_nights = $17, booking_window_days = $18, allowed_origins = $19, \
-         site_url = $20, reply_to = $21, \
+         site_url = $20, reply_to = $21, require_verified_email = $22, \
          version = version + 1 \
          WHERE tenant_id = $1"
     };
@@ -201,6 +203,7 @@ async fn write_settings(
             .bind(settings.allowed_origins.join(","))
             .bind(settings.site_url.as_deref().unwrap_or_default())
             .bind(settings.reply_to.as_deref().unwrap_or_default())
+            .bind(settings.require_verified_email)
             .execute(conn)
             .await
             .map(drop)
