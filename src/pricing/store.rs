@@ -254,12 +254,14 @@ pub async fn delete_season(
     Ok(deleted == 1)
 }
 
-/// The condition, on a query over `properties`, that no season covering the check-in night
-/// (bound as `$check_in`) asks for more nights than the stay's (bound as `$nights`).
+/// The condition, on a query over `properties`, that the season covering the check-in night
+/// (bound as `$check_in`), if any, asks for no more nights than the stay's (bound as
+/// `$nights`). A correlated scalar subquery (seasons never overlap, so at most one row): an
+/// `EXISTS` would let PostgreSQL hash the whole seasons table for a search of many listings.
 pub fn season_min_nights_condition(check_in: usize, nights: usize) -> String {
     format!(
-        "NOT EXISTS (SELECT 1 FROM property_seasons s WHERE s.tenant_id = properties.tenant_id \
-         AND s.property_id = properties.id AND s.start_date <= ${check_in} \
-         AND s.end_date > ${check_in} AND s.min_nights > ${nights})"
+        "COALESCE((SELECT s.min_nights FROM property_seasons s \
+         WHERE s.tenant_id = properties.tenant_id AND s.property_id = properties.id \
+         AND s.start_date <= ${check_in} AND s.end_date > ${check_in} LIMIT 1), 0) <= ${nights}"
     )
 }
