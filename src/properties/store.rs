@@ -571,25 +571,43 @@ fn bounding_box((lat, lng, radius_km): (f64, f64, f64)) -> ((f64, f64, f64, f64)
     )
 }
 
+/// The longitude ranges a bounding box from `west` to `east` covers: one, or two when it
+/// crosses the antimeridian (a box wider than the world covers it all).
+fn longitude_ranges(west: f64, east: f64) -> Vec<(f64, f64)> {
+    if east - west >= 360.0 {
+        vec![(-180.0, 180.0)]
+    } else if west < -180.0 {
+        vec![(west + 360.0, 180.0), (-180.0, east)]
+    } else if east > 180.0 {
+        vec![(west, 180.0), (-180.0, east - 360.0)]
+    } else {
+        vec![(west, east)]
+    }
+}
+
 /// Whether a radius search's bounding box holds `CROWDED` listings or more: an index-only count
-/// that stops there.
+/// (of each side of the antimeridian) that stops there.
 async fn is_crowded(db: &Db, tenant: TenantId, near: (f64, f64, f64)) -> Result<bool, ApiError> {
     let ((south, north, west, east), _) = bounding_box(near);
-    let found: i64 = on_db!(db, |pool| {
-        sqlx::query_scalar(
-            "SELECT count(*) FROM (SELECT 1 FROM properties WHERE tenant_id = $1 \
-             AND deleted_at IS NULL AND lat >= $2 AND lat <= $3 AND lng >= $4 AND lng <= $5 \
-             LIMIT $6) AS area",
-        )
-        .bind(tenant.0)
-        .bind(south)
-        .bind(north)
-        .bind(west)
-        .bind(east)
-        .bind(CROWDED)
-        .fetch_one(pool)
-        .await
-    })?;
+    let mut found = 0;
+    for (from, to) in longitude_ranges(west, east) {
+        let counted: i64 = on_db!(db, |pool| {
+            sqlx::query_scalar(
+                "SELECT count(*) FROM (SELECT 1 FROM properties WHERE tenant_id = $1 \
+                 AND deleted_at IS NULL AND lat >= $2 AND lat <= $3 AND lng >= $4 AND lng <= $5 \
+                 LIMIT $6) AS area",
+            )
+            .bind(tenant.0)
+            .bind(south)
+            .bind(north)
+            .bind(from)
+            .bind(to)
+            .bind(CROWDED)
+            .fetch_one(pool)
+            .await
+        })?;
+        found += counted;
+    }
     Ok(found >= CROWDED)
 }
 
@@ -686,20 +704,33 @@ fn search_sql(
         let column = if crowded { "+lat" } else { "lat" };
         add!(|n: usize| format!("{column} >= ${n}"), Bind::Float(south));
         add!(|n: usize| format!("{column} <= ${n}"), Bind::Float(north));
-        add!(|n: usize| format!("lng >= ${n}"), Bind::Float(west));
-        add!(|n: usize| format!("lng <= ${n}"), Bind::Float(east));
+        let ranges = longitude_ranges(west, east);
+        let mut alternatives = Vec::new();
+        for (from, to) in &ranges {
+            binds.push(Bind::Float(*from));
+            binds.push(Bind::Float(*to));
+            let n = binds.len();
+            alternatives.push(format!("(lng >= ${} AND lng <= ${n})", n - 1));
+        }
+        conditions.push(alternatives.join(" OR "));
         let degrees = radius_km / KM_PER_DEGREE;
         binds.push(Bind::Float(lat));
         binds.push(Bind::Float(lng));
         binds.push(Bind::Float(shrink));
         binds.push(Bind::Float(degrees * degrees));
         let n = binds.len();
+        let (a, b, c, d) = (n - 3, n - 2, n - 1, n);
+        // Across the antimeridian, the longitude difference wraps to the short way round.
+        let delta = if ranges.len() > 1 {
+            format!(
+                "(CASE WHEN lng - ${b} > 180 THEN lng - ${b} - 360 \
+                 WHEN lng - ${b} < -180 THEN lng - ${b} + 360 ELSE lng - ${b} END)"
+            )
+        } else {
+            format!("(lng - ${b})")
+        };
         conditions.push(format!(
-            "((lat - ${a}) * (lat - ${a}) + (lng - ${b}) * ${c} * (lng - ${b}) * ${c}) <= ${d}",
-            a = n - 3,
-            b = n - 2,
-            c = n - 1,
-            d = n
+            "((lat - ${a}) * (lat - ${a}) + {delta} * ${c} * {delta} * ${c}) <= ${d}"
         ));
     }
     if let Some(stay) = search.stay {

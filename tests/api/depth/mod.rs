@@ -4,6 +4,7 @@
 //! emails; a property's own time zone around midnight and a DST change.
 
 mod modes;
+mod near;
 mod prices;
 mod rules;
 mod time_zone;
