@@ -53,6 +53,20 @@ pub enum Template {
     Booking(Box<BookingMessage>),
     /// A payment's receipt to the guest, or a payout's notice to the host.
     Payment(Box<PaymentMessage>),
+    /// An imported calendar marks busy nights of a booking: a double booking, to the host.
+    ImportConflict(Box<ImportConflictMessage>),
+}
+
+/// What the host is told when another channel's calendar overlaps a booking.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportConflictMessage {
+    pub first_name: String,
+    pub property_name: String,
+    pub reference: String,
+    pub check_in: String,
+    pub check_out: String,
+    /// The imported calendar's URL.
+    pub calendar_url: String,
 }
 
 /// What a message about money says: `kind` is `receipt` (to the guest, for a payment) or
@@ -99,6 +113,7 @@ impl Template {
             Self::RegistrationAttempt { .. } => "registration_attempt",
             Self::Booking(_) => "booking",
             Self::Payment(_) => "payment",
+            Self::ImportConflict(_) => "import_conflict",
         }
     }
 }
@@ -133,6 +148,9 @@ const SOURCES: &[(&str, &str)] = templates!(
     "payment.subject",
     "payment.txt",
     "payment.html",
+    "import_conflict.subject",
+    "import_conflict.txt",
+    "import_conflict.html",
 );
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -198,6 +216,14 @@ mod tests {
                 first_name: "Ana".into(),
                 sign_in_link: "https://example.com/sign-in?tenant=acme".into(),
             },
+            Template::ImportConflict(Box::new(ImportConflictMessage {
+                first_name: "Ana".into(),
+                property_name: "Loft & Garden".into(),
+                reference: "0190".into(),
+                check_in: "2027-07-14".into(),
+                check_out: "2027-07-17".into(),
+                calendar_url: "https://example.com/4711.ics".into(),
+            })),
         ];
         for template in templates {
             let rendered = render(&template, &brand()).unwrap();

@@ -3,6 +3,7 @@
 //! search; per-date prices, seasons and guest fees to the cent; booking modes and verified
 //! emails; a property's own time zone around midnight and a DST change.
 
+mod imports;
 mod modes;
 mod near;
 mod prices;
