@@ -292,6 +292,19 @@ pub async fn for_change(
     Ok((property, permit))
 }
 
+/// The stay rules of a property, for Staybase's own work (completing stays at the check-out
+/// time); a deleted property's stays follow the default rules in the tenant's time zone.
+pub async fn stay_rules(
+    db: &Db,
+    tenant: TenantId,
+    id: PropertyId,
+) -> Result<availability::StayRules, ApiError> {
+    Ok(store::get(db, tenant, id)
+        .await?
+        .map(|property| property.listing.rules)
+        .unwrap_or_default())
+}
+
 /// A listed property, read in `tx` and locked until it ends (on PostgreSQL; SQLite's writer
 /// lock serializes anyway): what a booking is made against.
 #[tracing::instrument(skip(tx))]
