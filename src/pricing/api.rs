@@ -2,12 +2,14 @@
 //! (`.../prices`) and seasons (`.../seasons`).
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, Enum, Object, OpenApi, param::Path, payload::Json, types::MaybeUndefined,
+};
 use uuid::Uuid;
 
 use super::{
     engine::{LineCode, Season},
-    service::{self, DatePrice, NewSeason},
+    service::{self, DatePrice, NewSeason, SeasonChange},
 };
 use crate::{
     app::AppState,
@@ -169,6 +171,22 @@ impl BodyExample for NewSeasonRequest {
             "start": "2027-07-01", "end": "2027-09-01",
             "nightly_price": { "amount": 18000, "currency": "EUR" }, "min_nights": 3
         })
+    }
+}
+
+/// Any subset of a season's fields; `min_nights: null` removes the minimum.
+#[derive(Debug, Object)]
+pub struct SeasonUpdate {
+    start: Option<ApiDate>,
+    end: Option<ApiDate>,
+    nightly_price: Option<MoneyDto>,
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "365")))]
+    min_nights: MaybeUndefined<u32>,
+}
+
+impl BodyExample for SeasonUpdate {
+    fn example() -> serde_json::Value {
+        serde_json::json!({ "nightly_price": { "amount": 19000, "currency": "EUR" }, "min_nights": null })
     }
 }
 
@@ -373,6 +391,60 @@ impl PricingApi {
                 .collect(),
             next_cursor: None,
         }))
+    }
+
+    /// Change a season (the property's owner, or tenant admins).
+    ///
+    /// 409 `season_overlap` when it would overlap another season of the property.
+    #[oai(
+        path = "/t/:tenant/properties/:id/seasons/:season_id",
+        method = "patch",
+        operation_id = "update_season"
+    )]
+    async fn update_season(
+        &self,
+        state: Data<&AppState>,
+        tenant: tenancy::Path,
+        caller: Caller,
+        id: Path<Uuid>,
+        season_id: Path<Uuid>,
+        body: JsonBody<SeasonUpdate>,
+    ) -> ApiResult<Json<SeasonView>, SeasonErrors> {
+        let body = body.0;
+        let start = body
+            .start
+            .as_deref()
+            .map(|value| parse_date("start", value));
+        let end = body.end.as_deref().map(|value| parse_date("end", value));
+        let errors: Vec<_> = [&start, &end]
+            .into_iter()
+            .filter_map(|parsed| parsed.as_ref().and_then(|parsed| parsed.as_ref().err()))
+            .cloned()
+            .collect();
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors).into());
+        }
+        let change = SeasonChange {
+            start: start.and_then(Result::ok),
+            end: end.and_then(Result::ok),
+            nightly_price: body
+                .nightly_price
+                .map(|money| (money.amount, money.currency)),
+            min_nights: match body.min_nights {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(nights) => Some(Some(nights)),
+            },
+        };
+        let season = service::change_season(
+            &state,
+            &tenant.0,
+            &caller.0,
+            (PropertyId(id.0), season_id.0),
+            change,
+        )
+        .await?;
+        Ok(Json(SeasonView::new(&tenant.0, season)))
     }
 
     /// Remove a season (the property's owner, or tenant admins).

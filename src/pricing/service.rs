@@ -12,7 +12,7 @@ use crate::{
     app::AppState,
     auth::Principal,
     availability,
-    dates::Stay,
+    dates::{Stay, format_date, parse_range},
     db::{Timestamp, Tx},
     error::{ApiError, ErrorCode, FieldError},
     ids::{PropertyId, TenantId},
@@ -285,10 +285,7 @@ pub async fn add_season(
         return Err(ApiError::NotFound("property"));
     }
     if !store::insert_season(&mut tx, &permit, property, &season, Timestamp::now()).await? {
-        return Err(ApiError::Conflict {
-            code: ErrorCode::SeasonOverlap,
-            detail: "The season overlaps another season of this property.".into(),
-        });
+        return Err(season_overlap());
     }
     tx.commit().await?;
     Ok(season)
@@ -304,6 +301,67 @@ pub async fn seasons(
 ) -> Result<Vec<Season>, ApiError> {
     properties::for_change(state, tenant, principal, property, CHANGE).await?;
     store::seasons_of(&state.db, tenant.id, property).await
+}
+
+/// A change to a season; `None` leaves a field as it is, `min_nights: Some(None)` removes the
+/// minimum.
+pub struct SeasonChange {
+    pub start: Option<Date>,
+    pub end: Option<Date>,
+    pub nightly_price: Option<(i64, String)>,
+    pub min_nights: Option<Option<u32>>,
+}
+
+/// Changes a season; overlapping another season of the property is 409 `season_overlap`.
+#[tracing::instrument(skip(state, tenant, principal, change), fields(tenant = %tenant.slug))]
+pub async fn change_season(
+    state: &AppState,
+    tenant: &Tenant,
+    principal: &Principal,
+    (property, season): (PropertyId, Uuid),
+    change: SeasonChange,
+) -> Result<Season, ApiError> {
+    let (_, permit) = properties::for_change(state, tenant, principal, property, CHANGE).await?;
+    let mut errors = Vec::new();
+    if let Some((amount, currency)) = &change.nightly_price {
+        checked_price(tenant, "nightly_price", (*amount, currency), &mut errors);
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let mut tx = state.db.begin().await?;
+    if !availability::lock_calendar(&mut tx, tenant.id, property).await? {
+        return Err(ApiError::NotFound("property"));
+    }
+    let mut changed = store::season_in(&mut tx, tenant.id, property, season)
+        .await?
+        .ok_or(ApiError::NotFound("season"))?;
+    changed.start = change.start.unwrap_or(changed.start);
+    changed.end = change.end.unwrap_or(changed.end);
+    if let Some((amount, _)) = change.nightly_price {
+        changed.nightly_price = amount;
+    }
+    if let Some(min_nights) = change.min_nights {
+        changed.min_nights = min_nights;
+    }
+    parse_season_range(changed.start, changed.end)?;
+    if !store::update_season(&mut tx, &permit, property, &changed).await? {
+        return Err(season_overlap());
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// Checks a season's nights: a forward range of at most `MAX_NIGHTS`, like any range.
+fn parse_season_range(start: Date, end: Date) -> Result<(), ApiError> {
+    parse_range("start", &format_date(start), "end", &format_date(end)).map(drop)
+}
+
+fn season_overlap() -> ApiError {
+    ApiError::Conflict {
+        code: ErrorCode::SeasonOverlap,
+        detail: "The season overlaps another season of this property.".into(),
+    }
 }
 
 #[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]

@@ -183,6 +183,85 @@ pub async fn seasons_of(
     Ok(rows.into_iter().map(Season::from).collect())
 }
 
+/// The season, read in a transaction that holds the calendar's lock.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %property))]
+pub async fn season_in(
+    tx: &mut Tx,
+    tenant: TenantId,
+    property: PropertyId,
+    season: Uuid,
+) -> Result<Option<Season>, ApiError> {
+    let row: Option<SeasonRow> = on_tx!(tx, |conn| {
+        sqlx::query_as(
+            "SELECT id, start_date, end_date, nightly_price, \
+             CAST(min_nights AS BIGINT) AS min_nights FROM property_seasons \
+             WHERE tenant_id = $1 AND property_id = $2 AND id = $3",
+        )
+        .bind(tenant.0)
+        .bind(property.0)
+        .bind(season)
+        .fetch_optional(conn)
+        .await
+    })?;
+    Ok(row.map(Season::from))
+}
+
+/// Whether another season of the property than `except` covers a night of `[start, end)`.
+async fn overlaps_another(
+    tx: &mut Tx,
+    tenant: TenantId,
+    property: PropertyId,
+    season: &Season,
+) -> Result<bool, ApiError> {
+    let overlapping: Option<i32> = on_tx!(tx, |conn| {
+        sqlx::query_scalar(
+            "SELECT 1 FROM property_seasons WHERE tenant_id = $1 AND property_id = $2 \
+             AND start_date < $4 AND end_date > $3 AND id <> $5 LIMIT 1",
+        )
+        .bind(tenant.0)
+        .bind(property.0)
+        .bind(season.start)
+        .bind(season.end)
+        .bind(season.id)
+        .fetch_optional(conn)
+        .await
+    })?;
+    Ok(overlapping.is_some())
+}
+
+/// Replaces a season unless it would overlap another of the property; `false` when it would.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), property = %property))]
+pub async fn update_season(
+    tx: &mut Tx,
+    permit: &Permit<PropertyAction>,
+    property: PropertyId,
+    season: &Season,
+) -> Result<bool, ApiError> {
+    permit.require(PropertyAction::CHANGES)?;
+    let tenant = permit.tenant();
+    if overlaps_another(tx, tenant, property, season).await? {
+        return Ok(false);
+    }
+    on_tx!(tx, |conn| {
+        sqlx::query(
+            "UPDATE property_seasons SET start_date = $4, end_date = $5, nightly_price = $6, \
+             min_nights = CAST(NULLIF($7, -1) AS INTEGER) \
+             WHERE tenant_id = $1 AND property_id = $2 AND id = $3",
+        )
+        .bind(tenant.0)
+        .bind(property.0)
+        .bind(season.id)
+        .bind(season.start)
+        .bind(season.end)
+        .bind(season.nightly_price)
+        .bind(season.min_nights.map_or(-1, i64::from))
+        .execute(conn)
+        .await
+        .map(drop)
+    })?;
+    Ok(true)
+}
+
 /// Adds a season unless it overlaps another of the property; `false` when it does.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant = %permit.tenant(), property = %property))]
 pub async fn insert_season(
@@ -194,19 +273,7 @@ pub async fn insert_season(
 ) -> Result<bool, ApiError> {
     permit.require(PropertyAction::CHANGES)?;
     let tenant = permit.tenant();
-    let overlapping: Option<i32> = on_tx!(tx, |conn| {
-        sqlx::query_scalar(
-            "SELECT 1 FROM property_seasons WHERE tenant_id = $1 AND property_id = $2 \
-             AND start_date < $4 AND end_date > $3 LIMIT 1",
-        )
-        .bind(tenant.0)
-        .bind(property.0)
-        .bind(season.start)
-        .bind(season.end)
-        .fetch_optional(conn)
-        .await
-    })?;
-    if overlapping.is_some() {
+    if overlaps_another(tx, tenant, property, season).await? {
         return Ok(false);
     }
     on_tx!(tx, |conn| {

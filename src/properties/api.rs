@@ -307,6 +307,7 @@ pub struct PropertyUpdate {
     amenities: Option<Vec<String>>,
     status: Option<StatusDto>,
     /// `null` returns to the marketplace's time zone.
+    #[oai(nullable)]
     timezone: MaybeUndefined<String>,
     booking_mode: MaybeUndefined<BookingModeDto>,
     #[oai(validator(maximum(value = "720")))]
@@ -316,12 +317,12 @@ pub struct PropertyUpdate {
     check_in_weekdays: Option<Vec<WeekdayDto>>,
     check_out_weekdays: Option<Vec<WeekdayDto>>,
     /// `null` returns to the marketplace's booking window.
-    #[oai(validator(minimum(value = "1"), maximum(value = "1095")))]
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1095")))]
     booking_window_days: MaybeUndefined<u32>,
     check_in_time: Option<String>,
     check_out_time: Option<String>,
     /// `null`: every guest is included.
-    #[oai(validator(minimum(value = "1"), maximum(value = "50")))]
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "50")))]
     included_guests: MaybeUndefined<u32>,
     extra_guest_fee: Option<MoneyDto>,
 }

@@ -67,6 +67,7 @@ pub(crate) fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("list_date_prices", HOSTS),
         ("create_season", HOSTS),
         ("list_seasons", HOSTS),
+        ("update_season", HOSTS),
         ("delete_season", HOSTS),
         ("add_calendar_import", HOSTS),
         ("list_calendar_imports", HOSTS),
@@ -160,6 +161,7 @@ fn body_for(operation: &str) -> Option<Value> {
         "add_calendar_import" => json!({ "url": "http://127.0.0.1:9/cal.ics" }),
         "block_dates" => json!({ "start": "2099-01-01", "end": "2099-01-05" }),
         "set_date_prices" => json!({ "dates": [] }),
+        "update_season" => json!({ "min_nights": 2 }),
         "create_season" => json!({
             "start": "2099-01-01", "end": "2099-01-05",
             "nightly_price": { "amount": 100, "currency": "EUR" }

@@ -289,6 +289,82 @@ async fn owners_manage_prices_and_seasons_and_bad_input_is_named() {
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
 
     let season = format!("{seasons}/{}", created["id"].as_str().unwrap());
+    let changed = json_of(
+        call(
+            &app,
+            &host,
+            (Method::PATCH, &season),
+            Some(json!({ "nightly_price": eur(16_000), "min_nights": 2 })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(changed["nightly_price"], eur(16_000));
+    assert_eq!(changed["min_nights"], 2);
+    assert_eq!(changed["start"], day(10));
+    let cleared = json_of(
+        call(
+            &app,
+            &host,
+            (Method::PATCH, &season),
+            Some(json!({ "min_nights": null })),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(cleared["min_nights"], Value::Null);
+    assert_eq!(cleared["nightly_price"], eur(16_000));
+    assert_problem(
+        call(
+            &app,
+            &host,
+            (Method::PATCH, &season),
+            Some(json!({ "end": day(21) })),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "season_overlap",
+    )
+    .await;
+    for (body, field) in [
+        (json!({ "start": "someday" }), "start"),
+        (json!({ "end": day(9) }), "end"),
+    ] {
+        assert_invalid(
+            call(&app, &host, (Method::PATCH, &season), Some(body)).await,
+            field,
+        )
+        .await;
+    }
+    assert_problem(
+        call(
+            &app,
+            &other_host,
+            (Method::PATCH, &season),
+            Some(json!({ "min_nights": 1 })),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_problem(
+        call(
+            &app,
+            &host,
+            (
+                Method::PATCH,
+                &format!("{seasons}/{}", uuid::Uuid::now_v7()),
+            ),
+            Some(json!({ "min_nights": 1 })),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     assert_eq!(
         call(&app, &host, (Method::DELETE, &season), None)
             .await
