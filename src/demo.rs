@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::{
     auth::password,
     authz::{AuthAction, Permit, PropertyAction, Role, Roles},
+    availability::StayRules,
     db::{Db, Timestamp},
     error::ApiError,
     ids::{PropertyId, UserId},
@@ -210,6 +211,10 @@ pub async fn seed(
                 } else {
                     PropertyStatus::Listed
                 },
+                booking_mode: None,
+                rules: StayRules::default(),
+                included_guests: None,
+                extra_guest_fee: 0,
             };
             let property = Property {
                 tenant_id: tenant.id,

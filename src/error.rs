@@ -72,6 +72,18 @@ macro_rules! with_error_codes {
             TooManyUnpaidBookings => "too_many_unpaid_bookings",
             /// The stay starts later than the marketplace's booking window allows.
             OutsideBookingWindow => "outside_booking_window",
+            /// The stay starts sooner than the property's advance notice allows.
+            AdvanceNotice => "advance_notice",
+            /// The property does not take arrivals on the stay's check-in day.
+            CheckInDayNotAllowed => "check_in_day_not_allowed",
+            /// The property does not take departures on the stay's check-out day.
+            CheckOutDayNotAllowed => "check_out_day_not_allowed",
+            /// The stay falls within the preparation nights kept free around another stay.
+            PreparationConflict => "preparation_conflict",
+            /// The marketplace requires a verified email address before booking.
+            EmailNotVerified => "email_not_verified",
+            /// The season overlaps another season of the property.
+            SeasonOverlap => "season_overlap",
             /// The deployment has no `STAYBASE_SECRET_KEY`, so it cannot store secrets.
             SecretKeyMissing => "secret_key_missing",
             /// Test clocks exist only in test tenants.

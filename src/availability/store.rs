@@ -5,10 +5,15 @@ use std::sync::LazyLock;
 use time::Date;
 use uuid::Uuid;
 
-use super::model::{Block, Sources};
+use super::{
+    model::{Block, Sources},
+    rules::{MAX_ADVANCE_NOTICE_HOURS, Weekdays},
+};
+pub use crate::config::DatabaseKind as Dialect;
 use crate::{
     bookings::model::BookingStatus,
-    db::{Db, Tx},
+    dates::Stay,
+    db::{Bind, Db, Timestamp, Tx},
     error::ApiError,
     ids::{BookingId, PropertyId, TenantId},
     on_db, on_tx,
@@ -45,8 +50,19 @@ fn stay_taken() -> String {
 
 /// The conditions, on a query over `properties`, that no holding booking and no blocked range
 /// covers a night of the stay whose check-in and check-out are bound as `$check_in` and
-/// `$check_out`.
-pub fn free_stay_conditions(check_in: usize, check_out: usize) -> [String; 2] {
+/// `$check_out`, and that no holding booking lies within the property's preparation nights of
+/// it (date arithmetic is the one place the two dialects differ).
+pub fn free_stay_conditions(check_in: usize, check_out: usize, dialect: Dialect) -> [String; 2] {
+    let (padded_out, padded_in) = match dialect {
+        Dialect::Sqlite => (
+            format!("date(${check_out}, '+' || properties.preparation_nights || ' days')"),
+            format!("date(${check_in}, '-' || properties.preparation_nights || ' days')"),
+        ),
+        Dialect::Postgres => (
+            format!("(CAST(${check_out} AS DATE) + properties.preparation_nights)"),
+            format!("(CAST(${check_in} AS DATE) - properties.preparation_nights)"),
+        ),
+    };
     [
         format!(
             "NOT EXISTS (SELECT 1 FROM blocked_ranges b WHERE b.tenant_id = properties.tenant_id \
@@ -56,10 +72,52 @@ pub fn free_stay_conditions(check_in: usize, check_out: usize) -> [String; 2] {
         format!(
             "NOT EXISTS (SELECT 1 FROM bookings bk WHERE bk.tenant_id = properties.tenant_id \
              AND bk.property_id = properties.id AND bk.status IN {holding} \
-             AND bk.check_in < ${check_out} AND bk.check_out > ${check_in})",
+             AND bk.check_in < {padded_out} AND bk.check_out > {padded_in})",
             holding = *HOLDING
         ),
     ]
+}
+
+/// What a search's rule conditions are computed from.
+pub struct RuleSearch {
+    pub stay: Stay,
+    pub now: Timestamp,
+    /// The tenant's today and its booking window, for properties that have none of their own.
+    pub tenant_today: Date,
+    pub tenant_window_days: u32,
+}
+
+/// The conditions, on a query over `properties`, that a property's rules may allow the stay,
+/// with their binds, numbered from `$first`. Weekdays are exact; the booking window and the
+/// advance notice depend on each property's time zone, so here they are bounds wide enough
+/// for any zone, and `InForce::check` decides exactly on the rows found.
+pub fn rule_conditions(first: usize, search: &RuleSearch) -> (Vec<String>, Vec<Bind>) {
+    let stay = search.stay;
+    let days_ahead = (stay.check_in - search.tenant_today).whole_days();
+    // The latest check-in instant of the check-in date in any zone (UTC-12, at 23:59).
+    let latest_check_in = stay.check_in.midnight().assume_utc() + time::Duration::hours(36);
+    let hours_to_check_in = (latest_check_in - search.now.get()).whole_hours();
+    let mut conditions = vec![
+        format!("(check_in_weekdays & ${}) <> 0", first),
+        format!("(check_out_weekdays & ${}) <> 0", first + 1),
+        // Dates of two zones differ by two days at most.
+        format!(
+            "COALESCE(booking_window_days, ${}) >= ${}",
+            first + 2,
+            first + 3
+        ),
+    ];
+    let mut binds = vec![
+        Bind::Int(i64::from(Weekdays::bit(stay.check_in.weekday()))),
+        Bind::Int(i64::from(Weekdays::bit(stay.check_out.weekday()))),
+        Bind::Int(i64::from(search.tenant_window_days)),
+        Bind::Int(days_ahead - 2),
+    ];
+    if hours_to_check_in < i64::from(MAX_ADVANCE_NOTICE_HOURS) {
+        conditions.push(format!("advance_notice_hours <= ${}", first + 4));
+        binds.push(Bind::Int(hours_to_check_in.max(0)));
+    }
+    (conditions, binds)
 }
 
 #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %property))]

@@ -23,6 +23,7 @@ use crate::{
     jobs::{Job, JobContext, JobError, JobRegistry, Schedule},
     mail::{self, Branding, OutgoingEmail, Template, templates::BookingMessage},
     money::Money,
+    properties::service as properties,
     tenants::{Tenant, service as tenants, settings::PaymentCollection},
     users::{User, service as users},
 };
@@ -114,17 +115,23 @@ async fn expire_if_lapsed(db: &Db, tenant: &Tenant, id: BookingId) -> Result<(),
 }
 
 /// Runs at once what fell due in a tenant by its clock: requests and holds past their
-/// deadline expire, confirmed stays whose check-out day has come complete. A test clock's
+/// deadline expire, confirmed stays whose check-out time has come complete. A test clock's
 /// advance calls it, since its jumps do not wait for the scheduled jobs.
 #[tracing::instrument(skip_all, fields(tenant = %tenant.slug))]
 pub async fn run_due(db: &Db, tenant: &Tenant) -> Result<(), ApiError> {
     for id in store::lapsed_in(db, tenant.id, tenant.now()).await? {
         expire_if_lapsed(db, tenant, id).await?;
     }
-    for id in store::checking_out_in(db, tenant.id, tenant.today()).await? {
+    for id in store::checking_out_in(db, tenant.id, completion_horizon(tenant)).await? {
         complete_stay(db, tenant, id).await?;
     }
     Ok(())
+}
+
+/// The latest check-out date that may be due in the tenant: a property's own time zone is
+/// at most a day ahead of the tenant's; `complete_stay` decides by the property's clock.
+fn completion_horizon(tenant: &Tenant) -> time::Date {
+    tenant.today() + time::Duration::days(1)
 }
 
 #[tracing::instrument(skip_all)]
@@ -145,7 +152,7 @@ async fn complete(context: JobContext, _job: CompleteStays) -> Result<(), JobErr
             },
         };
         // The tenant's today: its time zone, and a test tenant's own clock.
-        if check_out > tenant.today() {
+        if check_out > completion_horizon(tenant) {
             continue;
         }
         // One stay that cannot be completed must not hold up the others.
@@ -167,9 +174,22 @@ async fn complete(context: JobContext, _job: CompleteStays) -> Result<(), JobErr
     Ok(())
 }
 
-/// Completes one confirmed stay; `false` when it is no longer confirmed.
+/// Completes one confirmed stay once its check-out time (the property's, in its time zone)
+/// has come; `false` when it is no longer confirmed or not due yet.
 #[tracing::instrument(skip(db, tenant), fields(tenant = %tenant.slug))]
 async fn complete_stay(db: &Db, tenant: &Tenant, id: BookingId) -> Result<bool, ApiError> {
+    let Some(booking) = store::get(db, tenant.id, id).await? else {
+        return Ok(false);
+    };
+    let rules = properties::stay_rules(db, tenant.id, booking.property_id).await?;
+    let now = tenant.now();
+    if rules
+        .in_force(&tenant.settings, now)
+        .check_out_at(booking.check_out)
+        > now
+    {
+        return Ok(false);
+    }
     let mut tx = db.begin().await?;
     let Some(booking) = store::get_in(&mut tx, tenant.id, id).await? else {
         return Ok(false);

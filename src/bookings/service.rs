@@ -248,15 +248,18 @@ async fn book(
     {
         return replayed(state, tenant, replay).await;
     }
+    // The one read of the property: listed, locked until the commit.
+    let property = properties::listed_for_booking(&mut tx, tenant.id, new.property).await?;
     let status = BookingStatus::initial(
-        tenant.settings.booking_mode,
+        property
+            .listing
+            .booking_mode
+            .unwrap_or(tenant.settings.booking_mode),
         tenant.settings.payment_collection,
     );
     if !status.is_paid_for() {
         check_unpaid_cap(&mut tx, tenant, caller.user_id).await?;
     }
-    // The one read of the property: listed, locked until the commit.
-    let property = properties::listed_for_booking(&mut tx, tenant.id, new.property).await?;
     state
         .authorizer
         .check(&state.db, tenant, principal, PropertyAction::Read)
@@ -267,11 +270,24 @@ async fn book(
             "is your own listing: hosts cannot book their own properties",
         ));
     }
-    pricing::check_stay(tenant, &property.listing, stay, new.guests)?;
-    if !availability::stay_is_free(&mut tx, tenant.id, property.id, stay).await? {
-        return Err(ApiError::dates_unavailable());
+    let rates = pricing::rates_in(&mut tx, tenant.id, property.id, stay).await?;
+    pricing::check_stay(tenant, &property.listing, (stay, new.guests), &rates)?;
+    if tenant.settings.require_verified_email {
+        check_verified_email(&mut tx, tenant, caller.user_id).await?;
     }
-    let quote = pricing::price(tenant, (&property.listing, &property.currency), stay)?;
+    availability::check_free(
+        &mut tx,
+        tenant.id,
+        property.id,
+        (stay, property.listing.rules.preparation_nights),
+    )
+    .await?;
+    let quote = pricing::price(
+        tenant,
+        (&property.listing, &property.currency),
+        (stay, new.guests),
+        &rates,
+    )?;
     let booking = Booking {
         tenant_id: tenant.id,
         id: BookingId(Uuid::now_v7()),
@@ -324,6 +340,22 @@ async fn check_unpaid_cap(tx: &mut Tx, tenant: &Tenant, guest: UserId) -> Result
                 "You have {unpaid} unpaid bookings; pay for or cancel one before booking again \
                  (at most {allowed} at a time)."
             ),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a booking to a guest whose email address is not verified yet, where the tenant
+/// requires it (403 `email_not_verified`).
+async fn check_verified_email(tx: &mut Tx, tenant: &Tenant, guest: UserId) -> Result<(), ApiError> {
+    let user = users::get_in(tx, tenant.id, guest)
+        .await?
+        .ok_or_else(ApiError::invalid_token)?;
+    if !user.email_verified {
+        return Err(ApiError::Refused {
+            code: ErrorCode::EmailNotVerified,
+            detail: "Verify your email address before booking: follow the link we emailed you."
+                .into(),
         });
     }
     Ok(())

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{model::CalendarImport, service};
 use crate::{
     app::AppState,
-    availability::{Block, NightStatus},
+    availability::{Block, NightStatus, rules::TimeRule},
     dates::parse_range,
     error_statuses,
     http::{ApiDate, ApiResult, BodyExample, Caller, JsonBody, NoStore, Public, tenancy},
@@ -73,12 +73,56 @@ pub enum NightStatusDto {
     Available,
     Booked,
     Blocked,
+    /// A rule of the property keeps new stays off it (`reason` says which).
+    Unavailable,
 }
 
+/// Why a night cannot be booked.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case", rename = "UnavailableReason")]
+pub enum ReasonDto {
+    /// A booking holds it.
+    Booked,
+    /// The host or an imported calendar blocked it.
+    Blocked,
+    /// It is kept free before or after a booking (`preparation_nights`).
+    Preparation,
+    /// Its check-in time is nearer than the property's `advance_notice_hours`.
+    AdvanceNotice,
+    /// It is further ahead than the booking window.
+    OutsideWindow,
+}
+
+/// A night: `reason` says why it cannot be booked, and is absent when it is available.
+// Field docs on `$ref` fields would wrap them in `allOf`, which SDK generators mishandle.
 #[derive(Debug, Object)]
 pub struct Night {
     date: ApiDate,
     status: NightStatusDto,
+    #[oai(skip_serializing_if_is_none)]
+    reason: Option<ReasonDto>,
+}
+
+impl Night {
+    fn new(date: time::Date, status: NightStatus) -> Self {
+        let (status, reason) = match status {
+            NightStatus::Available => (NightStatusDto::Available, None),
+            NightStatus::Booked => (NightStatusDto::Booked, Some(ReasonDto::Booked)),
+            NightStatus::Blocked => (NightStatusDto::Blocked, Some(ReasonDto::Blocked)),
+            NightStatus::Preparation => (NightStatusDto::Unavailable, Some(ReasonDto::Preparation)),
+            NightStatus::Unavailable(TimeRule::AdvanceNotice) => {
+                (NightStatusDto::Unavailable, Some(ReasonDto::AdvanceNotice))
+            }
+            NightStatus::Unavailable(TimeRule::OutsideWindow) => {
+                (NightStatusDto::Unavailable, Some(ReasonDto::OutsideWindow))
+            }
+        };
+        Self {
+            date: ApiDate::from(date),
+            status,
+            reason,
+        }
+    }
 }
 
 #[derive(Debug, Object)]
@@ -202,7 +246,10 @@ pub struct CalendarApi;
 
 #[OpenApi(tag = "crate::http::Tag::Properties")]
 impl CalendarApi {
-    /// Each night of `[from, to)` (at most 366): available, booked or blocked.
+    /// Each night of `[from, to)` (at most 366) and whether it can be booked.
+    ///
+    /// A night is available, booked, blocked, or unavailable under the property's rules, with
+    /// the `reason` of each night that is not available.
     #[oai(
         path = "/t/:tenant/properties/:id/availability",
         method = "get",
@@ -228,14 +275,7 @@ impl CalendarApi {
             to: ApiDate::from(range.1),
             nights: nights
                 .into_iter()
-                .map(|(date, status)| Night {
-                    date: ApiDate::from(date),
-                    status: match status {
-                        NightStatus::Available => NightStatusDto::Available,
-                        NightStatus::Booked => NightStatusDto::Booked,
-                        NightStatus::Blocked => NightStatusDto::Blocked,
-                    },
-                })
+                .map(|(date, status)| Night::new(date, status))
                 .collect(),
         }))
     }

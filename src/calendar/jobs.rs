@@ -6,13 +6,22 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{ical::busy_ranges, store};
+use serde_json::json;
+use time::Date;
+
+use super::{ical::busy_ranges, model::CalendarImport, store};
 use crate::{
     authz::{Permit, PropertyAction},
-    dates::MAX_NIGHTS,
-    db::Timestamp,
-    ids::TenantId,
+    availability,
+    bookings::service as bookings,
+    dates::{MAX_NIGHTS, format_date},
+    db::{Timestamp, Tx},
+    events,
+    ids::{PropertyId, TenantId},
     jobs::{self, EnqueueOptions, Job, JobContext, JobError, JobRegistry, Schedule},
+    mail::{self, Branding, OutgoingEmail, Template, templates::ImportConflictMessage},
+    tenants::service as tenants,
+    users::service as users,
 };
 
 /// Largest calendar accepted.
@@ -91,6 +100,7 @@ async fn sync_import(context: JobContext, job: SyncCalendarImport) -> Result<(),
     match &outcome {
         Ok(ranges) => {
             store::replace_imported_blocks(&mut tx, &permit, &import, ranges, now).await?;
+            alert_double_bookings(&context, &mut tx, (tenant, &import), ranges, now).await?;
         }
         Err(reason) => {
             tracing::warn!(import = %import.id, error = %reason, "calendar import failed")
@@ -104,6 +114,81 @@ async fn sync_import(context: JobContext, job: SyncCalendarImport) -> Result<(),
         .is_ok_and(|ranges| ranges.len() >= BULK_IMPORT_RANGES)
     {
         state.db.analyze(&["blocked_ranges"]).await?;
+    }
+    Ok(())
+}
+
+/// Tells the host (an email and a `calendar_import.conflict` event) about each holding booking
+/// that the imported calendar's busy ranges overlap: the nights were sold on another channel
+/// too. Once per import and booking (the email's unique key), however often the calendar is
+/// fetched again while the overlap lasts.
+async fn alert_double_bookings(
+    context: &JobContext,
+    tx: &mut Tx,
+    (tenant, import): (TenantId, &CalendarImport),
+    ranges: &[(Date, Date)],
+    now: Timestamp,
+) -> Result<(), JobError> {
+    let db = &context.state.db;
+    let (Some(first), Some(last)) = (
+        ranges.iter().map(|range| range.0).min(),
+        ranges.iter().map(|range| range.1).max(),
+    ) else {
+        return Ok(());
+    };
+    let property = PropertyId(import.property_id);
+    let booked = availability::booked_between(db, tenant, property, (first, last)).await?;
+    let overlapping = booked.into_iter().filter(|(_, check_in, check_out)| {
+        ranges
+            .iter()
+            .any(|(start, end)| start < check_out && end > check_in)
+    });
+    let mut market = None;
+    for (id, _, _) in overlapping {
+        let Some(booking) = bookings::find(db, tenant, id).await? else {
+            continue;
+        };
+        let Some(host) = users::find(db, tenant, booking.host_id).await? else {
+            continue;
+        };
+        if market.is_none() {
+            market = tenants::find_by_id(db, tenant).await?;
+        }
+        let Some(market) = &market else {
+            return Ok(());
+        };
+        let template = Template::ImportConflict(Box::new(ImportConflictMessage {
+            first_name: host.first_name.clone(),
+            property_name: booking.property_name.clone(),
+            reference: booking.id.to_string(),
+            check_in: format_date(booking.check_in),
+            check_out: format_date(booking.check_out),
+            calendar_url: import.url.clone(),
+        }));
+        let email =
+            OutgoingEmail::compose(host.email.clone(), &template, &Branding::for_tenant(market))?;
+        let unique_key = format!("calendar_import.conflict:{}:{}", import.id, booking.id);
+        if mail::enqueue(tx, Some(tenant), email, Some(unique_key))
+            .await?
+            .is_some()
+        {
+            let payload = json!({
+                "import_id": import.id,
+                "property_id": booking.property_id,
+                "booking_id": booking.id,
+                "check_in": format_date(booking.check_in),
+                "check_out": format_date(booking.check_out),
+            });
+            events::record_each(
+                tx,
+                tenant,
+                &["calendar_import.conflict"],
+                booking.id.0,
+                &payload,
+                now,
+            )
+            .await?;
+        }
     }
     Ok(())
 }

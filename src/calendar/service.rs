@@ -126,7 +126,7 @@ pub async fn unblock(
     tx.commit().await
 }
 
-/// Each night of `[from, to)` and whether it can be booked.
+/// Each night of `[from, to)` and whether it can be booked, under the property's rules.
 #[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]
 pub async fn availability(
     state: &AppState,
@@ -135,8 +135,19 @@ pub async fn availability(
     property: PropertyId,
     range: (Date, Date),
 ) -> Result<Vec<(Date, NightStatus)>, ApiError> {
-    properties::get(state, tenant, principal, property).await?;
-    availability::nights(&state.db, tenant.id, property, range).await
+    let found = properties::get(state, tenant, principal, property).await?;
+    let rules = &found.listing.rules;
+    availability::nights(
+        &state.db,
+        tenant.id,
+        property,
+        range,
+        (
+            &rules.in_force(&tenant.settings, tenant.now()),
+            rules.preparation_nights,
+        ),
+    )
+    .await
 }
 
 /// Replaces the export feed's secret; the old URL stops working. Returns the new URL.
@@ -151,8 +162,8 @@ pub async fn rotate_export(
     Ok(calendar_feed_path(tenant, &token))
 }
 
-/// The export feed: one all-day event per unavailable range (the host's blocks and the
-/// bookings), from today for a year.
+/// The export feed: one all-day event per unavailable range (the host's blocks, the bookings
+/// and the preparation nights around them), from today for a year.
 #[tracing::instrument(skip(state, tenant, principal, token), fields(tenant = %tenant.slug))]
 pub async fn export(
     state: &AppState,
@@ -160,9 +171,10 @@ pub async fn export(
     principal: &Principal,
     token: &str,
 ) -> Result<String, ApiError> {
-    let (property, name) = properties::by_calendar_token(state, tenant, principal, token)
-        .await?
-        .ok_or(ApiError::NotFound("calendar"))?;
+    let (property, name, preparation_nights) =
+        properties::by_calendar_token(state, tenant, principal, token)
+            .await?
+            .ok_or(ApiError::NotFound("calendar"))?;
     let today = tenant.today();
     let until = today + Duration::days(MAX_NIGHTS);
     let blocks = availability::blocks_between(
@@ -175,6 +187,14 @@ pub async fn export(
     .await?;
     let booked =
         availability::booked_between(&state.db, tenant.id, property, (today, until)).await?;
+    let preparation = availability::preparation_between(
+        &state.db,
+        tenant.id,
+        property,
+        (today, until),
+        preparation_nights,
+    )
+    .await?;
     // Bookings and blocks alike, by start: other platforms need only know the nights are taken.
     let mut taken: Vec<(Uuid, Date, Date)> = blocks
         .into_iter()
@@ -184,9 +204,20 @@ pub async fn export(
                 .into_iter()
                 .map(|(id, check_in, check_out)| (id.0, check_in, check_out)),
         )
+        .chain(
+            preparation
+                .into_iter()
+                .map(|(id, start, end)| (preparation_event_id(id.0, start), start, end)),
+        )
         .collect();
     taken.sort_by_key(|(id, start, _)| (*start, *id));
     Ok(ical::feed(tenant, &name, &taken))
+}
+
+/// A stable id for the preparation range of a booking that starts on `start`: the booking's
+/// id with the range's day number mixed in, so that each range keeps its own event UID.
+fn preparation_event_id(booking: Uuid, start: Date) -> Uuid {
+    Uuid::from_u128(booking.as_u128() ^ u128::from(start.to_julian_day().unsigned_abs()))
 }
 
 #[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]

@@ -353,7 +353,15 @@ fn problem_response(error: &ApiError, request_id: &str) -> Response {
     if let ApiError::Internal(cause) = error {
         tracing::error!(error = %cause, "internal error");
     }
-    problems::Problem::of(error, Some(request_id)).into_response(error.status())
+    let mut response = problems::Problem::of(error, Some(request_id)).into_response(error.status());
+    // A problem answered again for a retried idempotency key says so, as a replayed success does.
+    if let ApiError::Replayed(_) = error {
+        response.headers_mut().insert(
+            HeaderName::from_static("idempotent-replayed"),
+            HeaderValue::from_static("true"),
+        );
+    }
+    response
 }
 
 /// Turns whatever the framework or a handler raised into our one error type.

@@ -56,6 +56,8 @@ pub enum Template {
     /// A review published (to the host), a host's reply (to the guest), or an invitation to
     /// review a stay (to the guest).
     Review(Box<ReviewMessage>),
+    /// An imported calendar marks busy nights of a booking: a double booking, to the host.
+    ImportConflict(Box<ImportConflictMessage>),
 }
 
 /// What a message about reviews says: `kind` is `published` (to the host: `rating` and the
@@ -72,6 +74,18 @@ pub struct ReviewMessage {
     pub rating: u8,
     pub text: String,
     pub review_until: String,
+}
+
+/// What the host is told when another channel's calendar overlaps a booking.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportConflictMessage {
+    pub first_name: String,
+    pub property_name: String,
+    pub reference: String,
+    pub check_in: String,
+    pub check_out: String,
+    /// The imported calendar's URL.
+    pub calendar_url: String,
 }
 
 /// What a message about money says: `kind` is `receipt` (to the guest, for a payment) or
@@ -119,6 +133,7 @@ impl Template {
             Self::Booking(_) => "booking",
             Self::Payment(_) => "payment",
             Self::Review(_) => "review",
+            Self::ImportConflict(_) => "import_conflict",
         }
     }
 }
@@ -156,6 +171,9 @@ const SOURCES: &[(&str, &str)] = templates!(
     "review.subject",
     "review.txt",
     "review.html",
+    "import_conflict.subject",
+    "import_conflict.txt",
+    "import_conflict.html",
 );
 
 static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -221,6 +239,14 @@ mod tests {
                 first_name: "Ana".into(),
                 sign_in_link: "https://example.com/sign-in?tenant=acme".into(),
             },
+            Template::ImportConflict(Box::new(ImportConflictMessage {
+                first_name: "Ana".into(),
+                property_name: "Loft & Garden".into(),
+                reference: "0190".into(),
+                check_in: "2027-07-14".into(),
+                check_out: "2027-07-17".into(),
+                calendar_url: "https://example.com/4711.ics".into(),
+            })),
         ];
         for template in templates {
             let rendered = render(&template, &brand()).unwrap();

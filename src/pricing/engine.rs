@@ -1,9 +1,21 @@
-//! The pricing engine: a pure function from a listing, a stay and the tenant's fees to ordered
-//! line items. Every amount is `Money` in the listing's currency, with checked arithmetic; each
-//! computed line is rounded half to even, and the total is the sum of the lines. A tenant's pricing plugin will take these lines and
-//! return adjusted ones before the total is summed (see `Quote::from_lines`).
+//! The pricing engine: a pure function from a listing, its per-date prices and seasons, a stay
+//! and the tenant's fees to ordered line items. Every amount is `Money` in the listing's
+//! currency, with checked arithmetic; each computed line is rounded half to even, and the total
+//! is the sum of the lines. A tenant's pricing plugin will take these lines and return adjusted
+//! ones before the total is summed (see `Quote::from_lines`).
+//!
+//! Precedence, night by night: the night's own price (`date_price_nights`), else the season
+//! covering it (`season_nights`), else the weekend price on Friday and Saturday nights
+//! (`weekend_nights`), else the nightly price (`nights`). One line per source and price. The
+//! weekly (7+ nights) or monthly (28+) discount applies to the sum of those lines; then come
+//! the extra-guest fee (per night, per guest above the included ones) and the cleaning fee,
+//! which with the discounted nights make the subtotal that the service fee and taxes are
+//! basis points of.
+
+use std::collections::BTreeMap;
 
 use time::{Date, Weekday};
+use uuid::Uuid;
 
 use crate::{
     money::{Money, MoneyError},
@@ -16,8 +28,11 @@ use crate::{
 pub enum LineCode {
     Nights,
     WeekendNights,
+    SeasonNights,
+    DatePriceNights,
     WeeklyDiscount,
     MonthlyDiscount,
+    ExtraGuestFee,
     CleaningFee,
     PlatformFee,
     Taxes,
@@ -28,6 +43,9 @@ impl LineCode {
         match self {
             Self::Nights => "nights",
             Self::WeekendNights => "weekend_nights",
+            Self::SeasonNights => "season_nights",
+            Self::DatePriceNights => "date_price_nights",
+            Self::ExtraGuestFee => "extra_guest_fee",
             Self::WeeklyDiscount => "weekly_discount",
             Self::MonthlyDiscount => "monthly_discount",
             Self::CleaningFee => "cleaning_fee",
@@ -71,6 +89,67 @@ fn is_weekend_night(night: Date) -> bool {
     matches!(night.weekday(), Weekday::Friday | Weekday::Saturday)
 }
 
+/// A nightly price (and an optional minimum stay) for the nights `[start, end)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Season {
+    pub id: Uuid,
+    pub start: Date,
+    pub end: Date,
+    pub nightly_price: i64,
+    pub min_nights: Option<u32>,
+}
+
+impl Season {
+    pub fn covers(&self, night: Date) -> bool {
+        self.start <= night && night < self.end
+    }
+}
+
+/// The prices of particular nights of a stay: per-date prices, and seasons (which never
+/// overlap one another).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NightRates {
+    pub dates: BTreeMap<Date, i64>,
+    pub seasons: Vec<Season>,
+}
+
+impl NightRates {
+    /// The price of `night` and where it comes from, by the precedence above.
+    fn price_of(&self, listing: &Listing, night: Date) -> (LineCode, i64) {
+        if let Some(price) = self.dates.get(&night) {
+            return (LineCode::DatePriceNights, *price);
+        }
+        if let Some(season) = self.seasons.iter().find(|season| season.covers(night)) {
+            return (LineCode::SeasonNights, season.nightly_price);
+        }
+        match listing.weekend_price {
+            Some(weekend) if weekend != listing.nightly_price && is_weekend_night(night) => {
+                (LineCode::WeekendNights, weekend)
+            }
+            _ => (LineCode::Nights, listing.nightly_price),
+        }
+    }
+}
+
+/// The label of `count` nights at `price` from `code`'s source.
+fn nights_label(code: LineCode, count: i64, price: i64, mixed: bool) -> String {
+    let noun = match code {
+        LineCode::Nights if mixed => "weeknight",
+        LineCode::WeekendNights => "weekend night",
+        LineCode::SeasonNights => "season night",
+        LineCode::DatePriceNights => "night at its own price",
+        _ => "night",
+    };
+    let noun = if count == 1 {
+        noun.to_owned()
+    } else if let Some(rest) = noun.strip_prefix("night at") {
+        format!("nights at{rest}")
+    } else {
+        format!("{noun}s")
+    };
+    format!("{count} {noun} × {price}")
+}
+
 impl Quote {
     /// Totals the lines (after any adjustment of them), all in `currency`.
     pub fn from_lines(
@@ -87,12 +166,13 @@ impl Quote {
     }
 }
 
-/// Prices the nights of `[check_in, check_out)` at `listing`, whose prices are in `currency`.
+/// Prices the nights of `[check_in, check_out)` for `guests` at `listing`, whose prices (and
+/// `rates`) are in `currency`.
 pub fn quote(
     listing: &Listing,
     currency: &str,
-    check_in: Date,
-    check_out: Date,
+    (check_in, check_out, guests): (Date, Date, u32),
+    rates: &NightRates,
     fees: Fees,
 ) -> Result<Quote, PricingError> {
     let nights =
@@ -101,20 +181,24 @@ pub fn quote(
         return Err(PricingError::NoNights);
     }
     let price = |amount: i64| Money::new(amount, currency);
-    let weekend_price = listing
-        .weekend_price
-        .filter(|price| *price != listing.nightly_price);
-    let mut weeknights: i64 = 0;
-    let mut weekend_nights: i64 = 0;
+    // (source, unit price, nights), in order of first appearance.
+    let mut groups: Vec<(LineCode, i64, i64)> = Vec::new();
     let mut night = check_in;
     while night < check_out {
-        if weekend_price.is_some() && is_weekend_night(night) {
-            weekend_nights += 1;
-        } else {
-            weeknights += 1;
+        let (code, unit) = rates.price_of(listing, night);
+        match groups
+            .iter_mut()
+            .find(|(known, price, _)| *known == code && *price == unit)
+        {
+            Some((_, _, count)) => *count += 1,
+            None => groups.push((code, unit, 1)),
         }
         night = night.next_day().ok_or(MoneyError::Overflow)?;
     }
+    // Nights first, then weekend, season and per-date nights (a stable sort keeps each
+    // source's prices in order of appearance).
+    groups.sort_by_key(|(code, _, _)| *code as u8);
+    let mixed = groups.iter().any(|(code, _, _)| *code != LineCode::Nights);
     let mut lines = Vec::new();
     let mut push = |code, label: String, amount: Money| {
         lines.push(LineItem {
@@ -123,39 +207,12 @@ pub fn quote(
             amount,
         })
     };
-    let nightly_total = price(listing.nightly_price).checked_mul(weeknights)?;
-    if weeknights > 0 {
-        let noun = if weekend_nights > 0 {
-            "weeknight"
-        } else {
-            "night"
-        };
-        push(
-            LineCode::Nights,
-            format!(
-                "{weeknights} {noun}{} × {}",
-                plural(weeknights),
-                listing.nightly_price
-            ),
-            nightly_total.clone(),
-        );
+    let mut stay = Money::zero(currency);
+    for (code, unit, count) in groups {
+        let total = price(unit).checked_mul(count)?;
+        stay = stay.checked_add(&total)?;
+        push(code, nights_label(code, count, unit, mixed), total);
     }
-    let weekend_total = match weekend_price {
-        Some(weekend) if weekend_nights > 0 => {
-            let total = price(weekend).checked_mul(weekend_nights)?;
-            push(
-                LineCode::WeekendNights,
-                format!(
-                    "{weekend_nights} weekend night{} × {weekend}",
-                    plural(weekend_nights)
-                ),
-                total.clone(),
-            );
-            total
-        }
-        _ => Money::zero(currency),
-    };
-    let stay = nightly_total.checked_add(&weekend_total)?;
     let discount = if nights >= 28 && listing.monthly_discount_bps > 0 {
         Some((
             LineCode::MonthlyDiscount,
@@ -176,6 +233,27 @@ pub fn quote(
         let amount = stay.share(bps)?;
         push(code, label.to_owned(), amount.checked_neg()?);
         subtotal = subtotal.checked_sub(&amount)?;
+    }
+    let extra_guests = i64::from(
+        listing
+            .included_guests
+            .map_or(0, |included| guests.saturating_sub(included)),
+    );
+    if extra_guests > 0 && listing.extra_guest_fee > 0 {
+        let fee = price(listing.extra_guest_fee)
+            .checked_mul(extra_guests)?
+            .checked_mul(i64::from(nights))?;
+        subtotal = subtotal.checked_add(&fee)?;
+        push(
+            LineCode::ExtraGuestFee,
+            format!(
+                "{extra_guests} extra guest{} × {nights} night{} × {}",
+                plural(extra_guests),
+                plural(i64::from(nights)),
+                listing.extra_guest_fee
+            ),
+            fee,
+        );
     }
     if listing.cleaning_fee > 0 {
         let fee = price(listing.cleaning_fee);
@@ -208,7 +286,10 @@ mod tests {
     use time::macros::date;
 
     use super::*;
-    use crate::properties::model::{Location, PropertyStatus};
+    use crate::{
+        availability::StayRules,
+        properties::model::{Location, PropertyStatus},
+    };
 
     fn listing() -> Listing {
         Listing {
@@ -233,6 +314,10 @@ mod tests {
             max_nights: 60,
             amenities: vec![],
             status: PropertyStatus::Listed,
+            booking_mode: None,
+            rules: StayRules::default(),
+            included_guests: None,
+            extra_guest_fee: 0,
         }
     }
 
@@ -255,7 +340,13 @@ mod tests {
         check_out: Date,
         fees: Fees,
     ) -> Result<Quote, PricingError> {
-        super::quote(listing, "EUR", check_in, check_out, fees)
+        super::quote(
+            listing,
+            "EUR",
+            (check_in, check_out, 2),
+            &NightRates::default(),
+            fees,
+        )
     }
 
     #[test]
@@ -370,6 +461,95 @@ mod tests {
                 .iter()
                 .map(|line| line.amount.amount)
                 .sum::<i64>()
+        );
+    }
+
+    #[test]
+    fn a_nights_own_price_beats_its_season_which_beats_the_weekend_price() {
+        let mut listing = listing();
+        listing.weekend_price = Some(15_000);
+        listing.weekly_discount_bps = 1_000;
+        // Monday 2027-07-05 to Monday 2027-07-12: seven nights, Friday and Saturday included.
+        let rates = NightRates {
+            dates: BTreeMap::from([(date!(2027 - 07 - 09), 20_001)]),
+            seasons: vec![Season {
+                id: Uuid::nil(),
+                start: date!(2027 - 07 - 07),
+                end: date!(2027 - 07 - 10),
+                nightly_price: 12_345,
+                min_nights: None,
+            }],
+        };
+        let quote = super::quote(
+            &listing,
+            "EUR",
+            (date!(2027 - 07 - 05), date!(2027 - 07 - 12), 2),
+            &rates,
+            NO_FEES,
+        )
+        .unwrap();
+        // Mon, Tue: nightly; Wed, Thu: season; Fri: its own price (over the season and the
+        // weekend); Sat: weekend; Sun: nightly. 2 × 10000 + 10000 + 15000 + 2 × 12345 +
+        // 20001 = 89691; 10 % off = 8969.1, half to even 8969.
+        assert_eq!(
+            codes(&quote),
+            [
+                ("nights", 30_000),
+                ("weekend_nights", 15_000),
+                ("season_nights", 24_690),
+                ("date_price_nights", 20_001),
+                ("weekly_discount", -8_969),
+                ("cleaning_fee", 2_500),
+            ]
+        );
+        assert_eq!(quote.total, Money::new(83_222, "EUR"));
+        assert_eq!(quote.line_items[0].label, "3 weeknights × 10000");
+        assert_eq!(quote.line_items[2].label, "2 season nights × 12345");
+        assert_eq!(
+            quote.line_items[3].label,
+            "1 night at its own price × 20001"
+        );
+    }
+
+    #[test]
+    fn guests_above_the_included_ones_pay_the_extra_guest_fee_every_night() {
+        let mut listing = listing();
+        listing.included_guests = Some(2);
+        listing.extra_guest_fee = 1_250;
+        let fees = Fees {
+            platform_fee_bps: 1_000,
+            tax_bps: 0,
+        };
+        let priced = |guests| {
+            super::quote(
+                &listing,
+                "EUR",
+                (date!(2027 - 07 - 05), date!(2027 - 07 - 08), guests),
+                &NightRates::default(),
+                fees,
+            )
+            .unwrap()
+        };
+        // 3 nights × 10000 + 2 extra guests × 3 nights × 1250 + 2500 cleaning = 40000.
+        let quote = priced(4);
+        assert_eq!(
+            codes(&quote),
+            [
+                ("nights", 30_000),
+                ("extra_guest_fee", 7_500),
+                ("cleaning_fee", 2_500),
+                ("platform_fee", 4_000),
+            ]
+        );
+        assert_eq!(
+            quote.line_items[1].label,
+            "2 extra guests × 3 nights × 1250"
+        );
+        assert!(
+            priced(2)
+                .line_items
+                .iter()
+                .all(|line| line.code != LineCode::ExtraGuestFee)
         );
     }
 

@@ -5,6 +5,7 @@ use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
     param::{Path, Query},
     payload::Json,
+    types::MaybeUndefined,
 };
 use uuid::Uuid;
 
@@ -17,8 +18,9 @@ use super::{
 };
 use crate::{
     app::AppState,
+    availability::{StayRules, TimeOfDay, Weekdays},
     dates::Stay,
-    error::ApiError,
+    error::{ApiError, FieldError},
     error_statuses,
     http::{
         ApiDate, ApiResult, BodyExample, Caller, JsonBody, MoneyDto, NoStore, Public, cursor,
@@ -26,7 +28,7 @@ use crate::{
     },
     ids::PropertyId,
     photos::api::ImageView,
-    tenants::Tenant,
+    tenants::{Tenant, api::BookingModeDto, settings::BookingMode},
 };
 
 #[derive(Debug, Clone, Object)]
@@ -88,8 +90,114 @@ impl From<PropertyStatus> for StatusDto {
     }
 }
 
+/// A day of the week.
+#[derive(Debug, Clone, Copy, Enum, PartialEq, Eq)]
+#[oai(rename_all = "lowercase", rename = "Weekday")]
+pub enum WeekdayDto {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl WeekdayDto {
+    const ALL: [WeekdayDto; 7] = [
+        Self::Mon,
+        Self::Tue,
+        Self::Wed,
+        Self::Thu,
+        Self::Fri,
+        Self::Sat,
+        Self::Sun,
+    ];
+}
+
+fn weekday_names(days: &[WeekdayDto]) -> Vec<String> {
+    days.iter()
+        .map(|day| format!("{day:?}").to_lowercase())
+        .collect()
+}
+
+fn weekdays_view(days: Weekdays) -> Vec<WeekdayDto> {
+    let names = days.names();
+    WeekdayDto::ALL
+        .into_iter()
+        .filter(|day| names.contains(&format!("{day:?}").to_lowercase()))
+        .collect()
+}
+
+/// The stay rules and guest pricing of a request, parsed: `None` where the request left a
+/// field out.
+#[derive(Default)]
+struct RuleFields {
+    check_in_weekdays: Option<Weekdays>,
+    check_out_weekdays: Option<Weekdays>,
+    check_in_time: Option<TimeOfDay>,
+    check_out_time: Option<TimeOfDay>,
+}
+
+impl RuleFields {
+    /// Parses the fields whose values the schema cannot check (day sets, times of day).
+    fn parse(
+        (check_in_weekdays, check_out_weekdays): (Option<&[WeekdayDto]>, Option<&[WeekdayDto]>),
+        (check_in_time, check_out_time): (Option<&str>, Option<&str>),
+    ) -> Result<Self, ApiError> {
+        let mut errors = Vec::new();
+        let mut days = |field: &str, value: Option<&[WeekdayDto]>| {
+            value.and_then(|value| match Weekdays::parse(&weekday_names(value)) {
+                Ok(days) => Some(days),
+                Err(_) => {
+                    errors.push(FieldError::new(field, "must name at least one day"));
+                    None
+                }
+            })
+        };
+        let check_in_weekdays = days("check_in_weekdays", check_in_weekdays);
+        let check_out_weekdays = days("check_out_weekdays", check_out_weekdays);
+        let mut time = |field: &str, value: Option<&str>| {
+            value.and_then(|value| {
+                let parsed = TimeOfDay::parse(value);
+                if parsed.is_none() {
+                    errors.push(FieldError::new(field, "must be a time like 15:00"));
+                }
+                parsed
+            })
+        };
+        let check_in_time = time("check_in_time", check_in_time);
+        let check_out_time = time("check_out_time", check_out_time);
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        Ok(Self {
+            check_in_weekdays,
+            check_out_weekdays,
+            check_in_time,
+            check_out_time,
+        })
+    }
+
+    fn apply(self, rules: &mut StayRules) {
+        if let Some(days) = self.check_in_weekdays {
+            rules.check_in_weekdays = days;
+        }
+        if let Some(days) = self.check_out_weekdays {
+            rules.check_out_weekdays = days;
+        }
+        if let Some(time) = self.check_in_time {
+            rules.check_in_time = time;
+        }
+        if let Some(time) = self.check_out_time {
+            rules.check_out_time = time;
+        }
+    }
+}
+
 /// A new listing. `weekend_price` is the price of Friday and Saturday nights, when it differs;
-/// `status` defaults to `draft`.
+/// `status` defaults to `draft`. `extra_guest_fee` is charged per night for each guest above
+/// `included_guests`.
 // Field docs on `$ref` fields would wrap them in `allOf`, which SDK generators mishandle.
 #[derive(Debug, Object)]
 pub struct NewProperty {
@@ -122,6 +230,31 @@ pub struct NewProperty {
     /// Codes from `GET amenities`.
     amenities: Option<Vec<String>>,
     status: Option<StatusDto>,
+    /// IANA time zone of the property, e.g. `Europe/Paris` (default: the marketplace's).
+    timezone: Option<String>,
+    booking_mode: Option<BookingModeDto>,
+    /// Hours needed between booking and the check-in time (default 0: today is bookable).
+    #[oai(validator(maximum(value = "720")))]
+    advance_notice_hours: Option<u32>,
+    /// Nights kept free before and after every stay (default 0).
+    #[oai(validator(maximum(value = "30")))]
+    preparation_nights: Option<u32>,
+    /// Days a stay may start on (default every day).
+    check_in_weekdays: Option<Vec<WeekdayDto>>,
+    /// Days a stay may end on (default every day).
+    check_out_weekdays: Option<Vec<WeekdayDto>>,
+    /// How many days after today a stay may start (default: the marketplace's
+    /// `booking_window_days`).
+    #[oai(validator(minimum(value = "1"), maximum(value = "1095")))]
+    booking_window_days: Option<u32>,
+    /// Local check-in time, `HH:MM` (default `15:00`).
+    check_in_time: Option<String>,
+    /// Local check-out time, `HH:MM` (default `11:00`).
+    check_out_time: Option<String>,
+    /// Guests the nightly price covers (default: every guest).
+    #[oai(validator(minimum(value = "1"), maximum(value = "50")))]
+    included_guests: Option<u32>,
+    extra_guest_fee: Option<MoneyDto>,
 }
 
 impl BodyExample for NewProperty {
@@ -144,7 +277,9 @@ impl BodyExample for NewProperty {
     }
 }
 
-/// Any subset of a listing's fields.
+/// Any subset of a listing's fields. `null` for `timezone`, `booking_mode`,
+/// `booking_window_days` or `included_guests` returns to the default (the marketplace's
+/// setting; every guest included).
 #[derive(Debug, Object)]
 pub struct PropertyUpdate {
     #[oai(validator(max_length = 120))]
@@ -171,6 +306,25 @@ pub struct PropertyUpdate {
     max_nights: Option<u32>,
     amenities: Option<Vec<String>>,
     status: Option<StatusDto>,
+    /// `null` returns to the marketplace's time zone.
+    #[oai(nullable)]
+    timezone: MaybeUndefined<String>,
+    booking_mode: MaybeUndefined<BookingModeDto>,
+    #[oai(validator(maximum(value = "720")))]
+    advance_notice_hours: Option<u32>,
+    #[oai(validator(maximum(value = "30")))]
+    preparation_nights: Option<u32>,
+    check_in_weekdays: Option<Vec<WeekdayDto>>,
+    check_out_weekdays: Option<Vec<WeekdayDto>>,
+    /// `null` returns to the marketplace's booking window.
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "1095")))]
+    booking_window_days: MaybeUndefined<u32>,
+    check_in_time: Option<String>,
+    check_out_time: Option<String>,
+    /// `null`: every guest is included.
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "50")))]
+    included_guests: MaybeUndefined<u32>,
+    extra_guest_fee: Option<MoneyDto>,
 }
 
 impl BodyExample for PropertyUpdate {
@@ -179,6 +333,8 @@ impl BodyExample for PropertyUpdate {
     }
 }
 
+/// A listing. `booking_mode` is absent while the marketplace's applies; `timezone`,
+/// `booking_window_days` and `included_guests` are `null` while the default does.
 #[derive(Debug, Object)]
 #[oai(rename = "Property")]
 pub struct PropertyView {
@@ -202,6 +358,24 @@ pub struct PropertyView {
     max_nights: u32,
     amenities: Vec<String>,
     status: StatusDto,
+    /// IANA time zone; `null`: the marketplace's.
+    #[oai(nullable)]
+    timezone: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    booking_mode: Option<BookingModeDto>,
+    advance_notice_hours: u32,
+    preparation_nights: u32,
+    check_in_weekdays: Vec<WeekdayDto>,
+    check_out_weekdays: Vec<WeekdayDto>,
+    /// `null`: the marketplace's booking window.
+    #[oai(nullable)]
+    booking_window_days: Option<u32>,
+    check_in_time: String,
+    check_out_time: String,
+    /// `null`: every guest is included.
+    #[oai(nullable)]
+    included_guests: Option<u32>,
+    extra_guest_fee: MoneyDto,
     /// 1 to 5; `null` until the first review.
     #[oai(nullable)]
     average_rating: Option<f64>,
@@ -282,6 +456,17 @@ impl From<Property> for PropertyView {
             max_nights: listing.max_nights,
             amenities: listing.amenities,
             status: listing.status.into(),
+            timezone: listing.rules.timezone,
+            booking_mode: listing.booking_mode.map(BookingModeDto::from),
+            advance_notice_hours: listing.rules.advance_notice_hours,
+            preparation_nights: listing.rules.preparation_nights,
+            check_in_weekdays: weekdays_view(listing.rules.check_in_weekdays),
+            check_out_weekdays: weekdays_view(listing.rules.check_out_weekdays),
+            booking_window_days: listing.rules.booking_window_days,
+            check_in_time: listing.rules.check_in_time.to_string(),
+            check_out_time: listing.rules.check_out_time.to_string(),
+            included_guests: listing.included_guests,
+            extra_guest_fee: MoneyDto::new(listing.extra_guest_fee, &currency),
             average_rating,
             review_count: property.review_count,
             ical_export_url: None,
@@ -431,6 +616,24 @@ impl PropertiesApi {
     ) -> ApiResult<NoStore<Created>, WriteErrors> {
         let body = body.0;
         let mut currencies = PriceCurrencies::new();
+        let parsed = RuleFields::parse(
+            (
+                body.check_in_weekdays.as_deref(),
+                body.check_out_weekdays.as_deref(),
+            ),
+            (
+                body.check_in_time.as_deref(),
+                body.check_out_time.as_deref(),
+            ),
+        )?;
+        let mut rules = StayRules {
+            timezone: body.timezone,
+            advance_notice_hours: body.advance_notice_hours.unwrap_or(0),
+            preparation_nights: body.preparation_nights.unwrap_or(0),
+            booking_window_days: body.booking_window_days,
+            ..StayRules::default()
+        };
+        parsed.apply(&mut rules);
         let listing = Listing {
             nightly_price: price("nightly_price", Some(&body.nightly_price), &mut currencies)
                 .unwrap_or_default(),
@@ -455,6 +658,15 @@ impl PropertiesApi {
             status: body
                 .status
                 .map_or(PropertyStatus::Draft, PropertyStatus::from),
+            booking_mode: body.booking_mode.map(BookingMode::from),
+            rules,
+            included_guests: body.included_guests,
+            extra_guest_fee: price(
+                "extra_guest_fee",
+                body.extra_guest_fee.as_ref(),
+                &mut currencies,
+            )
+            .unwrap_or(0),
         };
         let property = service::create(&state, &tenant.0, &caller.0, listing, currencies).await?;
         let detail = PropertyDetail {
@@ -603,7 +815,40 @@ impl PropertiesApi {
             body.weekend_price.as_ref(),
             &mut currencies,
         );
+        let extra_guest_fee = price(
+            "extra_guest_fee",
+            body.extra_guest_fee.as_ref(),
+            &mut currencies,
+        );
+        let parsed = RuleFields::parse(
+            (
+                body.check_in_weekdays.as_deref(),
+                body.check_out_weekdays.as_deref(),
+            ),
+            (
+                body.check_in_time.as_deref(),
+                body.check_out_time.as_deref(),
+            ),
+        )?;
         let edit = move |mut listing: Listing| {
+            parsed.apply(&mut listing.rules);
+            if let Some(value) = extra_guest_fee {
+                listing.extra_guest_fee = value;
+            }
+            if let Some(hours) = body.advance_notice_hours {
+                listing.rules.advance_notice_hours = hours;
+            }
+            if let Some(nights) = body.preparation_nights {
+                listing.rules.preparation_nights = nights;
+            }
+            // A `null` returns to the marketplace's setting; an absent field keeps the value.
+            body.timezone.update_to(&mut listing.rules.timezone);
+            body.booking_mode
+                .map_value(BookingMode::from)
+                .update_to(&mut listing.booking_mode);
+            body.booking_window_days
+                .update_to(&mut listing.rules.booking_window_days);
+            body.included_guests.update_to(&mut listing.included_guests);
             macro_rules! set {
                 ($($field:ident),*) => { $(if let Some(value) = body.$field { listing.$field = value.into(); })* };
             }

@@ -5,12 +5,16 @@ use uuid::Uuid;
 
 use crate::{
     auth::secrets,
+    availability::{
+        StayRules,
+        rules::{MAX_ADVANCE_NOTICE_HOURS, MAX_PREPARATION_NIGHTS, is_time_zone},
+    },
     dates::Stay,
     db::Timestamp,
     error::FieldError,
     ids::{PropertyId, TenantId, UserId},
     photos::model::PropertyImage,
-    tenants::Tenant,
+    tenants::{Tenant, settings::BookingMode},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +108,14 @@ pub struct Listing {
     pub max_nights: u32,
     pub amenities: Vec<String>,
     pub status: PropertyStatus,
+    /// How bookings start; `None`: the tenant's booking mode.
+    pub booking_mode: Option<BookingMode>,
+    /// When the property can be booked.
+    pub rules: StayRules,
+    /// Guests the nightly price covers; `None`: every guest the property takes.
+    pub included_guests: Option<u32>,
+    /// Per night, per guest above `included_guests`, in minor units.
+    pub extra_guest_fee: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -229,8 +241,12 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-/// The largest price accepted, in minor units (10 million in the major unit).
-const MAX_AMOUNT: i64 = 1_000_000_000;
+impl Listing {
+    /// The largest price accepted, in minor units (10 million in the major unit).
+    pub const MAX_AMOUNT: i64 = 1_000_000_000;
+}
+
+const MAX_AMOUNT: i64 = Listing::MAX_AMOUNT;
 const MAX_DISCOUNT_BPS: u32 = 9000;
 
 fn text(field: &str, value: &str, max: usize, errors: &mut Vec<FieldError>) -> String {
@@ -290,6 +306,7 @@ impl Listing {
             ("nightly_price.amount", Some(self.nightly_price), 1),
             ("cleaning_fee.amount", Some(self.cleaning_fee), 0),
             ("weekend_price.amount", self.weekend_price, 1),
+            ("extra_guest_fee.amount", Some(self.extra_guest_fee), 0),
         ] {
             if let Some(amount) = amount
                 && !(minimum..=MAX_AMOUNT).contains(&amount)
@@ -326,6 +343,16 @@ impl Listing {
         if self.min_nights > self.max_nights {
             errors.push(FieldError::new("min_nights", "must not exceed max_nights"));
         }
+        if let Some(included) = self.included_guests {
+            range(
+                "included_guests",
+                included,
+                1,
+                self.max_guests.max(1),
+                &mut errors,
+            );
+        }
+        self.validate_rules(&mut errors);
         for (index, code) in self.amenities.iter().enumerate() {
             if !is_amenity(code) {
                 errors.push(FieldError::new(
@@ -340,6 +367,37 @@ impl Listing {
             Ok(self)
         } else {
             Err(errors)
+        }
+    }
+
+    fn validate_rules(&mut self, errors: &mut Vec<FieldError>) {
+        let rules = &mut self.rules;
+        if let Some(zone) = &rules.timezone {
+            let zone = zone.trim().to_owned();
+            if !is_time_zone(&zone) {
+                errors.push(FieldError::new(
+                    "timezone",
+                    "must be an IANA time zone such as Europe/Paris",
+                ));
+            }
+            rules.timezone = Some(zone);
+        }
+        range(
+            "advance_notice_hours",
+            rules.advance_notice_hours,
+            0,
+            MAX_ADVANCE_NOTICE_HOURS,
+            errors,
+        );
+        range(
+            "preparation_nights",
+            rules.preparation_nights,
+            0,
+            MAX_PREPARATION_NIGHTS,
+            errors,
+        );
+        if let Some(days) = rules.booking_window_days {
+            range("booking_window_days", days, 1, 1095, errors);
         }
     }
 }
@@ -383,6 +441,10 @@ mod tests {
             max_nights: 30,
             amenities: vec!["wifi".into(), "kitchen".into(), "wifi".into()],
             status: PropertyStatus::Draft,
+            booking_mode: None,
+            rules: StayRules::default(),
+            included_guests: None,
+            extra_guest_fee: 0,
         }
     }
 
@@ -405,6 +467,9 @@ mod tests {
         bad.min_nights = 40;
         bad.max_nights = 30;
         bad.amenities = vec!["moat".into()];
+        bad.included_guests = Some(5);
+        bad.rules.timezone = Some("Mars/Olympus".into());
+        bad.rules.preparation_nights = 31;
         let mut fields: Vec<String> = bad
             .validated()
             .unwrap_err()
@@ -416,12 +481,15 @@ mod tests {
             fields,
             [
                 "amenities[0]",
+                "included_guests",
                 "location.country",
                 "location.lat",
                 "location.lng",
                 "min_nights",
                 "name",
                 "nightly_price.amount",
+                "preparation_nights",
+                "timezone",
                 "weekend_price.amount"
             ]
         );

@@ -15,14 +15,14 @@ use crate::{
     app::AppState,
     auth::Principal,
     authz::{Permit, PropertyAction, ReviewAction, Role, own_or_any},
-    availability,
+    availability::{self, RuleSearch},
     cache::ReadCache,
     db::{Db, Timestamp, Tx},
     error::{ApiError, ErrorCode, FieldError},
     events,
     ids::{PropertyId, TenantId, UserId},
     photos::{model::PropertyImage, service as photos},
-    tenants::{Tenant, service as tenants},
+    tenants::{Tenant, service as tenants, settings::TenantSettings},
 };
 
 /// The permissions to change a listing: its owner's, or the tenant-wide one.
@@ -292,6 +292,19 @@ pub async fn for_change(
     Ok((property, permit))
 }
 
+/// The stay rules of a property, for Staybase's own work (completing stays at the check-out
+/// time); a deleted property's stays follow the default rules in the tenant's time zone.
+pub async fn stay_rules(
+    db: &Db,
+    tenant: TenantId,
+    id: PropertyId,
+) -> Result<availability::StayRules, ApiError> {
+    Ok(store::get(db, tenant, id)
+        .await?
+        .map(|property| property.listing.rules)
+        .unwrap_or_default())
+}
+
 /// A listed property, read in `tx` and locked until it ends (on PostgreSQL; SQLite's writer
 /// lock serializes anyway): what a booking is made against.
 #[tracing::instrument(skip(tx))]
@@ -450,15 +463,16 @@ pub async fn rotate_calendar_token(
     Ok(token)
 }
 
-/// The property whose calendar export secret is `token`, with its name: the secret is the
-/// credential, so anyone who may browse the marketplace may present it.
+/// The property whose calendar export secret is `token`, with its name and preparation
+/// nights: the secret is the credential, so anyone who may browse the marketplace may present
+/// it.
 #[tracing::instrument(skip(state, tenant, principal, token), fields(tenant = %tenant.slug))]
 pub async fn by_calendar_token(
     state: &AppState,
     tenant: &Tenant,
     principal: &Principal,
     token: &str,
-) -> Result<Option<(PropertyId, String)>, ApiError> {
+) -> Result<Option<(PropertyId, String, u32)>, ApiError> {
     state
         .authorizer
         .check(&state.db, tenant, principal, PropertyAction::Read)
@@ -540,10 +554,17 @@ pub async fn search(
         None
     };
     let (sort, cursor) = checked(&search)?;
+    let now = tenant.now();
+    let rules = search.stay.map(|stay| RuleSearch {
+        stay,
+        now,
+        tenant_today: tenant.today(),
+        tenant_window_days: tenant.settings.booking_window_days,
+    });
     let query = store::search_query(
         &state.db,
         tenant.id,
-        owner,
+        (owner, rules.as_ref()),
         &search,
         (sort, cursor.as_ref()),
     )
@@ -554,6 +575,18 @@ pub async fn search(
         let last = properties.last().expect("a full page has a last row");
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Cursor::after(sort, last)).unwrap_or_default())
     });
+    // The SQL bounds the time rules for any time zone; each property's own zone decides here
+    // (after the cursor is taken, so a page may hold fewer rows than the limit).
+    if let Some(stay) = search.stay {
+        properties.retain(|property| {
+            property
+                .listing
+                .rules
+                .in_force(&tenant.settings, now)
+                .check(stay)
+                .is_ok()
+        });
+    }
     let page = Page {
         properties: with_photos(state, tenant, principal, properties).await?,
         next_cursor,
@@ -584,6 +617,20 @@ pub async fn explain_search(
     search: &Search,
 ) -> Result<Option<serde_json::Value>, ApiError> {
     let (sort, cursor) = checked(search)?;
-    let query = store::search_query(db, tenant, owner, search, (sort, cursor.as_ref())).await?;
+    let now = Timestamp::now();
+    let rules = search.stay.map(|stay| RuleSearch {
+        stay,
+        now,
+        tenant_today: now.get().date(),
+        tenant_window_days: TenantSettings::defaults("").booking_window_days,
+    });
+    let query = store::search_query(
+        db,
+        tenant,
+        (owner, rules.as_ref()),
+        search,
+        (sort, cursor.as_ref()),
+    )
+    .await?;
     store::explain_search(db, &query).await
 }

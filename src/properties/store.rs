@@ -3,14 +3,17 @@
 use uuid::Uuid;
 
 use super::model::{Cursor, Listing, Location, Property, PropertyStatus, Search, Sort};
+use crate::availability::{RuleSearch, StayRules, TimeOfDay, Weekdays};
 use crate::photos::model::PropertyImage;
+use crate::tenants::settings::BookingMode;
 use crate::{
     authz::{Permit, PropertyAction, ReviewAction},
-    availability, bind_all,
+    availability::{self, Dialect},
+    bind_all,
     db::{Bind, Db, Timestamp, Tx},
     error::ApiError,
     ids::{PropertyId, TenantId, UserId},
-    on_db, on_tx,
+    on_db, on_tx, pricing,
 };
 
 #[derive(sqlx::FromRow)]
@@ -38,6 +41,17 @@ struct PropertyRow {
     max_nights: i64,
     amenities: String,
     status: String,
+    timezone: Option<String>,
+    booking_mode: Option<String>,
+    advance_notice_hours: i64,
+    preparation_nights: i64,
+    check_in_weekdays: i64,
+    check_out_weekdays: i64,
+    booking_window_days: Option<i64>,
+    check_in_time: String,
+    check_out_time: String,
+    included_guests: Option<i64>,
+    extra_guest_fee: i64,
     rating_sum: i64,
     review_count: i64,
     ical_token: Option<String>,
@@ -66,6 +80,33 @@ impl TryFrom<PropertyRow> for Property {
                 bathrooms: row.bathrooms.map(|n| number(n, "bathrooms")).transpose()?,
                 min_nights: number(row.min_nights, "min_nights")?,
                 max_nights: number(row.max_nights, "max_nights")?,
+                booking_mode: row
+                    .booking_mode
+                    .as_deref()
+                    .map(|mode| BookingMode::parse(mode).ok_or_else(|| corrupt("booking mode")))
+                    .transpose()?,
+                rules: StayRules {
+                    timezone: row.timezone,
+                    advance_notice_hours: number(row.advance_notice_hours, "advance notice")?,
+                    preparation_nights: number(row.preparation_nights, "preparation nights")?,
+                    check_in_weekdays: Weekdays::from_bits(row.check_in_weekdays)
+                        .ok_or_else(|| corrupt("check-in weekdays"))?,
+                    check_out_weekdays: Weekdays::from_bits(row.check_out_weekdays)
+                        .ok_or_else(|| corrupt("check-out weekdays"))?,
+                    booking_window_days: row
+                        .booking_window_days
+                        .map(|days| number(days, "booking window"))
+                        .transpose()?,
+                    check_in_time: TimeOfDay::parse(&row.check_in_time)
+                        .ok_or_else(|| corrupt("check-in time"))?,
+                    check_out_time: TimeOfDay::parse(&row.check_out_time)
+                        .ok_or_else(|| corrupt("check-out time"))?,
+                },
+                included_guests: row
+                    .included_guests
+                    .map(|n| number(n, "included guests"))
+                    .transpose()?,
+                extra_guest_fee: row.extra_guest_fee,
                 name: row.name,
                 description: row.description,
                 location: Location {
@@ -100,8 +141,14 @@ const COLUMNS: &str = "tenant_id, id, owner_id, name, description, address, city
     CAST(monthly_discount_bps AS BIGINT) AS monthly_discount_bps, \
     CAST(max_guests AS BIGINT) AS max_guests, CAST(bedrooms AS BIGINT) AS bedrooms, \
     CAST(bathrooms AS BIGINT) AS bathrooms, CAST(min_nights AS BIGINT) AS min_nights, \
-    CAST(max_nights AS BIGINT) AS max_nights, amenities, status, rating_sum, review_count, \
-    ical_token, created_at, updated_at";
+    CAST(max_nights AS BIGINT) AS max_nights, amenities, status, timezone, booking_mode, \
+    CAST(advance_notice_hours AS BIGINT) AS advance_notice_hours, \
+    CAST(preparation_nights AS BIGINT) AS preparation_nights, \
+    CAST(check_in_weekdays AS BIGINT) AS check_in_weekdays, \
+    CAST(check_out_weekdays AS BIGINT) AS check_out_weekdays, \
+    CAST(booking_window_days AS BIGINT) AS booking_window_days, check_in_time, check_out_time, \
+    CAST(included_guests AS BIGINT) AS included_guests, extra_guest_fee, rating_sum, \
+    review_count, ical_token, created_at, updated_at";
 
 async fn write_amenities(
     tx: &mut Tx,
@@ -152,11 +199,28 @@ fn listing_binds(listing: &Listing) -> Vec<Bind> {
         int(listing.max_nights),
         Bind::Text(listing.amenities.join(",")),
         Bind::Text(listing.status.as_str().to_owned()),
+        Bind::Text(listing.rules.timezone.clone().unwrap_or_default()),
+        Bind::Text(
+            listing
+                .booking_mode
+                .map_or("", |mode| mode.as_str())
+                .to_owned(),
+        ),
+        int(listing.rules.advance_notice_hours),
+        int(listing.rules.preparation_nights),
+        Bind::Int(i64::from(listing.rules.check_in_weekdays.bits())),
+        Bind::Int(i64::from(listing.rules.check_out_weekdays.bits())),
+        optional(listing.rules.booking_window_days),
+        Bind::Text(listing.rules.check_in_time.to_string()),
+        Bind::Text(listing.rules.check_out_time.to_string()),
+        optional(listing.included_guests),
+        Bind::Int(listing.extra_guest_fee),
     ]
 }
 
-/// The listing columns in the order of `listing_binds`; -1 stands for "none" in optional ones.
-const LISTING_COLUMNS: [&str; 20] = [
+/// The listing columns in the order of `listing_binds`; -1 (or "" in text) stands for "none" in
+/// optional ones.
+const LISTING_COLUMNS: [&str; 31] = [
     "name",
     "description",
     "address",
@@ -177,16 +241,35 @@ const LISTING_COLUMNS: [&str; 20] = [
     "max_nights",
     "amenities",
     "status",
+    "timezone",
+    "booking_mode",
+    "advance_notice_hours",
+    "preparation_nights",
+    "check_in_weekdays",
+    "check_out_weekdays",
+    "booking_window_days",
+    "check_in_time",
+    "check_out_time",
+    "included_guests",
+    "extra_guest_fee",
 ];
 
 fn value_expression(column: &str, placeholder: usize) -> String {
     match column {
         "weekend_price" | "bedrooms" | "bathrooms" => format!("NULLIF(${placeholder}, -1)"),
+        "booking_window_days" | "included_guests" => {
+            format!("CAST(NULLIF(${placeholder}, -1) AS INTEGER)")
+        }
+        "timezone" | "booking_mode" => format!("NULLIF(${placeholder}, '')"),
         "weekly_discount_bps"
         | "monthly_discount_bps"
         | "max_guests"
         | "min_nights"
-        | "max_nights" => {
+        | "max_nights"
+        | "advance_notice_hours"
+        | "preparation_nights"
+        | "check_in_weekdays"
+        | "check_out_weekdays" => {
             format!("CAST(${placeholder} AS INTEGER)")
         }
         _ => format!("${placeholder}"),
@@ -543,25 +626,43 @@ fn bounding_box((lat, lng, radius_km): (f64, f64, f64)) -> ((f64, f64, f64, f64)
     )
 }
 
+/// The longitude ranges a bounding box from `west` to `east` covers: one, or two when it
+/// crosses the antimeridian (a box wider than the world covers it all).
+fn longitude_ranges(west: f64, east: f64) -> Vec<(f64, f64)> {
+    if east - west >= 360.0 {
+        vec![(-180.0, 180.0)]
+    } else if west < -180.0 {
+        vec![(west + 360.0, 180.0), (-180.0, east)]
+    } else if east > 180.0 {
+        vec![(west, 180.0), (-180.0, east - 360.0)]
+    } else {
+        vec![(west, east)]
+    }
+}
+
 /// Whether a radius search's bounding box holds `CROWDED` listings or more: an index-only count
-/// that stops there.
+/// (of each side of the antimeridian) that stops there.
 async fn is_crowded(db: &Db, tenant: TenantId, near: (f64, f64, f64)) -> Result<bool, ApiError> {
     let ((south, north, west, east), _) = bounding_box(near);
-    let found: i64 = on_db!(db, |pool| {
-        sqlx::query_scalar(
-            "SELECT count(*) FROM (SELECT 1 FROM properties WHERE tenant_id = $1 \
-             AND deleted_at IS NULL AND lat >= $2 AND lat <= $3 AND lng >= $4 AND lng <= $5 \
-             LIMIT $6) AS area",
-        )
-        .bind(tenant.0)
-        .bind(south)
-        .bind(north)
-        .bind(west)
-        .bind(east)
-        .bind(CROWDED)
-        .fetch_one(pool)
-        .await
-    })?;
+    let mut found = 0;
+    for (from, to) in longitude_ranges(west, east) {
+        let counted: i64 = on_db!(db, |pool| {
+            sqlx::query_scalar(
+                "SELECT count(*) FROM (SELECT 1 FROM properties WHERE tenant_id = $1 \
+                 AND deleted_at IS NULL AND lat >= $2 AND lat <= $3 AND lng >= $4 AND lng <= $5 \
+                 LIMIT $6) AS area",
+            )
+            .bind(tenant.0)
+            .bind(south)
+            .bind(north)
+            .bind(from)
+            .bind(to)
+            .bind(CROWDED)
+            .fetch_one(pool)
+            .await
+        })?;
+        found += counted;
+    }
     Ok(found >= CROWDED)
 }
 
@@ -571,7 +672,7 @@ async fn is_crowded(db: &Db, tenant: TenantId, near: (f64, f64, f64)) -> Result<
 pub async fn search_query(
     db: &Db,
     tenant: TenantId,
-    owner: Option<UserId>,
+    (owner, rules): (Option<UserId>, Option<&RuleSearch>),
     search: &Search,
     order: (Sort, Option<&Cursor>),
 ) -> Result<SearchQuery, ApiError> {
@@ -579,12 +680,18 @@ pub async fn search_query(
         Some(near) => is_crowded(db, tenant, near).await?,
         None => false,
     };
-    Ok(search_sql(tenant, owner, search, order, crowded))
+    Ok(search_sql(
+        (tenant, db.kind()),
+        (owner, rules),
+        search,
+        order,
+        crowded,
+    ))
 }
 
 fn search_sql(
-    tenant: TenantId,
-    owner: Option<UserId>,
+    (tenant, dialect): (TenantId, Dialect),
+    (owner, rules): (Option<UserId>, Option<&RuleSearch>),
     search: &Search,
     (sort, cursor): (Sort, Option<&Cursor>),
     crowded: bool,
@@ -652,20 +759,33 @@ fn search_sql(
         let column = if crowded { "+lat" } else { "lat" };
         add!(|n: usize| format!("{column} >= ${n}"), Bind::Float(south));
         add!(|n: usize| format!("{column} <= ${n}"), Bind::Float(north));
-        add!(|n: usize| format!("lng >= ${n}"), Bind::Float(west));
-        add!(|n: usize| format!("lng <= ${n}"), Bind::Float(east));
+        let ranges = longitude_ranges(west, east);
+        let mut alternatives = Vec::new();
+        for (from, to) in &ranges {
+            binds.push(Bind::Float(*from));
+            binds.push(Bind::Float(*to));
+            let n = binds.len();
+            alternatives.push(format!("(lng >= ${} AND lng <= ${n})", n - 1));
+        }
+        conditions.push(alternatives.join(" OR "));
         let degrees = radius_km / KM_PER_DEGREE;
         binds.push(Bind::Float(lat));
         binds.push(Bind::Float(lng));
         binds.push(Bind::Float(shrink));
         binds.push(Bind::Float(degrees * degrees));
         let n = binds.len();
+        let (a, b, c, d) = (n - 3, n - 2, n - 1, n);
+        // Across the antimeridian, the longitude difference wraps to the short way round.
+        let delta = if ranges.len() > 1 {
+            format!(
+                "(CASE WHEN lng - ${b} > 180 THEN lng - ${b} - 360 \
+                 WHEN lng - ${b} < -180 THEN lng - ${b} + 360 ELSE lng - ${b} END)"
+            )
+        } else {
+            format!("(lng - ${b})")
+        };
         conditions.push(format!(
-            "((lat - ${a}) * (lat - ${a}) + (lng - ${b}) * ${c} * (lng - ${b}) * ${c}) <= ${d}",
-            a = n - 3,
-            b = n - 2,
-            c = n - 1,
-            d = n
+            "((lat - ${a}) * (lat - ${a}) + {delta} * ${c} * {delta} * ${c}) <= ${d}"
         ));
     }
     if let Some(stay) = search.stay {
@@ -675,7 +795,15 @@ fn search_sql(
         binds.push(Bind::Date(stay.check_in));
         binds.push(Bind::Date(stay.check_out));
         let n = binds.len();
-        conditions.extend(availability::free_stay_conditions(n - 1, n));
+        conditions.extend(availability::free_stay_conditions(n - 1, n, dialect));
+        binds.push(Bind::Int(nights));
+        conditions.push(pricing::season_min_nights_condition(n - 1, n + 1));
+        let n = binds.len();
+        if let Some(rules) = rules {
+            let (more, values) = availability::rule_conditions(n + 1, rules);
+            conditions.extend(more);
+            binds.extend(values);
+        }
     }
     if let Some(cursor) = cursor {
         if sort != Sort::Newest {
@@ -708,21 +836,28 @@ fn search_sql(
     }
 }
 
-/// The property whose calendar export feed has this secret, with its name.
+/// The property whose calendar export feed has this secret, with its name and preparation
+/// nights.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn find_by_calendar_token(
     db: &Db,
     tenant: TenantId,
     token: &str,
-) -> Result<Option<(PropertyId, String)>, ApiError> {
-    let row: Option<(Uuid, String)> = on_db!(db, |pool| {
-        sqlx::query_as("SELECT id, name FROM properties WHERE tenant_id = $1 AND ical_token = $2 AND deleted_at IS NULL")
+) -> Result<Option<(PropertyId, String, u32)>, ApiError> {
+    let row: Option<(Uuid, String, i64)> = on_db!(db, |pool| {
+        sqlx::query_as("SELECT id, name, CAST(preparation_nights AS BIGINT) FROM properties WHERE tenant_id = $1 AND ical_token = $2 AND deleted_at IS NULL")
             .bind(tenant.0)
             .bind(token)
             .fetch_optional(pool)
             .await
     })?;
-    Ok(row.map(|(id, name)| (PropertyId(id), name)))
+    Ok(row.map(|(id, name, preparation)| {
+        (
+            PropertyId(id),
+            name,
+            u32::try_from(preparation).unwrap_or(0),
+        )
+    }))
 }
 
 /// PostgreSQL's plan for a search, as `EXPLAIN (FORMAT JSON)` gives it (`None` on SQLite).

@@ -126,6 +126,9 @@ pub struct SettingsView {
     cancellation_policy: CancellationPolicyDto,
     /// Whether `host: true` at registration grants the host role (default true).
     self_service_hosts: bool,
+    /// Whether guests must verify their email address before booking (default false; then
+    /// an unverified guest's booking is 403 `email_not_verified`).
+    require_verified_email: bool,
     /// Days after check-out during which guests and hosts may review the stay (default 30).
     review_window_days: u32,
     review_publication: ReviewPublicationDto,
@@ -169,6 +172,7 @@ impl From<TenantSettings> for SettingsView {
             host_fee_bps: settings.host_fee_bps,
             cancellation_policy: settings.cancellation_policy.into(),
             self_service_hosts: settings.self_service_hosts,
+            require_verified_email: settings.require_verified_email,
             review_window_days: settings.review_window_days,
             review_publication: settings.review_publication.into(),
             max_unpaid_bookings: settings.max_unpaid_bookings,
@@ -207,6 +211,7 @@ pub struct SettingsUpdate {
     host_fee_bps: Option<u32>,
     cancellation_policy: Option<CancellationPolicyDto>,
     self_service_hosts: Option<bool>,
+    require_verified_email: Option<bool>,
     #[oai(validator(minimum(value = "1"), maximum(value = "365")))]
     review_window_days: Option<u32>,
     review_publication: Option<ReviewPublicationDto>,
@@ -308,6 +313,7 @@ impl TenantsApi {
                 .cancellation_policy
                 .map(|policy| CancellationPolicy::from(policy).as_str().to_owned()),
             self_service_hosts: body.self_service_hosts,
+            require_verified_email: body.require_verified_email,
             review_window_days: body.review_window_days,
             review_publication: body
                 .review_publication

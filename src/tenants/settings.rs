@@ -74,6 +74,8 @@ pub struct TenantSettings {
     pub host_fee_bps: u32,
     pub cancellation_policy: CancellationPolicy,
     pub self_service_hosts: bool,
+    /// Whether guests must verify their email address before booking.
+    pub require_verified_email: bool,
     pub review_window_days: u32,
     pub review_publication: ReviewPublication,
     /// Unpaid bookings (requests and holds) a guest may have at once.
@@ -120,6 +122,7 @@ impl TenantSettings {
             host_fee_bps: 0,
             cancellation_policy: CancellationPolicy::Moderate,
             self_service_hosts: true,
+            require_verified_email: false,
             review_window_days: 30,
             review_publication: ReviewPublication::DoubleBlind,
             max_unpaid_bookings: 3,
@@ -163,6 +166,7 @@ pub struct SettingsChange {
     pub host_fee_bps: Option<u32>,
     pub cancellation_policy: Option<String>,
     pub self_service_hosts: Option<bool>,
+    pub require_verified_email: Option<bool>,
     pub review_window_days: Option<u32>,
     pub review_publication: Option<String>,
     pub max_unpaid_bookings: Option<u32>,
@@ -433,6 +437,9 @@ impl SettingsChange {
         if let Some(hosts) = self.self_service_hosts {
             next.self_service_hosts = hosts;
         }
+        if let Some(required) = self.require_verified_email {
+            next.require_verified_email = required;
+        }
         if let Some(plan) = self.rate_limit_plan {
             if plans.contains(&plan.as_str()) {
                 next.rate_limit_plan = plan;
@@ -471,6 +478,7 @@ mod tests {
             host_fee_bps: Some(5001),
             cancellation_policy: Some("none".into()),
             self_service_hosts: Some(false),
+            require_verified_email: Some(true),
             review_window_days: Some(0),
             review_publication: Some("whenever".into()),
             max_unpaid_bookings: Some(0),

@@ -39,6 +39,7 @@ struct TenantRow {
     host_fee_bps: i64,
     cancellation_policy: String,
     self_service_hosts: bool,
+    require_verified_email: bool,
     review_window_days: i64,
     review_publication: String,
     max_unpaid_bookings: i64,
@@ -90,6 +91,7 @@ impl TryFrom<TenantRow> for Tenant {
             currency: row.currency,
             timezone: row.timezone,
             self_service_hosts: row.self_service_hosts,
+            require_verified_email: row.require_verified_email,
             rate_limit_plan: row.rate_limit_plan,
             version: row.settings_version,
         };
@@ -116,7 +118,7 @@ const SELECT: &str = "SELECT t.id, t.slug, t.name, t.status, t.policy_version, \
     CAST(s.request_expiry_hours AS BIGINT) AS request_expiry_hours, \
     CAST(s.platform_fee_bps AS BIGINT) AS platform_fee_bps, CAST(s.tax_bps AS BIGINT) AS tax_bps, \
     CAST(s.host_fee_bps AS BIGINT) AS host_fee_bps, \
-    s.cancellation_policy, s.self_service_hosts, \
+    s.cancellation_policy, s.self_service_hosts, s.require_verified_email, \
     CAST(s.review_window_days AS BIGINT) AS review_window_days, s.review_publication, \
     CAST(s.max_unpaid_bookings AS BIGINT) AS max_unpaid_bookings, \
     CAST(s.max_stay_nights AS BIGINT) AS max_stay_nights, \
@@ -172,9 +174,9 @@ async fn write_settings(
          payment_collection, hold_minutes, request_expiry_hours, platform_fee_bps, tax_bps, \
          cancellation_policy, self_service_hosts, review_window_days, rate_limit_plan, updated_at, \
          max_unpaid_bookings, max_stay_nights, booking_window_days, allowed_origins, site_url, \
-         reply_to, host_fee_bps, review_publication) \
+         reply_to, host_fee_bps, review_publication, require_verified_email) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20, $21, $22, $23)"
+         $19, $20, $21, $22, $23, $24)"
     } else {
         "UPDATE tenant_settings SET display_name = $2, currency = $3, timezone = $4, \
          booking_mode = $5, payment_collection = $6, hold_minutes = $7, \
@@ -183,6 +185,7 @@ async fn write_settings(
          rate_limit_plan = $14, updated_at = $15, max_unpaid_bookings = $16, \
          max_stay_nights = $17, booking_window_days = $18, allowed_origins = $19, \
          site_url = $20, reply_to = $21, host_fee_bps = $22, review_publication = $23, \
+         require_verified_email = $24, \
          version = version + 1 \
          WHERE tenant_id = $1"
     };
@@ -211,6 +214,7 @@ async fn write_settings(
             .bind(settings.reply_to.as_deref().unwrap_or_default())
             .bind(i64::from(settings.host_fee_bps) as i32)
             .bind(settings.review_publication.as_str())
+            .bind(settings.require_verified_email)
             .execute(conn)
             .await
             .map(drop)

@@ -63,6 +63,12 @@ pub(crate) fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("delete_property_image", HOSTS),
         ("get_property_image", EVERYONE_HERE),
         ("quote_stay", EVERYONE_HERE),
+        ("set_date_prices", HOSTS),
+        ("list_date_prices", HOSTS),
+        ("create_season", HOSTS),
+        ("list_seasons", HOSTS),
+        ("update_season", HOSTS),
+        ("delete_season", HOSTS),
         ("add_calendar_import", HOSTS),
         ("list_calendar_imports", HOSTS),
         ("remove_calendar_import", HOSTS),
@@ -173,6 +179,12 @@ fn body_for(operation: &str) -> Option<Value> {
         // Refused as a private address once authorised (422), so nothing is fetched.
         "add_calendar_import" => json!({ "url": "http://127.0.0.1:9/cal.ics" }),
         "block_dates" => json!({ "start": "2099-01-01", "end": "2099-01-05" }),
+        "set_date_prices" => json!({ "dates": [] }),
+        "update_season" => json!({ "min_nights": 2 }),
+        "create_season" => json!({
+            "start": "2099-01-01", "end": "2099-01-05",
+            "nightly_price": { "amount": 100, "currency": "EUR" }
+        }),
         "replace_password" => {
             json!({ "email": "nobody@example.com", "current_password": PASSWORD, "new_password": "a brand new passphrase" })
         }
@@ -312,6 +324,7 @@ async fn every_operation_allows_exactly_the_expected_callers() {
                     .replace("{image_id}", &uuid::Uuid::now_v7().to_string())
                     .replace("{size}", "thumbnail")
                     .replace("{import_id}", &uuid::Uuid::now_v7().to_string())
+                    .replace("{season_id}", &uuid::Uuid::now_v7().to_string())
                     .replace("{provider}", "simulated");
                 if id == "get_availability" {
                     path.push_str("?from=2099-01-01&to=2099-01-03");

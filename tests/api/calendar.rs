@@ -348,7 +348,7 @@ async fn the_ics_export_lists_blocked_nights_and_its_url_rotates() {
 }
 
 /// Serves `body` as an .ics feed on a loopback port; returns the feed's URL.
-async fn serve_feed(body: String) -> String {
+pub(crate) async fn serve_feed(body: String) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -369,7 +369,7 @@ async fn serve_feed(body: String) -> String {
     format!("http://127.0.0.1:{port}/calendar.ics")
 }
 
-fn ics_day(offset: i64) -> String {
+pub(crate) fn ics_day(offset: i64) -> String {
     day(offset).replace('-', "")
 }
 

@@ -381,6 +381,21 @@ where
     }
 }
 
+/// The codes and amounts of a quote's (or a booking's) line items.
+pub fn line_amounts(priced: &Value) -> Vec<(String, i64)> {
+    priced["line_items"]
+        .as_array()
+        .expect("line items")
+        .iter()
+        .map(|line| {
+            (
+                line["code"].as_str().expect("code").to_owned(),
+                line["amount"]["amount"].as_i64().expect("amount"),
+            )
+        })
+        .collect()
+}
+
 /// Asserts a problem+json answer with this status and code; returns the document.
 pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "status of {}", response.url());

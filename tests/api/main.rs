@@ -10,6 +10,7 @@ mod cli;
 mod config;
 mod connections;
 mod cors;
+mod depth;
 mod errors;
 mod health;
 mod helpers;

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime, Weekday};
 
 use crate::helpers::{
-    Block, Location, NewProperty, SettingsPatch, Stay, assert_problem, eur, spawn_app,
+    Block, Location, NewProperty, SettingsPatch, Stay, assert_problem, eur, line_amounts, spawn_app,
 };
 
 /// The next Monday at least two weeks away, so that weekend nights fall where the test expects.
@@ -177,19 +177,7 @@ async fn quotes_round_half_to_even_and_take_one_length_of_stay_discount() {
     };
     let property = app.properties(&host).created(&odd).await;
     let id = property["id"].as_str().unwrap().to_owned();
-    let lines = |quote: &Value| -> Vec<(String, i64)> {
-        quote["line_items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|line| {
-                (
-                    line["code"].as_str().unwrap().to_owned(),
-                    line["amount"]["amount"].as_i64().unwrap(),
-                )
-            })
-            .collect()
-    };
+    let lines = line_amounts;
 
     // One weeknight of 100.01: half of it is 50.005, which rounds to the even 50.00.
     let one: Value = app

@@ -1,5 +1,5 @@
 //! On PostgreSQL with 100 000 properties in one tenant (and 10 000 in each of ten others),
-//! with their blocks and bookings, every kind of search is answered from indexes: no sequential
+//! with their blocks, bookings and seasons, every kind of search is answered from indexes: no sequential
 //! scan of the big tables. And a crowded radius, searched by walking the sort order, answers
 //! what a sparse one would (on both backends).
 
@@ -78,6 +78,18 @@ async fn fill(db: &Db, tenant: TenantId, count: i64) -> UserId {
            current_date + CAST((nightly_price + 100) % 365 AS INTEGER) + 4, 2, 'confirmed', 'EUR', \
            4 * nightly_price, '[]', 'moderate', '[]', now(), now() \
          FROM properties WHERE tenant_id = $1 AND nightly_price % 3 = 0",
+    )
+    .bind(tenant.0)
+    .execute(pool)
+    .await
+    .unwrap();
+    // A season of a month with a minimum stay on every seventh property.
+    sqlx::query(
+        "INSERT INTO property_seasons (tenant_id, id, property_id, start_date, end_date, \
+         nightly_price, min_nights, created_at) \
+         SELECT tenant_id, gen_random_uuid(), id, current_date + CAST(nightly_price % 300 AS INTEGER), \
+           current_date + CAST(nightly_price % 300 AS INTEGER) + 30, nightly_price + 1000, 3, now() \
+         FROM properties WHERE tenant_id = $1 AND nightly_price % 7 = 0",
     )
     .bind(tenant.0)
     .execute(pool)

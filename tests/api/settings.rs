@@ -40,6 +40,7 @@ async fn a_new_tenant_has_the_documented_defaults() {
             "booking_mode": "instant", "payment_collection": "online", "hold_minutes": 15,
             "request_expiry_hours": 24, "platform_fee_bps": 0, "tax_bps": 0, "host_fee_bps": 0,
             "cancellation_policy": "moderate", "self_service_hosts": true,
+            "require_verified_email": false,
             "review_window_days": 30, "review_publication": "double_blind",
             "max_unpaid_bookings": 3, "max_stay_nights": 90,
             "booking_window_days": 730, "allowed_origins": [], "site_url": null,

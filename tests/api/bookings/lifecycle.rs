@@ -99,8 +99,8 @@ async fn stays_complete_after_check_out() {
     let today = OffsetDateTime::now_utc().date();
     on_db!(&app.state.db, |pool| {
         sqlx::query("UPDATE bookings SET check_in = $1, check_out = $2 WHERE id = $3")
-            .bind(today - Duration::days(3))
-            .bind(today)
+            .bind(today - Duration::days(4))
+            .bind(today - Duration::days(1))
             .bind(id)
             .execute(pool)
             .await

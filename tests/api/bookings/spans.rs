@@ -86,7 +86,7 @@ async fn a_booking_shows_its_service_and_store_spans() {
         "{create:?}"
     );
     let overlap = recorder
-        .find("staybase::availability", "stay_is_free")
+        .find("staybase::availability", "check_free")
         .expect("the overlap check's span");
     assert!(
         overlap

@@ -406,13 +406,22 @@ impl PropertiesClient<'_> {
         expect(self.create(property).await, StatusCode::CREATED).await
     }
 
-    pub async fn update(&self, id: &(impl Id + ?Sized), patch: &PropertyPatch<'_>) -> Response {
+    /// `PATCH /properties/{id}` with `patch` (a `PropertyPatch`, or any JSON).
+    pub async fn update(
+        &self,
+        id: &(impl Id + ?Sized),
+        patch: &(impl Serialize + ?Sized),
+    ) -> Response {
         let path = format!("/properties/{}", id.id());
         send(self.caller.request(Method::PATCH, &path).json(patch)).await
     }
 
     /// The property after an update that must succeed.
-    pub async fn updated(&self, id: &(impl Id + ?Sized), patch: &PropertyPatch<'_>) -> Value {
+    pub async fn updated(
+        &self,
+        id: &(impl Id + ?Sized),
+        patch: &(impl Serialize + ?Sized),
+    ) -> Value {
         expect(self.update(id, patch).await, StatusCode::OK).await
     }
 
