@@ -239,7 +239,8 @@ pub struct PayoutView {
     host_id: Uuid,
     amount: MoneyDto,
     status: PayoutStatusDto,
-    /// 24 hours after check-in (the check-in date at 15:00 in the marketplace's time zone).
+    /// 24 hours after check-in (the property's check-in time on the check-in date, in its time
+    /// zone).
     payable_at: OffsetDateTime,
     #[oai(nullable)]
     paid_at: Option<OffsetDateTime>,

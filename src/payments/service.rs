@@ -40,6 +40,7 @@ use crate::{
     money::Money,
     payment_provider::{self, model::ProviderSettings},
     pricing::engine::LineCode,
+    properties::service as properties,
     tenants::{Tenant, settings::PaymentCollection},
 };
 
@@ -380,28 +381,18 @@ fn split_of(booking: &Booking, captured: i64) -> Result<Split, ApiError> {
     Split::of(captured, service_fee + commission, taxes).map_err(ApiError::internal)
 }
 
-/// When a stay's payout becomes payable: 24 hours after check-in, the check-in date at 15:00
-/// in the tenant's time zone.
-fn payable_at(tenant: &Tenant, booking: &Booking) -> Timestamp {
-    let date = booking.check_in;
-    let local = jiff::civil::date(
-        date.year() as i16,
-        u8::from(date.month()) as i8,
-        date.day() as i8,
-    )
-    .at(15, 0, 0, 0);
-    let zone =
-        jiff::tz::TimeZone::get(&tenant.settings.timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let check_in = zone
-        .to_timestamp(local)
-        .ok()
-        .and_then(|at| time::OffsetDateTime::from_unix_timestamp(at.as_second()).ok())
-        .unwrap_or_else(|| {
-            date.with_hms(15, 0, 0)
-                .unwrap_or(date.midnight())
-                .assume_utc()
-        });
-    Timestamp::from(check_in + time::Duration::hours(24))
+/// When a stay's payout becomes payable: 24 hours after check-in, at the property's check-in
+/// time in its time zone.
+async fn payable_at(
+    tx: &mut Tx,
+    tenant: &Tenant,
+    booking: &Booking,
+) -> Result<Timestamp, ApiError> {
+    let rules = properties::stay_rules_in(tx, tenant.id, booking.property_id).await?;
+    let check_in = rules
+        .in_force(&tenant.settings, tenant.now())
+        .check_in_at(booking.check_in);
+    Ok(check_in + time::Duration::hours(24))
 }
 
 fn system(tenant: &Tenant) -> Permit<PaymentAction> {
@@ -557,7 +548,7 @@ async fn settle(
         amount: payment.money(payment.split.host_payout),
         owed_back: 0,
         status: PayoutStatus::Pending,
-        payable_at: payable_at(tenant, &booking),
+        payable_at: payable_at(tx, tenant, &booking).await?,
         paid_at: None,
         paid_by: None,
     };

@@ -305,6 +305,18 @@ pub async fn stay_rules(
         .unwrap_or_default())
 }
 
+/// The stay rules of a property, read in `tx` without locking it (for a payout's time, in a
+/// payment's transaction that already holds the booking).
+pub async fn stay_rules_in(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: PropertyId,
+) -> Result<availability::StayRules, ApiError> {
+    Ok(store::stay_rules_in(tx, tenant, id)
+        .await?
+        .unwrap_or_default())
+}
+
 /// A listed property, read in `tx` and locked until it ends (on PostgreSQL; SQLite's writer
 /// lock serializes anyway): what a booking is made against.
 #[tracing::instrument(skip(tx))]

@@ -526,6 +526,28 @@ pub async fn get_in(
     row.map(Property::try_from).transpose()
 }
 
+/// The property's stay rules, read on the transaction's connection without a lock; deleted
+/// properties keep theirs.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %id))]
+pub async fn stay_rules_in(
+    tx: &mut Tx,
+    tenant: TenantId,
+    id: PropertyId,
+) -> Result<Option<StayRules>, ApiError> {
+    let sql = format!("SELECT {COLUMNS} FROM properties WHERE tenant_id = $1 AND id = $2");
+    let row: Option<PropertyRow> = on_tx!(tx, |conn| {
+        sqlx::query_as(&sql)
+            .bind(tenant.0)
+            .bind(id.0)
+            .fetch_optional(conn)
+            .await
+    })?;
+    Ok(row
+        .map(Property::try_from)
+        .transpose()?
+        .map(|property| property.listing.rules))
+}
+
 /// The property's rating aggregate (sum and count of its published reviews), read in `tx` and
 /// (on PostgreSQL) locked until it ends; deleted properties keep theirs too.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, property = %id))]

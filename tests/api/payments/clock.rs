@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{fetched, paid, post, settled};
 use crate::{
-    helpers::{Account, Stay, TestApp},
+    helpers::{Account, Stay, TestApp, day},
     test_clock::test_market,
 };
 
@@ -113,4 +113,33 @@ async fn a_refund_after_the_payout_was_paid_is_owed_back_by_the_host() {
         "a paid payout is never canceled"
     );
     assert_eq!(host_view["owed_back"]["amount"], 25_000);
+}
+
+#[tokio::test]
+async fn a_payout_is_payable_a_day_after_the_propertys_own_check_in_time() {
+    let (app, admin, guest, property) = test_market().await;
+    // 23:00 in Tokyo (UTC+9, no DST) is 14:00 UTC, an hour before the tenant's default 15:00.
+    app.properties(&admin)
+        .updated(
+            &property,
+            &json!({ "check_in_time": "23:00", "timezone": "Asia/Tokyo" }),
+        )
+        .await;
+    let stay = app
+        .bookings(&guest)
+        .created(&Stay::days(2, 4).at(&property))
+        .await;
+    paid(&app, &guest, &stay, "pm_sim_success").await;
+    for (at, status) in [("13:59:00", "pending"), ("14:00:00", "payable")] {
+        let to = json!({ "to": format!("{}T{at}Z", day(3)) });
+        let response = app
+            .post_json(
+                "/v1/t/acme/test-clock/advance",
+                &to,
+                Some(&admin.access_token),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(payout_status(&app, &admin, &stay).await, status, "at {at}");
+    }
 }
