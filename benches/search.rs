@@ -19,16 +19,29 @@ use std::{
 
 use common::percentile;
 
-const SEARCHES: &[&str] = &[
-    "",
-    "city=Paris",
-    "city=Lisbon&sort=price_asc",
-    "country=IT&guests=4",
-    "min_price=8000&max_price=15000&sort=price_asc",
-    "amenities=wifi,kitchen",
-    "near=41.39,2.17&radius_km=5",
-    "sort=price_desc&guests=2",
-];
+/// The kinds of search measured; two ask for dates a month ahead, which the availability rules
+/// (bookings, blocks, preparation, weekdays, seasons, notice and window) filter.
+fn searches() -> Vec<String> {
+    let check_in = time::OffsetDateTime::now_utc().date() + time::Duration::days(30);
+    let dates = format!(
+        "check_in={check_in}&check_out={}",
+        check_in + time::Duration::days(3)
+    );
+    [
+        "",
+        "city=Paris",
+        "city=Lisbon&sort=price_asc",
+        "country=IT&guests=4",
+        "min_price=8000&max_price=15000&sort=price_asc",
+        "amenities=wifi,kitchen",
+        "near=41.39,2.17&radius_km=5",
+        "sort=price_desc&guests=2",
+        &format!("city=Paris&guests=2&{dates}"),
+        &format!("sort=price_asc&{dates}"),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
 
 struct Measured {
     size: usize,
@@ -64,17 +77,19 @@ async fn measure(size: usize, phase: Duration) -> Measured {
         .as_str()
         .expect("access token")
         .to_owned();
+    let searches = Arc::new(searches());
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
     for worker in 0..8 {
         let (client, stop, token) = (client.clone(), stop.clone(), token.clone());
+        let searches = searches.clone();
         let base = format!("{base}/v1/t/{slug}/properties?");
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut n = worker;
             while !stop.load(Ordering::Relaxed) {
-                let kind = n % SEARCHES.len();
-                let url = format!("{base}{}", SEARCHES[kind]);
+                let kind = n % searches.len();
+                let url = format!("{base}{}", searches[kind]);
                 n += 1;
                 let started = Instant::now();
                 let response = client
@@ -103,7 +118,7 @@ async fn measure(size: usize, phase: Duration) -> Measured {
     }
     let elapsed = started.elapsed();
     // Which searches make the tail: the p99 of each kind.
-    for (kind, search) in SEARCHES.iter().enumerate() {
+    for (kind, search) in searches.iter().enumerate() {
         let mut own: Vec<Duration> = by_kind
             .iter()
             .filter(|(of, _)| *of == kind)
