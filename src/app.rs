@@ -16,6 +16,7 @@ use crate::{
     mail::Mailer,
     metrics::Metrics,
     outbound::Outbound,
+    plugins::service::PluginHost,
     ratelimit::{RateLimiter, SignInFailures},
     secret_box::SecretBox,
     storage::ObjectStorage,
@@ -44,6 +45,7 @@ pub struct AppInner {
     pub cache: ReadCache,
     /// The tenants this replica resolved recently (see `tenants::directory`).
     pub tenants: TenantDirectory,
+    pub plugins: PluginHost,
     /// Where the server loop serves `/metrics`, once it listens (`metrics_bind` may say port 0).
     pub metrics_addr: OnceLock<SocketAddr>,
 }
@@ -142,6 +144,7 @@ impl AppState {
                 .map(|pool| (pool, config.redis_key_prefix.clone())),
             Arc::clone(&metrics),
         );
+        let plugins = PluginHost::new(config.plugin_fuel, config.plugin_fuel_plans.clone());
         Ok(Self(Arc::new(AppInner {
             config,
             db,
@@ -157,6 +160,7 @@ impl AppState {
             outbound,
             cache,
             tenants: TenantDirectory::default(),
+            plugins,
             metrics_addr: OnceLock::new(),
         })))
     }

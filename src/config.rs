@@ -91,6 +91,11 @@ pub struct Config {
     pub rate_limits: Switch,
     /// Requests per minute per plan; `default` applies to tenants without a plan of their own.
     pub rate_limit_plans: BTreeMap<String, PlanLimits>,
+    /// Fuel (roughly, WebAssembly instructions) per plugin call, unless the tenant's plan
+    /// has its own in `plugin_fuel_plans`.
+    pub plugin_fuel: u64,
+    /// Fuel per plugin call by tenant plan.
+    pub plugin_fuel_plans: BTreeMap<String, u64>,
     /// Failed sign-ins to one account (from any address) that lock it out.
     pub sign_in_max_failures: u32,
     /// How long those failures are counted, and how long the lockout then lasts.
@@ -174,6 +179,8 @@ impl Default for Config {
             smtp_password: None,
             rate_limits: Switch::On,
             rate_limit_plans: crate::ratelimit::default_plans(),
+            plugin_fuel: crate::plugins::runtime::DEFAULT_FUEL,
+            plugin_fuel_plans: BTreeMap::new(),
             sign_in_max_failures: 10,
             sign_in_lockout_seconds: 300,
             redis_key_prefix: "staybase".to_owned(),
@@ -263,6 +270,19 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err(ConfigError(
                 "STAYBASE_MAX_BODY_BYTES must be at least 1024".into(),
+            ));
+        }
+        let fuel_range = 1_000..=1_000_000_000;
+        if !fuel_range.contains(&self.plugin_fuel)
+            || self
+                .plugin_fuel_plans
+                .values()
+                .any(|fuel| !fuel_range.contains(fuel))
+        {
+            return Err(ConfigError(
+                "STAYBASE_PLUGIN_FUEL and STAYBASE_PLUGIN_FUEL_PLANS__<PLAN> must be 1000 to \
+                 1000000000"
+                    .into(),
             ));
         }
         if self.hashing_workers == Some(0) {

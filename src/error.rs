@@ -97,6 +97,14 @@ macro_rules! with_error_codes {
             ReviewNotAllowed => "review_not_allowed",
             /// The stay's review window (`review_window_days` after check-out) has closed.
             ReviewWindowClosed => "review_window_closed",
+            /// The marketplace's plugin failed (`reason` names how) and its policy refuses the
+            /// request rather than go on without it.
+            PluginFailed => "plugin_failed",
+            /// An uploaded plugin module does not compile, does not implement its kind's
+            /// world, or imports what plugins may not use.
+            PluginInvalid => "plugin_invalid",
+            /// Another change to the same resource committed at the same moment; retry.
+            ConcurrentChange => "concurrent_change",
             ServiceUnavailable => "service_unavailable",
             /// A client error the framework raised that no other code describes.
             RequestRejected => "request_rejected",
@@ -232,6 +240,13 @@ pub enum ApiError {
     /// A client error the framework raised that no other variant describes.
     #[error("request rejected: {detail}")]
     Rejected { status: StatusCode, detail: String },
+    /// 422 `plugin_failed`: the tenant's plugin failed for `reason` under a failing-closed
+    /// policy.
+    #[error("plugin failed ({reason}): {detail}")]
+    PluginFailed {
+        reason: &'static str,
+        detail: String,
+    },
     /// The problem answered before to a request with the same idempotency key, answered again.
     #[error("replayed problem: {}", .0.code)]
     Replayed(Box<RecordedError>),
@@ -268,7 +283,9 @@ impl ApiError {
             Self::MalformedRequest(_) | Self::MalformedJson(_) | Self::BadRequest { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::Unprocessable { .. } | Self::PluginFailed { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::NotFound(_) | Self::RouteNotFound | Self::TenantNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::AuthenticationRequired | Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
@@ -306,6 +323,7 @@ impl ApiError {
             | Self::Conflict { code, .. }
             | Self::StatusConflict { code, .. } => *code,
             Self::InvalidTransition { .. } => ErrorCode::InvalidTransition,
+            Self::PluginFailed { .. } => ErrorCode::PluginFailed,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::TenantNotFound => ErrorCode::TenantNotFound,
@@ -323,6 +341,7 @@ impl ApiError {
         match self {
             Self::MalformedRequest(_) | Self::BadRequest { .. } => "Malformed request",
             Self::Unprocessable { .. } => "Unprocessable request",
+            Self::PluginFailed { .. } => "Plugin failed",
             Self::InvalidTransition { .. } => "Invalid transition",
             Self::MalformedJson(_) => "Malformed JSON body",
             Self::Validation(_) => "Validation failed",
@@ -354,6 +373,7 @@ impl ApiError {
             | Self::StatusConflict { detail, .. }
             | Self::BadRequest { detail, .. }
             | Self::Unprocessable { detail, .. }
+            | Self::PluginFailed { detail, .. }
             | Self::Rejected { detail, .. }
             | Self::Unauthenticated { detail, .. }
             | Self::Refused { detail, .. }
@@ -398,6 +418,15 @@ impl ApiError {
         }
     }
 
+    /// For `plugin_failed`: how the plugin failed.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Self::PluginFailed { reason, .. } => Some(reason),
+            Self::Replayed(recorded) => recorded.reason.as_deref(),
+            _ => None,
+        }
+    }
+
     /// For `invalid_transition`: the resource's current status.
     pub fn current_status(&self) -> Option<&str> {
         match self {
@@ -421,6 +450,8 @@ pub struct RecordedError {
     pub errors: Vec<FieldError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl RecordedError {
@@ -432,6 +463,7 @@ impl RecordedError {
             detail: err.detail(),
             errors: err.field_errors().to_vec(),
             current_status: err.current_status().map(str::to_owned),
+            reason: err.reason().map(str::to_owned),
         }
     }
 }

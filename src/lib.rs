@@ -31,6 +31,7 @@ pub mod outbound;
 pub mod payment_provider;
 pub mod payments;
 pub mod photos;
+pub mod plugins;
 pub mod pricing;
 pub mod properties;
 pub mod ratelimit;

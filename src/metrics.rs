@@ -53,6 +53,33 @@ pub struct Metrics {
     jobs: Family<JobLabels, Gauge>,
     rate_limited: Family<PlanLabels, Counter>,
     cache: Family<CacheLabels, Counter>,
+    plugin_calls: Family<PluginCallLabels, Counter>,
+    plugin_fuel: Family<PluginLabels, Histogram, fn() -> Histogram>,
+    plugin_durations: Family<PluginLabels, Histogram, fn() -> Histogram>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginLabels {
+    tenant: String,
+    plugin: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginCallLabels {
+    tenant: String,
+    plugin: String,
+    /// `ok`, or the failure's reason (`timeout`, `fuel_exhausted`, ...).
+    outcome: String,
+}
+
+fn fuel_histogram() -> Histogram {
+    // 1 000 to about 16 M units.
+    Histogram::new(exponential_buckets(1_000.0, 4.0, 13))
+}
+
+fn plugin_duration_histogram() -> Histogram {
+    // 10 us to about 80 ms.
+    Histogram::new(exponential_buckets(0.000_01, 2.0, 14))
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -118,6 +145,26 @@ impl Default for Metrics {
             "Read-cache lookups by result (hit, miss)",
             cache.clone(),
         );
+        let plugin_calls = Family::<PluginCallLabels, Counter>::default();
+        registry.register(
+            "plugin_calls",
+            "Tenant plugin calls by tenant, plugin and outcome (ok or the failure's reason)",
+            plugin_calls.clone(),
+        );
+        let plugin_fuel: Family<PluginLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(fuel_histogram);
+        registry.register(
+            "plugin_fuel_used",
+            "Fuel each tenant plugin call used, by tenant and plugin",
+            plugin_fuel.clone(),
+        );
+        let plugin_durations: Family<PluginLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(plugin_duration_histogram);
+        registry.register(
+            "plugin_call_duration_seconds",
+            "Wall-clock time of each tenant plugin call, by tenant and plugin",
+            plugin_durations.clone(),
+        );
         Self {
             registry,
             requests,
@@ -126,6 +173,9 @@ impl Default for Metrics {
             jobs,
             rate_limited,
             cache,
+            plugin_calls,
+            plugin_fuel,
+            plugin_durations,
         }
     }
 }
@@ -151,6 +201,31 @@ impl Metrics {
     pub fn record_cache(&self, hit: bool) {
         let result = if hit { "hit" } else { "miss" };
         self.cache.get_or_create(&CacheLabels { result }).inc();
+    }
+
+    /// One plugin call: `failure` is its reason when it failed.
+    pub fn record_plugin_call(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        failure: Option<&str>,
+        (fuel, elapsed): (u64, Duration),
+    ) {
+        let labels = PluginLabels {
+            tenant: tenant.to_owned(),
+            plugin: plugin.to_owned(),
+        };
+        self.plugin_calls
+            .get_or_create(&PluginCallLabels {
+                tenant: labels.tenant.clone(),
+                plugin: labels.plugin.clone(),
+                outcome: failure.unwrap_or("ok").to_owned(),
+            })
+            .inc();
+        self.plugin_fuel.get_or_create(&labels).observe(fuel as f64);
+        self.plugin_durations
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
     }
 
     pub fn record_rate_limited(&self, tenant_plan: &str) {

@@ -22,9 +22,9 @@ use tokio::sync::RwLock;
 
 pub use permission::{
     AccountAction, Action, ApiKeyAction, AuthAction, BookingAction, GuestReviewAction,
-    PaymentAction, PaymentProviderAction, PayoutAction, Permission, PolicyAction, ProfileAction,
-    PropertyAction, ReviewAction, SettingsAction, TenantAction, TestClockAction, UserAction,
-    own_or_any,
+    PaymentAction, PaymentProviderAction, PayoutAction, Permission, PluginAction, PolicyAction,
+    ProfileAction, PropertyAction, ReviewAction, SettingsAction, TenantAction, TestClockAction,
+    UserAction, own_or_any,
 };
 
 use crate::{auth::Principal, db::Db, error::ApiError, ids::TenantId, tenants::Tenant};

@@ -174,6 +174,14 @@ actions! {
         ReplyHosted => "reply:hosted",
         ModerateAny => "moderate:any",
     }
+    /// The tenant's WebAssembly plugins, which tenant admins upload, try and activate.
+    PluginAction for "plugins" as Plugins {
+        Create => "create",
+        Read => "read",
+        Activate => "activate",
+        DryRun => "dry_run",
+        Delete => "delete",
+    }
     /// Hosts' reviews of their guests: written by the host of a stay, read by hosts and
     /// tenant admins.
     GuestReviewAction for "guest_reviews" as GuestReviews {

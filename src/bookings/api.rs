@@ -170,6 +170,7 @@ impl From<&Booking> for BookingView {
                     code: line.code.into(),
                     label: line.label.clone(),
                     amount: MoneyDto::from(&line.amount),
+                    source: line.source.into(),
                 })
                 .collect(),
             total: MoneyDto::from(&booking.total),

@@ -9,7 +9,7 @@ use crate::{
     error::ApiError,
     ids::{BookingId, PropertyId, TenantId, UserId},
     money::Money,
-    pricing::engine::{LineCode, LineItem},
+    pricing::engine::{LineCode, LineItem, LineSource},
     tenants::settings::{BookingMode, CancellationPolicy, PaymentCollection},
 };
 
@@ -191,6 +191,8 @@ pub struct PricedLine {
     pub code: LineCode,
     pub label: String,
     pub amount: Money,
+    #[serde(default)]
+    pub source: LineSource,
 }
 
 impl From<&LineItem> for PricedLine {
@@ -199,6 +201,7 @@ impl From<&LineItem> for PricedLine {
             code: line.code,
             label: line.label.clone(),
             amount: line.amount.clone(),
+            source: line.source,
         }
     }
 }

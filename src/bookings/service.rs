@@ -282,12 +282,7 @@ async fn book(
         (stay, property.listing.rules.preparation_nights),
     )
     .await?;
-    let quote = pricing::price(
-        tenant,
-        (&property.listing, &property.currency),
-        (stay, new.guests),
-        &rates,
-    )?;
+    let quote = pricing::price(state, tenant, &property, (stay, new.guests), &rates).await?;
     let booking = Booking {
         tenant_id: tenant.id,
         id: BookingId(Uuid::now_v7()),

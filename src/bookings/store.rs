@@ -4,7 +4,7 @@ use time::Date;
 use uuid::Uuid;
 
 use super::model::{Actor, Booking, BookingStatus, PricedLine};
-use crate::pricing::engine::LineCode;
+use crate::pricing::engine::{LineCode, LineSource};
 use crate::{
     authz::{BookingAction, Permit},
     bind_all,
@@ -75,6 +75,7 @@ impl TryFrom<BookingRow> for Booking {
                     code: line.code,
                     label: line.label,
                     amount: Money::new(line.amount, &row.currency),
+                    source: line.source,
                 })
                 .collect(),
             total: Money::new(row.total, &row.currency),
@@ -104,6 +105,9 @@ struct StoredLine {
     code: LineCode,
     label: String,
     amount: i64,
+    /// Absent in lines stored before plugins existed: the engine's.
+    #[serde(default)]
+    source: LineSource,
 }
 
 fn stored_lines(booking: &Booking) -> Vec<StoredLine> {
@@ -114,6 +118,7 @@ fn stored_lines(booking: &Booking) -> Vec<StoredLine> {
             code: line.code,
             label: line.label.clone(),
             amount: line.amount.amount,
+            source: line.source,
         })
         .collect()
 }

@@ -68,6 +68,11 @@ pub struct Problem {
     /// For `invalid_transition`: the resource's current status.
     #[oai(skip_serializing_if_is_none)]
     pub current_status: Option<String>,
+    /// For `plugin_failed`: how the plugin failed (`fuel_exhausted`, `timeout`,
+    /// `memory_limit`, `stack_overflow`, `trap`, `input_too_large`, `output_too_large`,
+    /// `invalid_output`, `plugin_error`).
+    #[oai(skip_serializing_if_is_none)]
+    pub reason: Option<String>,
     /// The request id, also sent as `X-Request-Id`.
     #[oai(skip_serializing_if_is_none)]
     pub request_id: Option<String>,
@@ -91,6 +96,7 @@ impl Problem {
                 })
                 .collect(),
             current_status: error.current_status().map(str::to_owned),
+            reason: error.reason().map(str::to_owned),
             request_id: request_id.map(str::to_owned),
         }
     }

@@ -26,6 +26,8 @@ pub enum Tag {
     /// The marketplace's payment provider and its credentials.
     #[oai(rename = "Payment provider")]
     PaymentProvider,
+    /// The marketplace's WebAssembly plugins: custom pricing and review rules.
+    Plugins,
     /// Test tenants' clocks.
     #[oai(rename = "Test clocks")]
     TestClocks,

@@ -8,7 +8,7 @@ use poem_openapi::{
 use uuid::Uuid;
 
 use super::{
-    engine::{LineCode, Season},
+    engine::{LineCode, LineSource, Season},
     service::{self, DatePrice, NewSeason, SeasonChange},
 };
 use crate::{
@@ -56,6 +56,12 @@ pub enum QuoteLineCode {
     CleaningFee,
     PlatformFee,
     Taxes,
+    /// A pricing plugin's reduction.
+    Discount,
+    /// A pricing plugin's addition to the price of the stay.
+    Surcharge,
+    /// A pricing plugin's fee.
+    Fee,
 }
 
 impl From<LineCode> for QuoteLineCode {
@@ -71,6 +77,27 @@ impl From<LineCode> for QuoteLineCode {
             LineCode::CleaningFee => Self::CleaningFee,
             LineCode::PlatformFee => Self::PlatformFee,
             LineCode::Taxes => Self::Taxes,
+            LineCode::Discount => Self::Discount,
+            LineCode::Surcharge => Self::Surcharge,
+            LineCode::Fee => Self::Fee,
+        }
+    }
+}
+
+/// Who set a line: `base`, the marketplace's prices and fees, or `plugin`, its pricing plugin
+/// (which changed or added the line).
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case", rename = "LineSource")]
+pub enum LineSourceDto {
+    Base,
+    Plugin,
+}
+
+impl From<LineSource> for LineSourceDto {
+    fn from(source: LineSource) -> Self {
+        match source {
+            LineSource::Base => Self::Base,
+            LineSource::Plugin => Self::Plugin,
         }
     }
 }
@@ -82,6 +109,7 @@ pub struct QuoteLine {
     pub code: QuoteLineCode,
     pub label: String,
     pub amount: MoneyDto,
+    pub source: LineSourceDto,
 }
 
 /// The price of a stay: its line items and their sum, `total`.
@@ -274,6 +302,7 @@ impl PricingApi {
                     code: line.code.into(),
                     label: line.label,
                     amount: MoneyDto::from(&line.amount),
+                    source: line.source.into(),
                 })
                 .collect(),
             total: MoneyDto::from(&quote.total),

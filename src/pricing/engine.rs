@@ -1,8 +1,9 @@
 //! The pricing engine: a pure function from a listing, its per-date prices and seasons, a stay
 //! and the tenant's fees to ordered line items. Every amount is `Money` in the listing's
 //! currency, with checked arithmetic; each computed line is rounded half to even, and the total
-//! is the sum of the lines. A tenant's pricing plugin will take these lines and return adjusted
-//! ones before the total is summed (see `Quote::from_lines`).
+//! is the sum of the lines. The stay's lines come first (`stay_lines`); a tenant's pricing
+//! plugin may adjust them; then the service fee and taxes are added over their sum
+//! (`with_fees`), so that a plugin never decides the marketplace's fee or the taxes.
 //!
 //! Precedence, night by night: the night's own price (`date_price_nights`), else the season
 //! covering it (`season_nights`), else the weekend price on Friday and Saturday nights
@@ -36,6 +37,12 @@ pub enum LineCode {
     CleaningFee,
     PlatformFee,
     Taxes,
+    /// A pricing plugin's reduction.
+    Discount,
+    /// A pricing plugin's addition to the price of the stay.
+    Surcharge,
+    /// A pricing plugin's fee.
+    Fee,
 }
 
 impl LineCode {
@@ -51,8 +58,40 @@ impl LineCode {
             Self::CleaningFee => "cleaning_fee",
             Self::PlatformFee => "platform_fee",
             Self::Taxes => "taxes",
+            Self::Discount => "discount",
+            Self::Surcharge => "surcharge",
+            Self::Fee => "fee",
         }
     }
+
+    /// The codes of a stay's lines: all but the service fee and taxes, which follow them.
+    pub const STAY: [Self; 11] = [
+        Self::Nights,
+        Self::WeekendNights,
+        Self::SeasonNights,
+        Self::DatePriceNights,
+        Self::WeeklyDiscount,
+        Self::MonthlyDiscount,
+        Self::ExtraGuestFee,
+        Self::CleaningFee,
+        Self::Discount,
+        Self::Surcharge,
+        Self::Fee,
+    ];
+
+    /// The stay line with this code, if any.
+    pub fn parse_stay(value: &str) -> Option<Self> {
+        Self::STAY.into_iter().find(|code| code.as_str() == value)
+    }
+}
+
+/// Who set a line: the engine, or the tenant's pricing plugin (which changed or added it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineSource {
+    #[default]
+    Base,
+    Plugin,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +100,7 @@ pub struct LineItem {
     pub label: String,
     /// Discounts are negative.
     pub amount: Money,
+    pub source: LineSource,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +155,7 @@ pub struct NightRates {
 
 impl NightRates {
     /// The price of `night` and where it comes from, by the precedence above.
-    fn price_of(&self, listing: &Listing, night: Date) -> (LineCode, i64) {
+    pub fn price_of(&self, listing: &Listing, night: Date) -> (LineCode, i64) {
         if let Some(price) = self.dates.get(&night) {
             return (LineCode::DatePriceNights, *price);
         }
@@ -167,14 +207,49 @@ impl Quote {
 }
 
 /// Prices the nights of `[check_in, check_out)` for `guests` at `listing`, whose prices (and
-/// `rates`) are in `currency`.
+/// `rates`) are in `currency`, with the fees.
 pub fn quote(
+    listing: &Listing,
+    currency: &str,
+    stay: (Date, Date, u32),
+    rates: &NightRates,
+    fees: Fees,
+) -> Result<Quote, PricingError> {
+    let (nights, lines) = stay_lines(listing, currency, stay, rates)?;
+    with_fees(nights, currency, lines, fees)
+}
+
+/// Adds the service fee and taxes, basis points of the sum of the stay's lines, and totals.
+pub fn with_fees(
+    nights: u32,
+    currency: &str,
+    mut lines: Vec<LineItem>,
+    fees: Fees,
+) -> Result<Quote, PricingError> {
+    let subtotal = Money::sum(currency, lines.iter().map(|line| &line.amount))?;
+    for (code, label, bps) in [
+        (LineCode::PlatformFee, "Service fee", fees.platform_fee_bps),
+        (LineCode::Taxes, "Taxes", fees.tax_bps),
+    ] {
+        if bps > 0 {
+            lines.push(LineItem {
+                code,
+                label: label.to_owned(),
+                amount: subtotal.share(bps)?,
+                source: LineSource::Base,
+            });
+        }
+    }
+    Quote::from_lines(nights, currency, lines)
+}
+
+/// The lines of the stay itself, before the service fee and taxes, and its nights.
+pub fn stay_lines(
     listing: &Listing,
     currency: &str,
     (check_in, check_out, guests): (Date, Date, u32),
     rates: &NightRates,
-    fees: Fees,
-) -> Result<Quote, PricingError> {
+) -> Result<(u32, Vec<LineItem>), PricingError> {
     let nights =
         u32::try_from((check_out - check_in).whole_days()).map_err(|_| PricingError::NoNights)?;
     if nights == 0 {
@@ -205,6 +280,7 @@ pub fn quote(
             code,
             label,
             amount,
+            source: LineSource::Base,
         })
     };
     let mut stay = Money::zero(currency);
@@ -228,11 +304,9 @@ pub fn quote(
     } else {
         None
     };
-    let mut subtotal = stay.clone();
     if let Some((code, label, bps)) = discount {
         let amount = stay.share(bps)?;
         push(code, label.to_owned(), amount.checked_neg()?);
-        subtotal = subtotal.checked_sub(&amount)?;
     }
     let extra_guests = i64::from(
         listing
@@ -243,7 +317,6 @@ pub fn quote(
         let fee = price(listing.extra_guest_fee)
             .checked_mul(extra_guests)?
             .checked_mul(i64::from(nights))?;
-        subtotal = subtotal.checked_add(&fee)?;
         push(
             LineCode::ExtraGuestFee,
             format!(
@@ -256,25 +329,13 @@ pub fn quote(
         );
     }
     if listing.cleaning_fee > 0 {
-        let fee = price(listing.cleaning_fee);
-        subtotal = subtotal.checked_add(&fee)?;
-        push(LineCode::CleaningFee, "Cleaning fee".to_owned(), fee);
-    }
-    if fees.platform_fee_bps > 0 {
         push(
-            LineCode::PlatformFee,
-            "Service fee".to_owned(),
-            subtotal.share(fees.platform_fee_bps)?,
+            LineCode::CleaningFee,
+            "Cleaning fee".to_owned(),
+            price(listing.cleaning_fee),
         );
     }
-    if fees.tax_bps > 0 {
-        push(
-            LineCode::Taxes,
-            "Taxes".to_owned(),
-            subtotal.share(fees.tax_bps)?,
-        );
-    }
-    Quote::from_lines(nights, currency, lines)
+    Ok((nights, lines))
 }
 
 fn plural(count: i64) -> &'static str {

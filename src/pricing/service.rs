@@ -17,6 +17,7 @@ use crate::{
     error::{ApiError, ErrorCode, FieldError},
     ids::{PropertyId, TenantId},
     money::MoneyError,
+    plugins::service::{self as plugins, PricingInput},
     properties::{
         model::{Listing, Property},
         service::{self as properties, CHANGE},
@@ -48,12 +49,7 @@ pub async fn quote(
         (stay, found.listing.rules.preparation_nights),
     )
     .await?;
-    price(
-        tenant,
-        (&found.listing, &found.currency),
-        (stay, guests),
-        &rates,
-    )
+    price(state, tenant, &found, (stay, guests), &rates).await
 }
 
 /// The per-date prices and seasons of a stay, read in the booking's transaction.
@@ -107,11 +103,12 @@ pub fn check_stay(
     rules.check(stay)
 }
 
-/// The line items of a checked stay under the tenant's fees. The tenant's pricing plugin will
-/// adjust the lines here, before `Quote::from_lines` totals them.
-pub fn price(
+/// The line items of a checked stay: the stay's lines, as the tenant's pricing plugin (if
+/// one is active) adjusts them, then the tenant's service fee and taxes over their sum.
+pub async fn price(
+    state: &AppState,
     tenant: &Tenant,
-    (listing, currency): (&Listing, &str),
+    property: &Property,
     (stay, guests): (Stay, u32),
     rates: &NightRates,
 ) -> Result<Quote, ApiError> {
@@ -119,20 +116,38 @@ pub fn price(
         platform_fee_bps: tenant.settings.platform_fee_bps,
         tax_bps: tenant.settings.tax_bps,
     };
-    engine::quote(
-        listing,
+    let currency = &property.currency;
+    let (nights, lines) = engine::stay_lines(
+        &property.listing,
         currency,
         (stay.check_in, stay.check_out, guests),
         rates,
-        fees,
     )
-    .map_err(|err| match err {
+    .map_err(pricing_error)?;
+    let lines = plugins::adjust_price(
+        state,
+        tenant,
+        PricingInput {
+            property,
+            stay,
+            guests,
+            rates,
+            nights,
+            lines,
+        },
+    )
+    .await?;
+    engine::with_fees(nights, currency, lines, fees).map_err(pricing_error)
+}
+
+fn pricing_error(err: PricingError) -> ApiError {
+    match err {
         PricingError::NoNights => ApiError::validation("check_out", "must be after check_in"),
         PricingError::Money(MoneyError::Overflow) => {
             ApiError::validation("check_out", "the stay is too long to price")
         }
         PricingError::Money(mismatch) => ApiError::internal(mismatch),
-    })
+    }
 }
 
 /// Checks a price given in a request: the tenant's currency, within the listing bounds.

@@ -1,9 +1,15 @@
 //! The one decision point for review rules: every review written or edited, of a property or
-//! of a guest, passes here before it is stored. The tenant's review-rules plugin (WASM, to
-//! come) plugs in here and nowhere else; without one, every review is accepted.
+//! of a guest, passes here before it is stored. The tenant's active review-rules plugin runs
+//! here and nowhere else; without one, every review is accepted.
 
 use super::model::Draft;
-use crate::{bookings::model::Booking, tenants::Tenant};
+use crate::{
+    app::AppState,
+    bookings::model::Booking,
+    error::ApiError,
+    plugins::service::{self as plugins, ReviewInput},
+    tenants::Tenant,
+};
 
 /// What the rules decide about a review.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +41,30 @@ pub struct Context<'a> {
     pub edit: bool,
 }
 
-/// Decides about a review. Accepts everything until the tenant has a rules plugin.
-pub fn decide(_review: &Draft, _context: &Context<'_>) -> Decision {
-    Decision::Accept
+/// Decides about a review: the tenant's review-rules plugin does, if one is active (a failed
+/// call holds or accepts the review, as the plugin's failure policy says); else it is
+/// accepted.
+pub async fn decide(
+    state: &AppState,
+    review: &Draft,
+    context: &Context<'_>,
+) -> Result<Decision, ApiError> {
+    let booking = context.booking;
+    let (subject, author) = match context.subject {
+        Subject::Property => ("property", booking.guest_id),
+        Subject::Guest => ("guest", booking.host_id),
+    };
+    let input = ReviewInput {
+        subject,
+        rating: review.rating.get(),
+        comment: &review.comment,
+        edit: context.edit,
+        author: author.0,
+        property: booking.property_id.0,
+        booking: booking.id.0,
+        nights: u32::try_from(booking.nights()).unwrap_or(u32::MAX),
+    };
+    Ok(plugins::decide_review(state, context.tenant, input)
+        .await?
+        .unwrap_or(Decision::Accept))
 }

@@ -90,7 +90,8 @@ fn accepted_status(
 
 /// Where a new review of `booking`'s stay stands, with the reason of a refusal or hold, and
 /// the first day its window is closed: 403 `review_window_closed` once that day has come.
-fn place_new(
+async fn place_new(
+    state: &AppState,
     tenant: &Tenant,
     draft: &Draft,
     (subject, booking): (Subject, &Booking),
@@ -107,7 +108,7 @@ fn place_new(
         edit: false,
     };
     let accepted = accepted_status(tenant, other_side_written, closes_on);
-    let (status, reason) = decided(rules::decide(draft, &context), accepted);
+    let (status, reason) = decided(rules::decide(state, draft, &context).await?, accepted);
     Ok((status, reason, closes_on))
 }
 
@@ -300,11 +301,13 @@ pub async fn create(
             })?;
     let other_side = store::guest_review_of_booking_in(&mut tx, tenant.id, booking.id).await?;
     let (status, status_reason, closes_on) = place_new(
+        state,
         tenant,
         &draft,
         (Subject::Property, &booking),
         other_side.is_some(),
-    )?;
+    )
+    .await?;
     let review = Review {
         tenant_id: tenant.id,
         id: ReviewId(Uuid::now_v7()),
@@ -447,6 +450,7 @@ pub async fn update(
         comment: comment.unwrap_or_else(|| current.comment.clone()),
     };
     let decision = rules::decide(
+        state,
         &draft,
         &Context {
             tenant,
@@ -454,7 +458,8 @@ pub async fn update(
             booking: &booking,
             edit: true,
         },
-    );
+    )
+    .await?;
     // An accepted edit keeps a review where it was; one the rules had refused or held is
     // placed as a new one would be.
     let accepted = match current.status {
@@ -758,11 +763,13 @@ pub async fn review_guest(
     }
     let other_side = store::of_booking_in(&mut tx, tenant.id, booking.id).await?;
     let (status, status_reason, closes_on) = place_new(
+        state,
         tenant,
         &draft,
         (Subject::Guest, &booking),
         other_side.is_some(),
-    )?;
+    )
+    .await?;
     let review = GuestReview {
         tenant_id: tenant.id,
         id: GuestReviewId(Uuid::now_v7()),

@@ -30,6 +30,7 @@ use crate::{
     payment_provider::api::PaymentProviderApi,
     payments::api::PaymentsApi,
     photos::api::PhotosApi,
+    plugins::api::PluginsApi,
     pricing::api::PricingApi,
     properties::api::PropertiesApi,
     reviews::api::ReviewsApi,
@@ -53,6 +54,7 @@ pub type Apis = (
     PoliciesApi,
     PaymentProviderApi,
     TestClockApi,
+    PluginsApi,
     AdminApi,
 );
 
@@ -74,6 +76,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
         PoliciesApi,
         PaymentProviderApi,
         TestClockApi,
+        PluginsApi,
         AdminApi,
     );
     OpenApiService::new(apis, "Staybase API", env!("CARGO_PKG_VERSION"))

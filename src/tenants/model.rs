@@ -86,6 +86,8 @@ pub struct Tenant {
     pub policy_version: i64,
     /// Bumped by every change to the tenant's listings; read caches key on it.
     pub listings_version: i64,
+    /// Bumped by every change to which plugins are active; prepared plugins key on it.
+    pub plugins_version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// A test tenant: the simulated payment provider only, and its own clock.

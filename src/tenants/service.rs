@@ -86,6 +86,7 @@ pub async fn create_with_admin(
         status: TenantStatus::Active,
         policy_version: 0,
         listings_version: 0,
+        plugins_version: 0,
         created_at: now,
         updated_at: now,
         test_mode: new.test_mode,
@@ -297,6 +298,21 @@ pub async fn commit_listings_change(
     tenant: TenantId,
 ) -> Result<(), ApiError> {
     store::bump_listings(&mut tx, tenant).await?;
+    tx.commit().await?;
+    state.tenants.forget_id(tenant);
+    Ok(())
+}
+
+/// Commits `tx`, which changed which of the tenant's plugins are active, with a new plugins
+/// version: this replica forgets its copy of the tenant at once, the others when notified,
+/// and each then prepares the plugins of the new version.
+#[tracing::instrument(skip_all, fields(tenant = %tenant))]
+pub async fn commit_plugins_change(
+    state: &AppState,
+    mut tx: Tx,
+    tenant: TenantId,
+) -> Result<(), ApiError> {
+    store::bump_plugins(&mut tx, tenant).await?;
     tx.commit().await?;
     state.tenants.forget_id(tenant);
     Ok(())

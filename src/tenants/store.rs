@@ -25,6 +25,7 @@ struct TenantRow {
     status: String,
     policy_version: i64,
     listings_version: i64,
+    plugins_version: i64,
     created_at: Timestamp,
     updated_at: Timestamp,
     display_name: String,
@@ -102,6 +103,7 @@ impl TryFrom<TenantRow> for Tenant {
             name: row.name,
             policy_version: row.policy_version,
             listings_version: row.listings_version,
+            plugins_version: row.plugins_version,
             created_at: row.created_at,
             updated_at: row.updated_at,
             test_mode: row.test_mode,
@@ -112,7 +114,7 @@ impl TryFrom<TenantRow> for Tenant {
 }
 
 const SELECT: &str = "SELECT t.id, t.slug, t.name, t.status, t.policy_version, \
-    t.listings_version, t.created_at, \
+    t.listings_version, t.plugins_version, t.created_at, \
     t.updated_at, s.display_name, s.currency, s.timezone, s.booking_mode, s.payment_collection, \
     CAST(s.hold_minutes AS BIGINT) AS hold_minutes, \
     CAST(s.request_expiry_hours AS BIGINT) AS request_expiry_hours, \
@@ -261,6 +263,20 @@ pub async fn currency_for_share(tx: &mut Tx, tenant: TenantId) -> Result<String,
 pub async fn bump_listings(tx: &mut Tx, tenant: TenantId) -> Result<(), ApiError> {
     on_tx!(tx, |conn| {
         sqlx::query("UPDATE tenants SET listings_version = listings_version + 1 WHERE id = $1")
+            .bind(tenant.0)
+            .execute(conn)
+            .await
+            .map(drop)
+    })?;
+    Ok(())
+}
+
+/// Marks a change to which of the tenant's plugins are active, in the transaction of the
+/// change.
+#[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
+pub async fn bump_plugins(tx: &mut Tx, tenant: TenantId) -> Result<(), ApiError> {
+    on_tx!(tx, |conn| {
+        sqlx::query("UPDATE tenants SET plugins_version = plugins_version + 1 WHERE id = $1")
             .bind(tenant.0)
             .execute(conn)
             .await

@@ -133,6 +133,13 @@ pub(crate) fn expectations() -> BTreeMap<&'static str, &'static [Who]> {
         ("get_payment_provider", ADMINS),
         ("set_payment_provider", ADMINS),
         // Answered 409 on this live tenant once allowed.
+        ("upload_plugin", ADMINS),
+        ("list_plugins", ADMINS),
+        ("get_plugin", ADMINS),
+        ("delete_plugin", ADMINS),
+        ("activate_plugin", ADMINS),
+        ("deactivate_plugin", ADMINS),
+        ("dry_run_plugin", ADMINS),
         ("get_test_clock", ADMINS),
         ("advance_test_clock", ADMINS),
         ("admin_login", PLATFORM_PUBLIC),
@@ -201,7 +208,11 @@ fn body_for(operation: &str) -> Option<Value> {
         "admin_change_password" => {
             json!({ "email": "nobody@example.com", "current_password": PASSWORD, "new_password": "a brand new passphrase" })
         }
-        "disable_user" | "enable_user" | "admin_update_tenant" => json!({}),
+        "disable_user"
+        | "enable_user"
+        | "admin_update_tenant"
+        | "activate_plugin"
+        | "dry_run_plugin" => json!({}),
         _ => return None,
     })
 }
@@ -340,6 +351,14 @@ async fn every_operation_allows_exactly_the_expected_callers() {
                 if id == "upload_my_picture" || id == "upload_property_image" {
                     let part = reqwest::multipart::Part::bytes(PNG.to_vec()).file_name("me.png");
                     request = request.multipart(reqwest::multipart::Form::new().part("file", part));
+                } else if id == "upload_plugin" {
+                    let module = reqwest::multipart::Part::bytes(b"not a component".to_vec())
+                        .file_name("plugin.wasm");
+                    let form = reqwest::multipart::Form::new()
+                        .text("kind", "pricing")
+                        .text("name", "probe")
+                        .part("module", module);
+                    request = request.multipart(form);
                 } else if let Some(body) = body_for(id) {
                     request = request.json(&body);
                 }

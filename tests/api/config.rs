@@ -102,6 +102,12 @@ fn samples() -> Vec<Sample> {
             c.max_connections == 77
         }),
         ("STAYBASE_WORKERS", "0", |c| c.workers == 0),
+        ("STAYBASE_PLUGIN_FUEL", "5000000", |c| {
+            c.plugin_fuel == 5_000_000
+        }),
+        ("STAYBASE_PLUGIN_FUEL_PLANS__DEFAULT", "20000000", |c| {
+            c.plugin_fuel_plans.get("default") == Some(&20_000_000)
+        }),
         ("STAYBASE_HASHING_WORKERS", "3", |c| {
             c.hashing_workers == Some(3)
         }),

@@ -23,6 +23,7 @@ mod metrics;
 mod openapi;
 mod payment_provider;
 mod payments;
+mod plugins;
 mod policies;
 mod pricing;
 mod properties;

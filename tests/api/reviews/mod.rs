@@ -5,6 +5,7 @@
 mod aggregates;
 mod create;
 mod moderation;
+mod plugins;
 mod publication;
 
 use reqwest::{Method, Response, StatusCode};

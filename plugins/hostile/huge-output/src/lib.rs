@@ -1,0 +1,33 @@
+//! Hostile: a pricing guest that returns about 1 MB of output: the base lines plus 5,000
+//! `fee` lines of 1 cent with 200-character labels. The host must refuse it (output > 20 kB).
+
+wit_bindgen::generate!({ path: "../../wit", world: "pricing" });
+
+use staybase::plugin::pricing_types::LineItem;
+use std::hint::black_box;
+
+struct HugeOutput;
+
+impl Guest for HugeOutput {
+    fn price(quote: Quote) -> Result<Priced, String> {
+        let mut lines = quote.lines;
+        let count = black_box(5_000usize);
+        for i in 0..count {
+            let mut label = format!("Fee {i:05} ");
+            while label.len() < 200 {
+                label.push('x');
+            }
+            lines.push(LineItem {
+                code: "fee".into(),
+                label: black_box(label),
+                amount: 1,
+            });
+        }
+        Ok(Priced {
+            currency: quote.currency,
+            lines,
+        })
+    }
+}
+
+export!(HugeOutput);
