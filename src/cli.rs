@@ -13,6 +13,7 @@ use crate::{
     db::{Db, Timestamp},
     error::ApiError,
     jobs::{JobId, store as job_store},
+    plugins::kit,
     router::server::{self, Mode},
     tenants::{TenantStatus, service as tenants},
     users,
@@ -55,6 +56,9 @@ pub enum Command {
     /// Demo data for trying the product and benchmarking.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// Write and check tenant plugins (WebAssembly components), without a server.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Print the OpenAPI document.
     Openapi,
     /// Exit 0 when the local server's /healthz answers (for container health checks).
@@ -143,6 +147,37 @@ pub enum KeysCommand {
     /// Seal every stored secret under STAYBASE_SECRET_KEY: after setting the key, or after a
     /// rotation, before STAYBASE_SECRET_KEY_PREVIOUS is removed.
     Reseal,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Write a ready Rust project for a plugin into ./NAME (see its README).
+    New {
+        /// The project's, crate's and component's name: lowercase letters, digits, `_`.
+        name: String,
+        /// `pricing` or `review-rules`.
+        #[arg(long)]
+        kind: String,
+        /// Where to create the project folder.
+        #[arg(long, default_value = ".")]
+        dir: std::path::PathBuf,
+    },
+    /// Check a component as an upload would, and run it once on a JSON input (the sample
+    /// input of its kind by default); exits non-zero if it is refused or its call fails.
+    Check {
+        /// The `.wasm` component.
+        file: std::path::PathBuf,
+        /// `pricing` or `review-rules`.
+        #[arg(long)]
+        kind: String,
+        /// A JSON file holding the input (a quote or a review, snake_case fields; `config` a
+        /// JSON string).
+        #[arg(long)]
+        input: Option<std::path::PathBuf>,
+        /// Fuel for the call, as a tenant's plan would give it.
+        #[arg(long, default_value_t = crate::plugins::runtime::DEFAULT_FUEL)]
+        fuel: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,11 +315,72 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
             );
             Ok(())
         }
+        Command::Plugin(command) => plugin(command).await,
         Command::Openapi => {
             print!("{}", crate::router::spec_json());
             Ok(())
         }
         Command::Healthcheck => healthcheck(config.bind).await,
+    }
+}
+
+async fn plugin(command: PluginCommand) -> Result<(), CliError> {
+    let kind_of = |kind: &str| {
+        kit::parse_kind(kind).ok_or_else(|| {
+            CliError::Failed(format!("--kind {kind:?}: must be pricing or review-rules"))
+        })
+    };
+    match command {
+        PluginCommand::New { name, kind, dir } => {
+            let folder =
+                kit::new_project(&dir, &name, kind_of(&kind)?).map_err(CliError::Failed)?;
+            println!(
+                "created {}: see its README.md to build, check and upload it",
+                folder.display()
+            );
+            Ok(())
+        }
+        PluginCommand::Check {
+            file,
+            kind,
+            input,
+            fuel,
+        } => {
+            let kind = kind_of(&kind)?;
+            let input = match input {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|err| CliError::Failed(format!("{}: {err}", path.display())))?;
+                    Some(serde_json::from_str(&text).map_err(|err| {
+                        CliError::Failed(format!("{}: not JSON: {err}", path.display()))
+                    })?)
+                }
+                None => None,
+            };
+            let run = kit::check(&file, kind, input, fuel)
+                .await
+                .map_err(|err| CliError::Failed(format!("refused: {err}")))?;
+            for line in &run.logs {
+                println!("log: {line}");
+            }
+            println!(
+                "fuel used: {}, duration: {} us",
+                run.fuel_used,
+                run.duration.as_micros()
+            );
+            match (run.output, run.error) {
+                (Some(output), _) => {
+                    println!("ok: {output}");
+                    Ok(())
+                }
+                (None, Some(failure)) => Err(CliError::Failed(format!(
+                    "the call failed ({}): {}",
+                    failure.reason.as_str(),
+                    failure.message
+                ))),
+                (None, None) => Err(CliError::Failed("the call answered nothing".into())),
+            }
+        }
     }
 }
 

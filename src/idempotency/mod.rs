@@ -158,7 +158,9 @@ pub async fn record(
 }
 
 /// Stores `err` as the first answer to `key` when it is a client error of the work (a 404, 409 or
-/// 422 the same request would get again); a transient one (429, 5xx) stays unrecorded.
+/// 422 the same request would get again); a transient one (429, 5xx) stays unrecorded, and so
+/// do refusals that depend on something other than the request, which a retry with the same
+/// key may find changed: the marketplace's plugin failing, the caller's email unverified.
 #[tracing::instrument(skip_all, fields(tenant = %tenant, user = %user))]
 pub async fn remember_failure(
     db: &Db,
@@ -168,7 +170,11 @@ pub async fn remember_failure(
     err: &ApiError,
 ) -> Result<(), ApiError> {
     let status = err.status();
-    if !status.is_client_error() || status == StatusCode::TOO_MANY_REQUESTS {
+    let passing = matches!(
+        err.code(),
+        ErrorCode::PluginFailed | ErrorCode::EmailNotVerified
+    );
+    if !status.is_client_error() || status == StatusCode::TOO_MANY_REQUESTS || passing {
         return Ok(());
     }
     let problem = serde_json::to_value(RecordedError::of(err)).map_err(ApiError::internal)?;

@@ -3,6 +3,7 @@
 //! `runtime`, with no capability beyond their input, under fuel, memory and time limits.
 
 pub mod api;
+pub mod kit;
 pub mod model;
 pub mod runtime;
 pub mod service;

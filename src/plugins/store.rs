@@ -155,9 +155,8 @@ pub async fn insert(
     .fetch_one(conn)
     .await)?;
     plugin.version = latest.unwrap_or(0) + 1;
-    let inserted =
-        on_tx!(tx, |conn| {
-            sqlx::query(
+    let inserted = on_tx!(tx, |conn| {
+        sqlx::query(
         "INSERT INTO plugins (tenant_id, id, kind, name, version, sha256, size, config, status, \
          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     )
@@ -174,7 +173,7 @@ pub async fn insert(
     .execute(conn)
     .await
     .map(|done| done.rows_affected())
-        });
+    });
     match inserted {
         Ok(_) => Ok(()),
         Err(err) if is_unique_violation(&err) => Err(ApiError::Conflict {
@@ -370,9 +369,8 @@ pub async fn failures(
     tenant: TenantId,
     plugin: Uuid,
 ) -> Result<Vec<RecordedFailure>, ApiError> {
-    let rows: Vec<(String, String, Timestamp)> =
-        on_db!(db, |pool| {
-            sqlx::query_as(
+    let rows: Vec<(String, String, Timestamp)> = on_db!(db, |pool| {
+        sqlx::query_as(
         "SELECT reason, message, at FROM plugin_failures WHERE tenant_id = $1 AND plugin_id = $2 \
          ORDER BY id DESC LIMIT $3"
     )
@@ -381,7 +379,7 @@ pub async fn failures(
     .bind(KEPT_FAILURES)
     .fetch_all(pool)
     .await
-        })?;
+    })?;
     Ok(rows
         .into_iter()
         .map(|(reason, message, at)| RecordedFailure {

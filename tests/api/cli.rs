@@ -438,3 +438,137 @@ async fn operators_put_a_tenant_on_a_configured_plan() {
         .unwrap();
     assert_eq!(settings["rate_limit_plan"], "gold");
 }
+
+/// `staybase plugin ...`: no database involved.
+async fn plugin_cli(args: &[&str]) -> (bool, String) {
+    let output = staybase("sqlite::memory:", args).await;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn plugin_new_writes_a_ready_project_for_each_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = dir.path().to_str().unwrap();
+    for (name, kind, world, api_kind) in [
+        ("surge", "pricing", "pricing", "pricing"),
+        ("guard", "review-rules", "review-rules", "review_rules"),
+    ] {
+        let (ok, text) =
+            plugin_cli(&["plugin", "new", name, "--kind", kind, "--dir", parent]).await;
+        assert!(ok, "{text}");
+        let project = dir.path().join(name);
+        let read = |path: &str| std::fs::read_to_string(project.join(path)).unwrap();
+        assert!(read("Cargo.toml").contains(&format!("name = \"{name}\"")));
+        assert!(read("Cargo.toml").contains(&format!("kind = \"{kind}\"")));
+        assert_eq!(
+            read("wit/plugin.wit"),
+            include_str!("../../plugins/wit/plugin.wit")
+        );
+        assert!(read("src/lib.rs").contains(&format!("world: \"{world}\"")));
+        let readme = read("README.md");
+        assert!(
+            !readme.contains("{{"),
+            "every placeholder is filled: {readme}"
+        );
+        assert!(readme.contains(&format!("-F kind={api_kind}")));
+        assert!(readme.contains(&format!(
+            "staybase plugin check target/wasm32-wasip2/release/{name}.wasm --kind {kind}"
+        )));
+    }
+    // Not over an existing folder, nor with a name Cargo would rename, nor another kind.
+    for args in [
+        [
+            "plugin", "new", "surge", "--kind", "pricing", "--dir", parent,
+        ],
+        [
+            "plugin",
+            "new",
+            "my-plugin",
+            "--kind",
+            "pricing",
+            "--dir",
+            parent,
+        ],
+        ["plugin", "new", "other", "--kind", "taxes", "--dir", parent],
+    ] {
+        let (ok, text) = plugin_cli(&args).await;
+        assert!(!ok, "{args:?} must fail: {text}");
+    }
+}
+
+#[tokio::test]
+async fn plugin_check_accepts_the_examples_and_refuses_the_hostile_modules() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let path = |relative: &str| format!("{root}/plugins/{relative}");
+    for (file, kind) in [
+        ("examples/seasonal-weekend/seasonal-weekend.wasm", "pricing"),
+        ("examples/stay-discounts/stay-discounts.wasm", "pricing"),
+        (
+            "examples/seasonal-weekend-js/seasonal-weekend-js.wasm",
+            "pricing",
+        ),
+        ("examples/review-guard/review-guard.wasm", "review-rules"),
+    ] {
+        let (ok, text) = plugin_cli(&["plugin", "check", &path(file), "--kind", kind]).await;
+        assert!(ok, "{file}: {text}");
+        assert!(text.contains("ok: {"), "{file}: {text}");
+    }
+    // A given input: the review guard rejects a blocked word.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("review.json");
+    let mut review: Value =
+        serde_json::from_str(include_str!("../../plugins/examples/sample-review.json")).unwrap();
+    review["comment"] = "What a scam".into();
+    review["config"] = include_str!("../../plugins/examples/review-guard/config.json")
+        .trim()
+        .into();
+    std::fs::write(&input, review.to_string()).unwrap();
+    let (ok, text) = plugin_cli(&[
+        "plugin",
+        "check",
+        &path("examples/review-guard/review-guard.wasm"),
+        "--kind",
+        "review-rules",
+        "--input",
+        input.to_str().unwrap(),
+    ])
+    .await;
+    assert!(ok, "{text}");
+    assert!(text.contains(r#""decision":"reject""#), "{text}");
+
+    // With fuel enough, the deadline and the memory cap stop what fuel would otherwise.
+    for (name, fuel, expected) in [
+        ("wrong-world", "10000000", "refused"),
+        ("wasi-filesystem", "10000000", "wasi:filesystem"),
+        ("wasi-sockets", "10000000", "wasi:sockets"),
+        ("infinite-loop", "10000000", "fuel_exhausted"),
+        ("infinite-loop", "1000000000", "(timeout)"),
+        ("memory-grower", "1000000000", "memory_limit"),
+        ("deep-recursion", "10000000", "(trap)"),
+        ("panic", "10000000", "panicked"),
+        ("huge-output", "1000000000", "output_too_large"),
+    ] {
+        let file = path(&format!("hostile/{name}/{name}.wasm"));
+        let args = [
+            "plugin", "check", &file, "--kind", "pricing", "--fuel", fuel,
+        ];
+        let (ok, text) = plugin_cli(&args).await;
+        assert!(!ok, "{name} must be refused: {text}");
+        assert!(text.contains(expected), "{name}: {text}");
+    }
+    // The wrong kind is refused too.
+    let (ok, text) = plugin_cli(&[
+        "plugin",
+        "check",
+        &path("examples/stay-discounts/stay-discounts.wasm"),
+        "--kind",
+        "review-rules",
+    ])
+    .await;
+    assert!(!ok, "{text}");
+}

@@ -363,6 +363,17 @@ async fn the_pricing_examples_change_quotes_and_bookings_exactly_as_their_readme
         surcharged
     );
 
+    // Every call is counted by tenant, plugin and outcome, with its fuel and duration.
+    let metrics = app.metrics().await.text().await.unwrap();
+    for series in [
+        r#"staybase_plugin_calls_total{tenant="acme",plugin="seasonal-weekend",outcome="ok"} "#,
+        r#"staybase_plugin_fuel_used_count{tenant="acme",plugin="stay-discounts"} 1"#,
+        r#"staybase_plugin_call_duration_seconds_count{tenant="acme",plugin="seasonal-weekend-js"} 1"#,
+    ] {
+        assert!(metrics.contains(series), "{series} in {metrics}");
+    }
+    assert!(!metrics.contains(r#"tenant="other""#));
+
     // A new upload of a name is its next version.
     let again = uploaded(
         &app,
@@ -409,13 +420,7 @@ async fn hostile_plugins_are_refused_at_upload_or_contained_at_call() {
         ("wasi-filesystem", "wasi:filesystem"),
         ("wasi-sockets", "wasi:sockets"),
     ] {
-        let response = upload(
-            &app,
-            tenant,
-            ("pricing", name, "{}"),
-            hostile(name),
-        )
-        .await;
+        let response = upload(&app, tenant, ("pricing", name, "{}"), hostile(name)).await;
         let problem =
             assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "plugin_invalid").await;
         let detail = problem["detail"].as_str().unwrap();
@@ -471,13 +476,7 @@ async fn hostile_plugins_are_refused_at_upload_or_contained_at_call() {
         ("panic", "trap"),
         ("huge-output", "output_too_large"),
     ] {
-        let plugin = uploaded(
-            &app,
-            tenant,
-            ("pricing", name, "{}"),
-            hostile(name),
-        )
-        .await;
+        let plugin = uploaded(&app, tenant, ("pricing", name, "{}"), hostile(name)).await;
         let id = plugin["id"].as_str().unwrap().to_owned();
         let run = dry_run(&app, &admin, &id, None).await;
         assert_eq!(run["output"], Value::Null, "{name}: {run}");
@@ -505,12 +504,24 @@ async fn hostile_plugins_are_refused_at_upload_or_contained_at_call() {
     let guest = app.register("acme", "guest@example.com", false).await;
     let booking = app
         .bookings(&guest)
-        .create(&stay.clone().at(property.as_str()))
+        .create_with_key("plugin-retry", &stay.clone().at(property.as_str()))
         .await;
     assert_problem(booking, StatusCode::UNPROCESSABLE_ENTITY, "plugin_failed").await;
     activate(&app, "acme", &admin, &ids["panic"], "fallback").await;
     let quote = quoted(&app, "acme", &property, &stay).await;
     assert_eq!(quote["total"]["amount"], 38_500);
+    // The plugin's failure was not the request's: a retry with the same key books.
+    let booking = app
+        .bookings(&guest)
+        .create_with_key("plugin-retry", &stay.clone().at(property.as_str()))
+        .await;
+    assert_eq!(booking.status(), StatusCode::CREATED);
+    assert!(!booking.headers().contains_key("idempotent-replayed"));
+    let later = Stay::new(
+        thursday + time::Duration::days(7),
+        thursday + time::Duration::days(10),
+        2,
+    );
     // Failed calls are kept for the tenant to see.
     crate::helpers::eventually(|| async {
         let plugin: Value = app
@@ -528,14 +539,22 @@ async fn hostile_plugins_are_refused_at_upload_or_contained_at_call() {
     })
     .await;
 
+    let metrics = app.metrics().await.text().await.unwrap();
+    assert!(
+        metrics.contains(
+            r#"staybase_plugin_calls_total{tenant="acme",plugin="panic",outcome="trap"} 4"#
+        ),
+        "{metrics}"
+    );
+
     // The infinite loop runs to its deadline while another tenant's quote answers at once.
     let (_, other_property) = marketplace(&app, "other").await;
     activate(&app, "acme", &admin, &ids["infinite-loop"], "fail_closed").await;
     let looping =
-        futures_util::future::join_all((0..4).map(|_| quote_in(&app, "acme", &property, &stay)));
+        futures_util::future::join_all((0..4).map(|_| quote_in(&app, "acme", &property, &later)));
     let meanwhile = async {
         let started = Instant::now();
-        let other = quoted(&app, "other", &other_property, &stay).await;
+        let other = quoted(&app, "other", &other_property, &later).await;
         (other, started.elapsed())
     };
     let (looped, (other, elapsed)) = tokio::join!(looping, meanwhile);
@@ -557,7 +576,7 @@ async fn hostile_plugins_are_refused_at_upload_or_contained_at_call() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        quoted(&app, "acme", &property, &stay).await["total"]["amount"],
+        quoted(&app, "acme", &property, &later).await["total"]["amount"],
         38_500
     );
 }
