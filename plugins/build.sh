@@ -31,7 +31,7 @@ for arg in "$@"; do
 done
 
 rust_examples=(seasonal-weekend stay-discounts review-guard)
-hostile=(infinite-loop memory-grower deep-recursion panic huge-output wrong-world wasi-filesystem wasi-sockets review-panic)
+hostile=(infinite-loop memory-grower deep-recursion panic huge-output wrong-world wasi-filesystem wasi-sockets review-panic bad-output)
 js_examples=(seasonal-weekend-js)
 
 if $check; then

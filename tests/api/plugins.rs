@@ -685,3 +685,120 @@ async fn dry_runs_answer_output_fuel_time_and_logs_and_plugins_stay_in_their_ten
     .await;
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+#[tokio::test]
+async fn plugin_output_is_checked_before_use_and_inputs_are_bounded() {
+    let app = spawn_app().await;
+    let (admin, _) = marketplace(&app, "acme").await;
+    for (mode, message) in [
+        ("currency", "currency"),
+        ("code", "\"bonus\""),
+        ("fee", "service fee"),
+        ("negative", "negative"),
+        ("label", "label"),
+    ] {
+        let plugin = uploaded(
+            &app,
+            ("acme", &admin),
+            (
+                "pricing",
+                &format!("bad-{mode}"),
+                &format!("{{\"mode\":\"{mode}\"}}"),
+            ),
+            hostile("bad-output"),
+        )
+        .await;
+        let mut input: Value =
+            serde_json::from_str(include_str!("../../plugins/examples/sample-quote.json")).unwrap();
+        input["config"] = json!(mode);
+        let run = dry_run(&app, &admin, plugin["id"].as_str().unwrap(), Some(input)).await;
+        assert_eq!(run["error"]["reason"], "invalid_output", "{mode}: {run}");
+        let detail = run["error"]["message"].as_str().unwrap();
+        assert!(detail.contains(message), "{mode}: {detail}");
+    }
+    // The same plugin with a harmless config passes the base lines through.
+    let plugin = uploaded(
+        &app,
+        ("acme", &admin),
+        ("pricing", "bad-none", "{}"),
+        hostile("bad-output"),
+    )
+    .await;
+    let id = plugin["id"].as_str().unwrap();
+    let run = dry_run(&app, &admin, id, None).await;
+    assert!(run.get("error").is_none(), "{run}");
+    // An input over 128 kB is refused before the plugin runs.
+    let mut input: Value =
+        serde_json::from_str(include_str!("../../plugins/examples/sample-quote.json")).unwrap();
+    input["property"]["amenities"] = json!(vec!["x".repeat(1000); 140]);
+    let run = dry_run(&app, &admin, id, Some(input)).await;
+    assert_eq!(run["error"]["reason"], "input_too_large", "{run}");
+    assert_eq!(run["fuel_used"], 0);
+}
+
+#[tokio::test]
+async fn compiled_code_is_kept_for_other_replicas_and_compiled_again_for_another_engine() {
+    let app = spawn_app().await;
+    let (admin, property) = marketplace(&app, "acme").await;
+    let plugin = uploaded(
+        &app,
+        ("acme", &admin),
+        ("pricing", "seasonal-weekend", r#"{"weekend_percent":15}"#),
+        module("examples/seasonal-weekend/seasonal-weekend.wasm"),
+    )
+    .await;
+    activate(
+        &app,
+        "acme",
+        &admin,
+        plugin["id"].as_str().unwrap(),
+        "fail_closed",
+    )
+    .await;
+    let engines = || async {
+        staybase::on_db!(&app.state.db, |pool| sqlx::query_scalar::<_, String>(
+            "SELECT engine FROM plugin_code ORDER BY engine"
+        )
+        .fetch_all(pool)
+        .await)
+        .unwrap()
+    };
+    let compiled = engines().await;
+    assert_eq!(compiled.len(), 1, "compiled once, at upload");
+    let thursday = next(Weekday::Thursday);
+    let stay = Stay::new(thursday, thursday + time::Duration::days(3), 2);
+    let surcharged = |quote: Value| quote["total"]["amount"] == 41_800;
+
+    // Another replica loads the stored code instead of compiling.
+    let replica = app.replica().await;
+    let quote_at = |base: String| {
+        let (client, stay, property) = (app.client.clone(), stay.clone(), property.clone());
+        async move {
+            client
+                .post(format!("{base}/v1/t/acme/properties/{property}/quote"))
+                .json(&stay)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(surcharged(quote_at(replica).await));
+    assert_eq!(engines().await, compiled);
+
+    // Code of another engine build is not loaded: a new replica compiles the module again.
+    staybase::on_db!(&app.state.db, |pool| sqlx::query(
+        "UPDATE plugin_code SET engine = 'wasmtime-0.0.0-retired'"
+    )
+    .execute(pool)
+    .await
+    .map(drop))
+    .unwrap();
+    let replica = app.replica().await;
+    assert!(surcharged(quote_at(replica).await));
+    let mut expected = vec!["wasmtime-0.0.0-retired".to_owned(), compiled[0].clone()];
+    expected.sort();
+    assert_eq!(engines().await, expected);
+}

@@ -1,4 +1,4 @@
-//! Hostile: a pricing guest that returns about 1 MB of output: the base lines plus 5,000
+//! Hostile: a pricing guest that returns about 200 kB of output: the base lines plus 1,000
 //! `fee` lines of 1 cent with 200-character labels. The host must refuse it (output > 20 kB).
 
 wit_bindgen::generate!({ path: "../../wit", world: "pricing" });
@@ -11,12 +11,13 @@ struct HugeOutput;
 impl Guest for HugeOutput {
     fn price(quote: Quote) -> Result<Priced, String> {
         let mut lines = quote.lines;
-        let count = black_box(5_000usize);
+        let count = black_box(1_000usize);
+        let padding = "x".repeat(190);
         for i in 0..count {
-            let mut label = format!("Fee {i:05} ");
-            while label.len() < 200 {
-                label.push('x');
-            }
+            let mut label = String::with_capacity(200);
+            label.push_str("Fee ");
+            label.push_str(&i.to_string());
+            label.push_str(&padding);
             lines.push(LineItem {
                 code: "fee".into(),
                 label: black_box(label),
