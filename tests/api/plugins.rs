@@ -207,7 +207,8 @@ async fn the_pricing_examples_change_quotes_and_bookings_exactly_as_their_readme
     let (_, other_property) = marketplace(&app, "other").await;
     let thursday = next(Weekday::Thursday);
     let weekend = Stay::new(thursday, thursday + time::Duration::days(3), 2);
-    let monday = next(Weekday::Monday);
+    // Four weeks after the weekends, so that booking either leaves the other free.
+    let monday = next(Weekday::Monday) + time::Duration::days(28);
     let week = Stay::new(monday, monday + time::Duration::days(7), 2);
     let base = quoted(&app, "acme", &property, &weekend).await;
     assert_eq!(
@@ -287,6 +288,12 @@ async fn the_pricing_examples_change_quotes_and_bookings_exactly_as_their_readme
         ]
     );
     assert_eq!(quote["total"]["amount"], 74_800);
+    let booking = app
+        .bookings(&guest)
+        .created(&week.clone().at(property.as_str()))
+        .await;
+    assert_eq!(lines(&booking), lines(&quote));
+    assert_eq!(booking["total"]["amount"], 74_800);
     let listed: Value = app
         .client
         .get(app.url("/v1/t/acme/plugins"))
@@ -362,13 +369,19 @@ async fn the_pricing_examples_change_quotes_and_bookings_exactly_as_their_readme
         lines(&quoted(&app, "acme", &property, &later).await),
         surcharged
     );
+    let booking = app
+        .bookings(&guest)
+        .created(&later.clone().at(property.as_str()))
+        .await;
+    assert_eq!(lines(&booking), surcharged);
+    assert_eq!(booking["total"]["amount"], 41_800);
 
     // Every call is counted by tenant, plugin and outcome, with its fuel and duration.
     let metrics = app.metrics().await.text().await.unwrap();
     for series in [
         r#"staybase_plugin_calls_total{tenant="acme",plugin="seasonal-weekend",outcome="ok"} "#,
-        r#"staybase_plugin_fuel_used_count{tenant="acme",plugin="stay-discounts"} 1"#,
-        r#"staybase_plugin_call_duration_seconds_count{tenant="acme",plugin="seasonal-weekend-js"} 1"#,
+        r#"staybase_plugin_fuel_used_count{tenant="acme",plugin="stay-discounts"} 2"#,
+        r#"staybase_plugin_call_duration_seconds_count{tenant="acme",plugin="seasonal-weekend-js"} 2"#,
     ] {
         assert!(metrics.contains(series), "{series} in {metrics}");
     }
