@@ -325,7 +325,7 @@ pub const SAMPLE_QUOTE: &str = include_str!("../../plugins/examples/sample-quote
 pub const SAMPLE_REVIEW: &str = include_str!("../../plugins/examples/sample-review.json");
 
 /// Runs a version (active or not) on `input`, or on the sample input of its kind, with its
-/// own configuration unless the input carries one.
+/// own configuration unless the given input carries one.
 #[tracing::instrument(skip_all, fields(tenant = %tenant.slug, plugin = %id))]
 pub async fn dry_run(
     state: &AppState,
@@ -357,14 +357,21 @@ pub async fn run_input(
         PluginKind::Pricing => SAMPLE_QUOTE,
         PluginKind::ReviewRules => SAMPLE_REVIEW,
     };
-    let mut input = match input {
-        Some(input) => input,
-        None => serde_json::from_str(sample).map_err(ApiError::internal)?,
+    let (mut input, given) = match input {
+        Some(input) => (input, true),
+        None => (
+            serde_json::from_str(sample).map_err(ApiError::internal)?,
+            false,
+        ),
     };
-    if let (Some(object), Some(config)) = (input.as_object_mut(), config) {
-        object
-            .entry("config")
-            .or_insert_with(|| serde_json::Value::String(config.to_owned()));
+    // The plugin's own configuration, unless the caller's input brings one.
+    if let (Some(object), Some(config)) = (input.as_object_mut(), config)
+        && !(given && object.contains_key("config"))
+    {
+        object.insert(
+            "config".into(),
+            serde_json::Value::String(config.to_owned()),
+        );
     }
     let invalid = |err: serde_json::Error| {
         ApiError::validation(

@@ -630,6 +630,23 @@ async fn dry_runs_answer_output_fuel_time_and_logs_and_plugins_stay_in_their_ten
             .starts_with("seasonal-weekend:"),
         "{run}"
     );
+    // Without an input, the sample runs with the plugin's own configuration.
+    let weekends = uploaded(
+        &app,
+        ("acme", &admin),
+        ("pricing", "seasonal-weekend", r#"{"weekend_percent":100}"#),
+        module("examples/seasonal-weekend/seasonal-weekend.wasm"),
+    )
+    .await;
+    let run = dry_run(&app, &admin, weekends["id"].as_str().unwrap(), None).await;
+    let surcharges: Vec<&Value> = run["output"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|line| line["code"] == "surcharge")
+        .collect();
+    assert_eq!(surcharges.len(), 1, "{run}");
+    assert_eq!(surcharges[0]["amount"], 36_110);
     // Fuel stops a loop first under the default fuel.
     let looping = uploaded(
         &app,
