@@ -701,3 +701,89 @@ async fn review_answers_match_their_documented_schemas() {
         .await;
     assert_eq!(checker.checked.len(), 14, "{:?}", checker.checked);
 }
+
+#[tokio::test]
+async fn plugin_answers_match_their_documented_schemas() {
+    use crate::plugins::{module, uploaded};
+    let app = spawn_app().await;
+    app.create_tenant("acme").await;
+    let admin = app.tenant_admin("acme").await;
+    let mut checker = Checker {
+        app: &app,
+        spec: spec(),
+        checked: Vec::new(),
+    };
+    let t = |path: &str| format!("/v1/t/acme{path}");
+    let admin_token = Some(admin.access_token.as_str());
+    let plugin = uploaded(
+        &app,
+        ("acme", &admin),
+        ("pricing", "panic", "{}"),
+        module("hostile/panic/panic.wasm"),
+    )
+    .await;
+    let id = plugin["id"].as_str().unwrap().to_owned();
+    checker
+        .get("list_plugins", &t("/plugins"), admin_token)
+        .await;
+    for (operation, path) in [
+        ("activate_plugin", format!("/plugins/{id}/activate")),
+        ("dry_run_plugin", format!("/plugins/{id}/dry-run")),
+    ] {
+        checker
+            .call(
+                operation,
+                Method::POST,
+                &t(&path),
+                admin_token,
+                Some(json!({})),
+            )
+            .await;
+    }
+    // A failed call, then the plugin with its recent failures and the problem it answers.
+    let host = app.register("acme", "host@example.com", true).await;
+    let property = crate::bookings::listed_property(&app, &host, "Loft").await;
+    let (status, problem) = checker
+        .answer(
+            "quote_stay",
+            Method::POST,
+            &t(&format!("/properties/{property}/quote")),
+            None,
+            Some(json!({ "check_in": crate::helpers::day(20), "check_out": crate::helpers::day(22), "guests": 2 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem["reason"], "trap");
+    crate::helpers::eventually(|| async {
+        let plugin: Value = app
+            .get_with(&t(&format!("/plugins/{id}")), &admin.access_token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        !plugin["recent_failures"].as_array().unwrap().is_empty()
+    })
+    .await;
+    checker
+        .get("get_plugin", &t(&format!("/plugins/{id}")), admin_token)
+        .await;
+    checker
+        .call(
+            "deactivate_plugin",
+            Method::POST,
+            &t(&format!("/plugins/{id}/deactivate")),
+            admin_token,
+            None,
+        )
+        .await;
+    checker
+        .call(
+            "delete_plugin",
+            Method::DELETE,
+            &t(&format!("/plugins/{id}")),
+            admin_token,
+            None,
+        )
+        .await;
+    assert_eq!(checker.checked.len(), 7, "{:?}", checker.checked);
+}
