@@ -22,6 +22,7 @@ use crate::{
     ids::{BookingId, PropertyId, TenantId, UserId},
     jobs::{self, EnqueueOptions},
     payments::service as payments,
+    plugins::{model::PluginKind, service as plugins},
     pricing::service as pricing,
     properties::service as properties,
     reviews,
@@ -241,6 +242,8 @@ async fn book(
     let caller = principal.user()?;
     let stay = new.stay;
     let now = tenant.now();
+    // The pricing plugin is ready before the transaction locks anything.
+    plugins::warm(state, tenant, PluginKind::Pricing).await?;
     let mut tx = state.db.begin().await?;
     // Keys are kept for 24 hours of wall-clock time, whatever a test tenant's clock says.
     if let Claim::Replay(replay) =

@@ -70,7 +70,7 @@ pub struct Problem {
     pub current_status: Option<String>,
     /// For `plugin_failed`: how the plugin failed (`fuel_exhausted`, `timeout`,
     /// `memory_limit`, `stack_overflow`, `trap`, `input_too_large`, `output_too_large`,
-    /// `invalid_output`, `plugin_error`).
+    /// `invalid_output`, `plugin_error`, `prepare_failed`).
     #[oai(skip_serializing_if_is_none)]
     pub reason: Option<String>,
     /// The request id, also sent as `X-Request-Id`.

@@ -78,7 +78,7 @@ impl FailurePolicyDto {
 #[oai(rename = "PluginFailure")]
 pub struct FailureView {
     /// How it failed: `fuel_exhausted`, `timeout`, `memory_limit`, `stack_overflow`, `trap`,
-    /// `input_too_large`, `output_too_large`, `invalid_output` or `plugin_error`.
+    /// `input_too_large`, `output_too_large`, `invalid_output`, `plugin_error` or `prepare_failed`.
     reason: String,
     message: String,
     at: time::OffsetDateTime,

@@ -108,7 +108,7 @@ pub async fn check(
         fuel,
         ..Limits::default()
     };
-    service::run_input(prepared, kind, input, None, limits)
+    service::run_input((uuid::Uuid::nil(), prepared), kind, (input, None), limits)
         .await
         .map_err(|err| err.detail())
 }

@@ -12,10 +12,7 @@
 
 use std::{
     collections::BTreeSet,
-    sync::{
-        Arc, LazyLock,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, LazyLock},
     time::{Duration, Instant},
 };
 
@@ -115,6 +112,15 @@ pub const MAX_LOG_LINE_BYTES: usize = 1000;
 const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// Calls that may run at once in this process; each holds a pooled instance slot.
 pub const MAX_CONCURRENT_CALLS: u32 = 64;
+/// Calls of one tenant that may run at once: one tenant's plugins cannot take every core.
+fn calls_per_tenant() -> usize {
+    std::thread::available_parallelism().map_or(2, |cores| cores.get().max(2))
+}
+/// Bytes a call's result (and each log line) may copy from the plugin's memory into the
+/// host's, checked by wasmtime while it lifts them, before anything is allocated past it.
+const HOSTCALL_BYTES: usize = 4 * MAX_OUTPUT_BYTES;
+/// Resources (streams, pollables) a call may hold in the host.
+const MAX_RESOURCES: usize = 256;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -149,10 +155,12 @@ pub enum FailureReason {
     InvalidOutput,
     /// The plugin returned an error of its own.
     PluginError,
+    /// The stored plugin could not be compiled or loaded by this engine.
+    PrepareFailed,
 }
 
 impl FailureReason {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::FuelExhausted,
         Self::Timeout,
         Self::MemoryLimit,
@@ -162,6 +170,7 @@ impl FailureReason {
         Self::OutputTooLarge,
         Self::InvalidOutput,
         Self::PluginError,
+        Self::PrepareFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -175,6 +184,7 @@ impl FailureReason {
             Self::OutputTooLarge => "output_too_large",
             Self::InvalidOutput => "invalid_output",
             Self::PluginError => "plugin_error",
+            Self::PrepareFailed => "prepare_failed",
         }
     }
 
@@ -223,6 +233,10 @@ pub struct Runtime {
     review_rules: Linker<CallState>,
     /// Bounds the calls running at once to the pool's slots.
     slots: Arc<tokio::sync::Semaphore>,
+    /// Bounds each tenant's calls running at once.
+    tenant_slots: moka::sync::Cache<uuid::Uuid, Arc<tokio::sync::Semaphore>>,
+    /// One compilation at a time: Cranelift would take every core for a large module.
+    compiling: std::sync::Mutex<()>,
 }
 
 static RUNTIME: LazyLock<Result<Arc<Runtime>, String>> = LazyLock::new(|| {
@@ -240,7 +254,7 @@ impl Runtime {
     fn new() -> wasmtime::Result<Self> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(MAX_CONCURRENT_CALLS)
-            .total_core_instances(MAX_CONCURRENT_CALLS * 16)
+            .total_core_instances(MAX_CONCURRENT_CALLS * 32)
             .total_memories(MAX_CONCURRENT_CALLS * 4)
             .total_tables(MAX_CONCURRENT_CALLS * 8)
             .max_core_instances_per_component(32)
@@ -280,6 +294,11 @@ impl Runtime {
             pricing,
             review_rules,
             slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_CALLS as usize)),
+            tenant_slots: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(Duration::from_secs(600))
+                .build(),
+            compiling: std::sync::Mutex::new(()),
         })
     }
 
@@ -314,8 +333,14 @@ impl Runtime {
                     .into(),
             ));
         }
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|err| Invalid(format!("the component does not compile: {err}")))?;
+        let component = {
+            let _one_at_a_time = self
+                .compiling
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Component::new(&self.engine, bytes)
+                .map_err(|err| Invalid(format!("the component does not compile: {err}")))?
+        };
         self.check(world, &component)?;
         Ok(component)
     }
@@ -397,11 +422,11 @@ impl Runtime {
     /// Runs a pricing plugin on a blocking thread, never on the async workers.
     pub async fn price(
         self: &Arc<Self>,
-        prepared: Arc<Prepared>,
+        (tenant, prepared): (uuid::Uuid, Arc<Prepared>),
         quote: PluginQuote,
         limits: Limits,
     ) -> Call<Priced> {
-        self.run_blocking(prepared, limits, move |runtime, prepared| {
+        self.run_blocking((tenant, prepared), limits, move |runtime, prepared| {
             runtime.call_price(prepared, &quote, limits)
         })
         .await
@@ -410,19 +435,21 @@ impl Runtime {
     /// Runs a review-rules plugin on a blocking thread.
     pub async fn decide(
         self: &Arc<Self>,
-        prepared: Arc<Prepared>,
+        (tenant, prepared): (uuid::Uuid, Arc<Prepared>),
         review: PluginReview,
         limits: Limits,
     ) -> Call<PluginDecision> {
-        self.run_blocking(prepared, limits, move |runtime, prepared| {
+        self.run_blocking((tenant, prepared), limits, move |runtime, prepared| {
             runtime.call_decide(prepared, &review, limits)
         })
         .await
     }
 
+    /// Runs `call` on a blocking thread once a slot of the process and one of `tenant` are
+    /// free.
     async fn run_blocking<T: Send + 'static>(
         self: &Arc<Self>,
-        prepared: Arc<Prepared>,
+        (tenant, prepared): (uuid::Uuid, Arc<Prepared>),
         limits: Limits,
         call: impl FnOnce(&Runtime, &Prepared) -> Call<T> + Send + 'static,
     ) -> Call<T> {
@@ -435,23 +462,25 @@ impl Runtime {
         };
         // Waiting for a slot counts against the deadline: a saturated host answers
         // `timeout` rather than queueing without bound.
-        let permit =
-            match tokio::time::timeout(limits.deadline, Arc::clone(&self.slots).acquire_owned())
-                .await
-            {
-                Ok(Ok(permit)) => permit,
-                _ => {
-                    return Call {
-                        result: Err(Failure::new(
-                            FailureReason::Timeout,
-                            "every plugin slot was busy until the deadline",
-                        )),
-                        fuel_used: 0,
-                        duration: started.elapsed(),
-                        logs: Vec::new(),
-                    };
-                }
+        let tenant_slots = self.tenant_slots.get_with(tenant, || {
+            Arc::new(tokio::sync::Semaphore::new(calls_per_tenant()))
+        });
+        let slots = async {
+            let own = tenant_slots.acquire_owned().await?;
+            let shared = Arc::clone(&self.slots).acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>((own, shared))
+        };
+        let Ok(Ok(permit)) = tokio::time::timeout(limits.deadline, slots).await else {
+            return Call {
+                result: Err(Failure::new(
+                    FailureReason::Timeout,
+                    "every plugin slot was busy until the deadline",
+                )),
+                fuel_used: 0,
+                duration: started.elapsed(),
+                logs: Vec::new(),
             };
+        };
         let runtime = Arc::clone(self);
         let joined = tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -464,6 +493,7 @@ impl Runtime {
     fn store(&self, limits: Limits) -> Store<CallState> {
         let mut store = Store::new(&self.engine, CallState::new(limits.memory_bytes));
         store.limiter(|state| &mut state.limiter);
+        store.set_hostcall_fuel(HOSTCALL_BYTES);
         store
             .set_fuel(limits.fuel)
             .expect("fuel is enabled in the engine's configuration");
@@ -620,12 +650,15 @@ impl CallState {
             .insecure_random(wasmtime_wasi::Deterministic::new(vec![19, 23, 29, 31]))
             .insecure_random_seed(0)
             .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES);
         Self {
             wasi,
-            table: ResourceTable::new(),
+            table,
             limiter: CallLimiter {
                 memory_bytes,
-                refused: AtomicBool::new(false),
+                used_bytes: 0,
+                refused: false,
             },
             logs: Vec::new(),
             stdout,
@@ -657,7 +690,7 @@ impl CallState {
 
     /// Names why a call failed, from its trap and what the limiter saw.
     fn failure(&self, err: &wasmtime::Error, limits: Limits) -> Failure {
-        if self.limiter.refused.load(Ordering::Relaxed) {
+        if self.limiter.refused {
             return Failure::new(
                 FailureReason::MemoryLimit,
                 format!(
@@ -683,6 +716,20 @@ impl CallState {
                 "the plugin overflowed its stack",
             ),
             Some(trap) => Failure::new(FailureReason::Trap, format!("the plugin trapped: {trap}")),
+            // wasmtime's own words when a result or a log line copies more than
+            // `HOSTCALL_BYTES` out of the plugin; the tests hold it to them.
+            None if err
+                .chain()
+                .any(|cause| cause.to_string().contains("fuel allocated for hostcalls")) =>
+            {
+                Failure::new(
+                    FailureReason::OutputTooLarge,
+                    format!(
+                        "the plugin passed the host more than {HOSTCALL_BYTES} bytes in one \
+                         result or log line"
+                    ),
+                )
+            }
             None => Failure::new(
                 FailureReason::Trap,
                 bounded(format!("the plugin failed: {}", err.root_cause())),
@@ -710,24 +757,31 @@ impl pricing_world::staybase::plugin::host::Host for CallState {
 impl pricing_world::staybase::plugin::pricing_types::Host for CallState {}
 impl review_world::staybase::plugin::review_types::Host for CallState {}
 
-/// Caps a call's linear memory and remembers refusing, to name the failure.
+/// Caps a call's linear memories, all of them together, and remembers refusing, to name the
+/// failure.
 struct CallLimiter {
     memory_bytes: usize,
-    refused: AtomicBool,
+    /// The bytes of every memory of the call so far (memories only grow).
+    used_bytes: usize,
+    refused: bool,
 }
 
 impl ResourceLimiter for CallLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.memory_bytes;
-        if !allowed {
-            self.refused.store(true, Ordering::Relaxed);
+        let used = self
+            .used_bytes
+            .saturating_add(desired.saturating_sub(current));
+        if used > self.memory_bytes {
+            self.refused = true;
+            return Ok(false);
         }
-        Ok(allowed)
+        self.used_bytes = used;
+        Ok(true)
     }
 
     fn table_growing(

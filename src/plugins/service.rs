@@ -35,10 +35,11 @@ const MAX_LABEL: usize = 200;
 /// The most lines a plugin may return.
 const MAX_LINES: usize = 50;
 
-/// A plugin ready to call: its version's facts and its prepared component.
+/// A plugin ready to call: its version's facts and its prepared component, or why this
+/// engine could not prepare it (which fails every call, under the plugin's policy).
 pub struct ActivePlugin {
     pub plugin: Plugin,
-    prepared: Arc<Prepared>,
+    prepared: Result<Arc<Prepared>, Failure>,
 }
 
 /// What the process keeps of plugins: prepared components by content, and each tenant's
@@ -339,18 +340,34 @@ pub async fn dry_run(
         .check(&state.db, tenant, principal, PluginAction::DryRun)
         .await?;
     let plugin = found(state, tenant, id).await?;
-    let prepared = prepared(state, &plugin).await?;
+    let prepared = match prepared(state, &plugin).await? {
+        Ok(prepared) => prepared,
+        Err(failure) => {
+            return Ok(DryRun {
+                output: None,
+                error: Some(failure),
+                fuel_used: 0,
+                duration: Duration::ZERO,
+                logs: Vec::new(),
+            });
+        }
+    };
     let limits = state.plugins.limits(tenant);
-    run_input(prepared, plugin.kind, input, Some(&plugin.config), limits).await
+    run_input(
+        (tenant.id.0, prepared),
+        plugin.kind,
+        (input, Some(&plugin.config)),
+        limits,
+    )
+    .await
 }
 
-/// Runs a prepared plugin on a JSON input of its world (the sample when `None`); for
-/// dry runs and `staybase plugin check`.
+/// Runs a prepared plugin of `owner` (the tenant whose call slots it takes) on a JSON input
+/// of its world (the sample when `None`); for dry runs and `staybase plugin check`.
 pub async fn run_input(
-    prepared: Arc<Prepared>,
+    (owner, prepared): (Uuid, Arc<Prepared>),
     kind: PluginKind,
-    input: Option<serde_json::Value>,
-    config: Option<&str>,
+    (input, config): (Option<serde_json::Value>, Option<&str>),
     limits: Limits,
 ) -> Result<DryRun, ApiError> {
     let sample = match kind {
@@ -387,7 +404,7 @@ pub async fn run_input(
         PluginKind::Pricing => {
             let quote: PluginQuote = serde_json::from_value(input).map_err(invalid)?;
             let currency = quote.currency.clone();
-            let call = runtime.price(prepared, quote, limits).await;
+            let call = runtime.price((owner, prepared), quote, limits).await;
             dry_run_of(call, |priced| {
                 check_priced(&currency, priced)?;
                 serde_json::to_value(priced)
@@ -396,7 +413,7 @@ pub async fn run_input(
         }
         PluginKind::ReviewRules => {
             let review: PluginReview = serde_json::from_value(input).map_err(invalid)?;
-            let call = runtime.decide(prepared, review, limits).await;
+            let call = runtime.decide((owner, prepared), review, limits).await;
             dry_run_of(call, |decision| Ok(decision_json(decision)))
         }
     })
@@ -427,21 +444,32 @@ fn decision_json(decision: &PluginDecision) -> serde_json::Value {
 }
 
 /// The prepared component of a version: from this process's cache, else from the code an
-/// engine like this one compiled before, else compiled from the module again.
-async fn prepared(state: &AppState, plugin: &Plugin) -> Result<Arc<Prepared>, ApiError> {
+/// engine like this one compiled before, else compiled from the module again (and that code
+/// kept, in the background: the caller may hold a transaction). A module this engine cannot
+/// compile or load is a `prepare_failed` failure, not an error of the request.
+async fn prepared(
+    state: &AppState,
+    plugin: &Plugin,
+) -> Result<Result<Arc<Prepared>, Failure>, ApiError> {
     let key = (plugin.sha256.clone(), plugin.kind);
     if let Some(prepared) = state.plugins.prepared.get(&key) {
-        return Ok(prepared);
+        return Ok(Ok(prepared));
     }
     let runtime = runtime()?;
     let engine = runtime.engine_tag();
     let tenant = plugin.tenant_id;
-    let code = store::code(&state.db, tenant, &plugin.sha256, &engine).await?;
     let world = plugin.kind.world();
-    let (prepared, compiled) = match code {
+    let unprepared = |message: String| {
+        tracing::error!(plugin = %plugin.id, error = %message, "a plugin could not be prepared");
+        Failure::new(
+            FailureReason::PrepareFailed,
+            format!("the plugin could not be prepared on this server: {message}"),
+        )
+    };
+    let prepared = match store::code(&state.db, tenant, &plugin.sha256, &engine).await? {
         Some(code) => {
             let runtime = Arc::clone(&runtime);
-            let loaded = tokio::task::spawn_blocking(move || {
+            tokio::task::spawn_blocking(move || {
                 // SAFETY: `plugin_code` holds only what this engine build serialized itself
                 // (rows are keyed by its tag), never bytes a tenant sent.
                 let component = unsafe { runtime.load(&code) }?;
@@ -449,36 +477,46 @@ async fn prepared(state: &AppState, plugin: &Plugin) -> Result<Arc<Prepared>, Ap
             })
             .await
             .map_err(ApiError::internal)?
-            .map_err(|err| ApiError::internal(format!("{err:#}")))?;
-            (loaded, None)
+            .map_err(|err| unprepared(format!("{err:#}")))
         }
         None => {
             let module = store::module(&state.db, tenant, &plugin.sha256)
                 .await?
                 .ok_or_else(|| ApiError::internal("a plugin's module is missing"))?;
             let runtime = Arc::clone(&runtime);
-            tokio::task::spawn_blocking(move || {
+            let compiled = tokio::task::spawn_blocking(move || {
                 let component = runtime
                     .compile(world, &module)
-                    .map_err(|invalid| ApiError::internal(invalid.0))?;
-                let code = component
-                    .serialize()
-                    .map_err(|err| ApiError::internal(format!("{err:#}")))?;
+                    .map_err(|invalid| invalid.0)?;
+                let code = component.serialize().map_err(|err| format!("{err:#}"))?;
                 let prepared = runtime
                     .prepare(world, &component)
-                    .map_err(|err| ApiError::internal(format!("{err:#}")))?;
-                Ok::<_, ApiError>((prepared, Some(code)))
+                    .map_err(|err| format!("{err:#}"))?;
+                Ok::<_, String>((prepared, code))
             })
             .await
-            .map_err(ApiError::internal)??
+            .map_err(ApiError::internal)?;
+            compiled.map_err(unprepared).map(|(prepared, code)| {
+                keep_code(state, (tenant, &plugin.sha256), engine, code);
+                prepared
+            })
         }
     };
-    if let Some(code) = compiled {
-        store::insert_code(&state.db, tenant, &plugin.sha256, &engine, &code).await?;
-    }
-    let prepared = Arc::new(prepared);
-    state.plugins.prepared.insert(key, Arc::clone(&prepared));
-    Ok(prepared)
+    Ok(prepared.map(|prepared| {
+        let prepared = Arc::new(prepared);
+        state.plugins.prepared.insert(key, Arc::clone(&prepared));
+        prepared
+    }))
+}
+
+/// Stores what this engine compiled, so that other replicas and restarts load it.
+fn keep_code(state: &AppState, (tenant, sha256): (TenantId, &str), engine: String, code: Vec<u8>) {
+    let (db, sha256) = (state.db.clone(), sha256.to_owned());
+    tokio::spawn(async move {
+        if let Err(err) = store::insert_code(&db, tenant, &sha256, &engine, &code).await {
+            tracing::warn!(error = %err, "keeping a plugin's compiled code failed");
+        }
+    });
 }
 
 /// The tenant's active plugin of `kind`, if any: no query at all for a tenant that never
@@ -506,6 +544,12 @@ async fn active(
     Ok(active)
 }
 
+/// Looks up and prepares the tenant's active plugin of `kind` ahead of a transaction that
+/// will call it, so that no compilation or lookup happens while the transaction holds locks.
+pub async fn warm(state: &AppState, tenant: &Tenant, kind: PluginKind) -> Result<(), ApiError> {
+    active(state, tenant, kind).await.map(drop)
+}
+
 /// Records a failed call where the tenant sees it, without holding up the request.
 fn record_failure(state: &AppState, tenant: &Tenant, plugin: &Plugin, failure: &Failure) {
     tracing::warn!(
@@ -531,6 +575,16 @@ fn record_failure(state: &AppState, tenant: &Tenant, plugin: &Plugin, failure: &
     });
 }
 
+/// The call a plugin that could not be prepared makes: its failure.
+fn unprepared_call<T>(failure: &Failure) -> Call<T> {
+    Call {
+        result: Err(failure.clone()),
+        fuel_used: 0,
+        duration: Duration::ZERO,
+        logs: Vec::new(),
+    }
+}
+
 /// What the pricing hook knows of a stay.
 pub struct PricingInput<'a> {
     pub property: &'a Property,
@@ -553,14 +607,19 @@ pub async fn adjust_price(
     };
     let plugin = &active.plugin;
     let currency = input.property.currency.clone();
-    let quote = plugin_quote(tenant, &input, &plugin.config);
-    let call = runtime()?
-        .price(
-            Arc::clone(&active.prepared),
-            quote,
-            state.plugins.limits(tenant),
-        )
-        .await;
+    let call = match &active.prepared {
+        Ok(prepared) => {
+            let quote = plugin_quote(tenant, &input, &plugin.config);
+            runtime()?
+                .price(
+                    (tenant.id.0, Arc::clone(prepared)),
+                    quote,
+                    state.plugins.limits(tenant),
+                )
+                .await
+        }
+        Err(failure) => unprepared_call(failure),
+    };
     let result = call
         .result
         .and_then(|priced| check_priced(&currency, &priced).map(|()| priced));
@@ -682,13 +741,28 @@ fn check_priced(currency: &str, priced: &Priced) -> Result<(), Failure> {
         if line.amount.unsigned_abs() > Listing::MAX_AMOUNT as u64 * 1_000 {
             return invalid(format!("line {index}'s amount is out of range"));
         }
+        // Discounts take off, every other line adds.
+        let discount = line.code.ends_with("discount");
+        if (discount && line.amount > 0) || (!discount && line.amount < 0) {
+            return invalid(format!(
+                "line {index} ({}) must be {}",
+                line.code,
+                if discount {
+                    "negative or zero"
+                } else {
+                    "positive or zero"
+                }
+            ));
+        }
         total = match total.checked_add(line.amount) {
             Some(total) => total,
             None => return invalid("the lines' sum overflows".into()),
         };
     }
-    if total < 0 {
-        return invalid(format!("the lines sum to {total}, a negative price"));
+    if total <= 0 {
+        return invalid(format!(
+            "the lines sum to {total}: a stay's price must be positive, never free or negative"
+        ));
     }
     Ok(())
 }
@@ -758,13 +832,18 @@ pub async fn decide_review(
         today: format_date(tenant.today()),
         config: plugin.config.clone(),
     };
-    let call = runtime()?
-        .decide(
-            Arc::clone(&active.prepared),
-            review,
-            state.plugins.limits(tenant),
-        )
-        .await;
+    let call = match &active.prepared {
+        Ok(prepared) => {
+            runtime()?
+                .decide(
+                    (tenant.id.0, Arc::clone(prepared)),
+                    review,
+                    state.plugins.limits(tenant),
+                )
+                .await
+        }
+        Err(failure) => unprepared_call(failure),
+    };
     let result = call.result.and_then(checked_decision);
     state.metrics.record_plugin_call(
         tenant.slug.as_str(),

@@ -31,6 +31,7 @@ use crate::{
     events,
     ids::{BookingId, GuestReviewId, PropertyId, ReviewId, TenantId, UserId},
     jobs::{self, EnqueueOptions},
+    plugins::{model::PluginKind, service as plugins},
     properties::{model::RatingChange, service as properties},
     tenants::{Tenant, settings::ReviewPublication},
     users::service as users,
@@ -292,6 +293,7 @@ pub async fn create(
     let draft = Draft::parse(draft.0, &draft.1)?;
     let property = properties::get(state, tenant, principal, property).await?;
     let now = tenant.now();
+    plugins::warm(state, tenant, PluginKind::ReviewRules).await?;
     let mut tx = state.db.begin().await?;
     let booking =
         bookings::latest_completed_stay(&mut tx, tenant.id, (caller.user_id, property.id))
@@ -429,6 +431,7 @@ pub async fn update(
         ));
     }
     let now = tenant.now();
+    plugins::warm(state, tenant, PluginKind::ReviewRules).await?;
     let mut tx = state.db.begin().await?;
     let booking = bookings::locked(&mut tx, tenant.id, review.booking_id)
         .await?
@@ -752,6 +755,7 @@ pub async fn review_guest(
         return Err(not_allowed("Only the stay's host reviews its guest."));
     }
     let now = tenant.now();
+    plugins::warm(state, tenant, PluginKind::ReviewRules).await?;
     let mut tx = state.db.begin().await?;
     let booking: Booking = bookings::locked(&mut tx, tenant.id, booking)
         .await?

@@ -726,6 +726,7 @@ async fn plugin_output_is_checked_before_use_and_inputs_are_bounded() {
         ("fee", "service fee"),
         ("negative", "negative"),
         ("label", "label"),
+        ("sign", "positive or zero"),
     ] {
         let plugin = uploaded(
             &app,
@@ -830,5 +831,20 @@ async fn compiled_code_is_kept_for_other_replicas_and_compiled_again_for_another
     assert!(surcharged(quote_at(replica).await));
     let mut expected = vec!["wasmtime-0.0.0-retired".to_owned(), compiled[0].clone()];
     expected.sort();
-    assert_eq!(engines().await, expected);
+    crate::helpers::eventually(|| async { engines().await == expected }).await;
+
+    // Stored code this engine cannot load fails the calls under the plugin's policy; it is
+    // not an error of the request.
+    staybase::on_db!(&app.state.db, |pool| sqlx::query(
+        "UPDATE plugin_code SET code = $1"
+    )
+    .bind(vec![0u8; 64])
+    .execute(pool)
+    .await
+    .map(drop))
+    .unwrap();
+    let replica = app.replica().await;
+    let problem = quote_at(replica).await;
+    assert_eq!(problem["code"], "plugin_failed", "{problem}");
+    assert_eq!(problem["reason"], "prepare_failed", "{problem}");
 }

@@ -1,5 +1,5 @@
 //! Hostile: a pricing guest whose output breaks the contract in the way its configuration
-//! names (`"currency"`, `"code"`, `"fee"`, `"negative"`, `"label"`), to exercise the host's
+//! names (`"currency"`, `"code"`, `"fee"`, `"negative"`, `"label"`, `"sign"`), to exercise the host's
 //! checks of plugin output; any other configuration returns the base lines unchanged.
 
 wit_bindgen::generate!({ path: "../../wit", world: "pricing" });
@@ -25,6 +25,7 @@ impl Guest for BadOutput {
             "fee" => priced.lines.push(line("platform_fee", "Our fee", 100)),
             "negative" => priced.lines.push(line("discount", "Everything free", -1_000_000_000)),
             "label" => priced.lines.push(line("surcharge", "", 100)),
+            "sign" => priced.lines.push(line("surcharge", "A surcharge that pays back", -100)),
             _ => {}
         }
         Ok(priced)
