@@ -5,7 +5,7 @@ use super::model::{
 };
 use crate::{
     authz::{Permit, PluginAction},
-    db::{Db, Timestamp, Tx, is_unique_violation},
+    db::{Db, Timestamp, Tx, is_foreign_key_violation, is_unique_violation},
     error::{ApiError, ErrorCode},
     ids::TenantId,
     on_db, on_tx,
@@ -176,11 +176,15 @@ pub async fn insert(
     });
     match inserted {
         Ok(_) => Ok(()),
-        Err(err) if is_unique_violation(&err) => Err(ApiError::Conflict {
-            code: ErrorCode::ConcurrentChange,
-            detail: "Another version of this plugin was uploaded at the same moment; upload again."
-                .into(),
-        }),
+        // The same version number taken by a concurrent upload, or the module deleted by a
+        // concurrent deletion of the last version that used it.
+        Err(err) if is_unique_violation(&err) || is_foreign_key_violation(&err) => {
+            Err(ApiError::Conflict {
+                code: ErrorCode::ConcurrentChange,
+                detail: "Another change to this plugin was made at the same moment; upload again."
+                    .into(),
+            })
+        }
         Err(err) => Err(err.into()),
     }
 }
