@@ -2,7 +2,9 @@
 //! engine, with the pooling allocator. A component is compiled once (the caller caches the
 //! compiled code by content hash and engine) and checked against its world; every call gets a
 //! fresh instance in a fresh store, so nothing is shared between calls or tenants, under
-//! fuel, a memory cap and a wall-clock deadline by epoch interruption.
+//! fuel, a memory cap and a wall-clock deadline by epoch interruption. Calls run on the
+//! caller's async task, on a fiber that yields to the executor every `YIELD_FUEL` units of
+//! fuel: no worker is held for long, and short calls pay no hand-off to another thread.
 //!
 //! Plugins get no capability: besides the `staybase:plugin/host` log, only a WASI subset that
 //! language runtimes need to start (an empty environment, closed stdin, stdout and stderr into
@@ -26,7 +28,7 @@ use wasmtime_wasi::{
     cli::WasiCli,
     clocks::WasiClocks,
     p2::{
-        bindings::{cli, clocks, random, sync::io as sync_io},
+        bindings::{cli, clocks, random},
         pipe::MemoryOutputPipe,
     },
     random::WasiRandom,
@@ -37,6 +39,7 @@ pub mod pricing_world {
     wasmtime::component::bindgen!({
         path: "plugins/wit",
         world: "pricing",
+        exports: { default: async },
         additional_derives: [serde::Serialize, serde::Deserialize],
     });
 }
@@ -46,6 +49,7 @@ pub mod review_world {
     wasmtime::component::bindgen!({
         path: "plugins/wit",
         world: "review-rules",
+        exports: { default: async },
         additional_derives: [serde::Serialize, serde::Deserialize],
         with: {
             "staybase:plugin/host": super::pricing_world::staybase::plugin::host,
@@ -119,6 +123,8 @@ fn calls_per_tenant() -> usize {
 /// Bytes a call's result (and each log line) may copy from the plugin's memory into the
 /// host's, checked by wasmtime while it lifts them, before anything is allocated past it.
 const HOSTCALL_BYTES: usize = 4 * MAX_OUTPUT_BYTES;
+/// Fuel between two yields of a call to the async executor: a few tens of microseconds.
+const YIELD_FUEL: u64 = 200_000;
 /// Resources (streams, pollables) a call may hold in the host.
 const MAX_RESOURCES: usize = 256;
 
@@ -264,7 +270,9 @@ impl Runtime {
             .max_memory_size(MEMORY_BYTES)
             .max_component_instance_size(1 << 20)
             .max_core_instance_size(1 << 20)
-            .max_unused_warm_slots(MAX_CONCURRENT_CALLS / 4);
+            .max_unused_warm_slots(MAX_CONCURRENT_CALLS / 4)
+            // A fiber stack per call in flight.
+            .total_stacks(MAX_CONCURRENT_CALLS);
         let mut config = Config::new();
         config
             .wasm_component_model(true)
@@ -419,99 +427,24 @@ impl Runtime {
         })
     }
 
-    /// Runs a pricing plugin on a blocking thread, never on the async workers.
+    /// Runs a pricing plugin on the caller's task: the call yields to the executor every
+    /// `YIELD_FUEL` units, so it never holds an async worker for long.
     pub async fn price(
-        self: &Arc<Self>,
+        &self,
         (tenant, prepared): (uuid::Uuid, Arc<Prepared>),
         quote: PluginQuote,
         limits: Limits,
     ) -> Call<Priced> {
-        self.run_blocking((tenant, prepared), limits, move |runtime, prepared| {
-            runtime.call_price(prepared, &quote, limits)
-        })
-        .await
-    }
-
-    /// Runs a review-rules plugin on a blocking thread.
-    pub async fn decide(
-        self: &Arc<Self>,
-        (tenant, prepared): (uuid::Uuid, Arc<Prepared>),
-        review: PluginReview,
-        limits: Limits,
-    ) -> Call<PluginDecision> {
-        self.run_blocking((tenant, prepared), limits, move |runtime, prepared| {
-            runtime.call_decide(prepared, &review, limits)
-        })
-        .await
-    }
-
-    /// Runs `call` on a blocking thread once a slot of the process and one of `tenant` are
-    /// free.
-    async fn run_blocking<T: Send + 'static>(
-        self: &Arc<Self>,
-        (tenant, prepared): (uuid::Uuid, Arc<Prepared>),
-        limits: Limits,
-        call: impl FnOnce(&Runtime, &Prepared) -> Call<T> + Send + 'static,
-    ) -> Call<T> {
-        let started = Instant::now();
-        let failed = |message: &str| Call {
-            result: Err(Failure::new(FailureReason::Trap, message)),
-            fuel_used: 0,
-            duration: started.elapsed(),
-            logs: Vec::new(),
-        };
-        // Waiting for a slot counts against the deadline: a saturated host answers
-        // `timeout` rather than queueing without bound.
-        let tenant_slots = self.tenant_slots.get_with(tenant, || {
-            Arc::new(tokio::sync::Semaphore::new(calls_per_tenant()))
-        });
-        let slots = async {
-            let own = tenant_slots.acquire_owned().await?;
-            let shared = Arc::clone(&self.slots).acquire_owned().await?;
-            Ok::<_, tokio::sync::AcquireError>((own, shared))
-        };
-        let Ok(Ok(permit)) = tokio::time::timeout(limits.deadline, slots).await else {
-            return Call {
-                result: Err(Failure::new(
-                    FailureReason::Timeout,
-                    "every plugin slot was busy until the deadline",
-                )),
-                fuel_used: 0,
-                duration: started.elapsed(),
-                logs: Vec::new(),
-            };
-        };
-        let runtime = Arc::clone(self);
-        let joined = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            call(&runtime, &prepared)
-        })
-        .await;
-        joined.unwrap_or_else(|_| failed("the plugin call was cancelled"))
-    }
-
-    fn store(&self, limits: Limits) -> Store<CallState> {
-        let mut store = Store::new(&self.engine, CallState::new(limits.memory_bytes));
-        store.limiter(|state| &mut state.limiter);
-        store.set_hostcall_fuel(HOSTCALL_BYTES);
-        store
-            .set_fuel(limits.fuel)
-            .expect("fuel is enabled in the engine's configuration");
-        let ticks = limits.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64;
-        store.set_epoch_deadline(ticks.max(1));
-        store.epoch_deadline_trap();
-        store
-    }
-
-    fn call_price(&self, prepared: &Prepared, quote: &PluginQuote, limits: Limits) -> Call<Priced> {
-        let Prepared::Pricing(pre) = prepared else {
+        let Prepared::Pricing(pre) = prepared.as_ref() else {
             return wrong_world();
         };
-        self.call(limits, quote, |store| {
-            let bindings = pre.instantiate(&mut *store)?;
-            bindings.call_price(&mut *store, quote)
-        })
-        .and_then_output(|result| match result {
+        let call = self
+            .call(tenant, limits, &quote, async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.call_price(&mut *store, &quote).await
+            })
+            .await;
+        call.and_then_output(|result| match result {
             Ok(priced) => Ok(priced),
             Err(message) => Err(Failure::new(FailureReason::PluginError, bounded(message))),
         })
@@ -525,51 +458,88 @@ impl Runtime {
         })
     }
 
-    fn call_decide(
+    /// Runs a review-rules plugin on the caller's task, as `price` does.
+    pub async fn decide(
         &self,
-        prepared: &Prepared,
-        review: &PluginReview,
+        (tenant, prepared): (uuid::Uuid, Arc<Prepared>),
+        review: PluginReview,
         limits: Limits,
     ) -> Call<PluginDecision> {
-        let Prepared::ReviewRules(pre) = prepared else {
+        let Prepared::ReviewRules(pre) = prepared.as_ref() else {
             return wrong_world();
         };
-        self.call(limits, review, |store| {
-            let bindings = pre.instantiate(&mut *store)?;
-            bindings.call_decide(&mut *store, review)
-        })
-        .and_then_output(Ok)
-        .checked_size(limits.output_bytes, |decision| match decision {
-            PluginDecision::Accept => 0,
-            PluginDecision::Reject(reason) | PluginDecision::Hold(reason) => reason.len(),
-        })
+        let call = self
+            .call(tenant, limits, &review, async |store| {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.call_decide(&mut *store, &review).await
+            })
+            .await;
+        call.and_then_output(Ok)
+            .checked_size(limits.output_bytes, |decision| match decision {
+                PluginDecision::Accept => 0,
+                PluginDecision::Reject(reason) | PluginDecision::Hold(reason) => reason.len(),
+            })
     }
 
-    /// Runs `body` in a fresh store under `limits`, after checking the input's size.
-    fn call<I: serde::Serialize, T>(
+    fn store(&self, limits: Limits) -> Store<CallState> {
+        let mut store = Store::new(&self.engine, CallState::new(limits.memory_bytes));
+        store.limiter(|state| &mut state.limiter);
+        store.set_hostcall_fuel(HOSTCALL_BYTES);
+        store
+            .set_fuel(limits.fuel)
+            .expect("fuel is enabled in the engine's configuration");
+        store
+            .fuel_async_yield_interval(Some(YIELD_FUEL))
+            .expect("fuel is enabled and the interval is not zero");
+        let ticks = limits.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64;
+        store.set_epoch_deadline(ticks.max(1));
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Runs `body` in a fresh store under `limits`, after checking the input's size, once a
+    /// call slot of the process and one of `tenant` are free (waiting counts against the
+    /// deadline: a saturated host answers `timeout` rather than queueing without bound).
+    async fn call<I: serde::Serialize, T>(
         &self,
+        tenant: uuid::Uuid,
         limits: Limits,
         input: &I,
-        body: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<T>,
+        body: impl AsyncFnOnce(&mut Store<CallState>) -> wasmtime::Result<T>,
     ) -> Call<T> {
         let started = Instant::now();
+        let refused = |reason, message: String| Call {
+            result: Err(Failure::new(reason, message)),
+            fuel_used: 0,
+            duration: started.elapsed(),
+            logs: Vec::new(),
+        };
         let input_bytes = serde_json::to_vec(input).map_or(usize::MAX, |json| json.len());
         if input_bytes > limits.input_bytes {
-            return Call {
-                result: Err(Failure::new(
-                    FailureReason::InputTooLarge,
-                    format!(
-                        "the input is {input_bytes} bytes of JSON; a call takes at most {}",
-                        limits.input_bytes
-                    ),
-                )),
-                fuel_used: 0,
-                duration: started.elapsed(),
-                logs: Vec::new(),
-            };
+            return refused(
+                FailureReason::InputTooLarge,
+                format!(
+                    "the input is {input_bytes} bytes of JSON; a call takes at most {}",
+                    limits.input_bytes
+                ),
+            );
         }
+        let tenant_slots = self.tenant_slots.get_with(tenant, || {
+            Arc::new(tokio::sync::Semaphore::new(calls_per_tenant()))
+        });
+        let slots = async {
+            let own = tenant_slots.acquire().await?;
+            let shared = self.slots.acquire().await?;
+            Ok::<_, tokio::sync::AcquireError>((own, shared))
+        };
+        let Ok(Ok(_permits)) = tokio::time::timeout(limits.deadline, slots).await else {
+            return refused(
+                FailureReason::Timeout,
+                "every plugin slot was busy until the deadline".into(),
+            );
+        };
         let mut store = self.store(limits);
-        let outcome = body(&mut store);
+        let outcome = body(&mut store).await;
         let fuel_used = limits.fuel - store.get_fuel().unwrap_or(0);
         let duration = started.elapsed();
         let state = store.into_data();
@@ -827,8 +797,12 @@ fn link_capability_free_wasi(linker: &mut Linker<CallState>) -> wasmtime::Result
     wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<_, HasIo>(linker, |state| {
         &mut state.table
     })?;
-    sync_io::poll::add_to_linker::<_, HasIo>(linker, |state| &mut state.table)?;
-    sync_io::streams::add_to_linker::<_, HasIo>(linker, |state| &mut state.table)?;
+    wasmtime_wasi_io::bindings::wasi::io::poll::add_to_linker::<_, HasIo>(linker, |state| {
+        &mut state.table
+    })?;
+    wasmtime_wasi_io::bindings::wasi::io::streams::add_to_linker::<_, HasIo>(linker, |state| {
+        &mut state.table
+    })?;
     clocks::wall_clock::add_to_linker::<_, WasiClocks>(linker, |state| {
         wasmtime_wasi::clocks::WasiClocksView::clocks(state)
     })?;
