@@ -4,21 +4,22 @@
 //! 1. The plugin call alone: `Runtime::price` on a prepared component with the sample quote
 //!    (`plugins/examples/sample-quote.json`, with the example's own `config.json`), one call
 //!    at a time: a fresh instance in a fresh store, the call and its teardown, as every live
-//!    call does. Its p50, p99, mean and calls/s, the time inside the sandbox (without the hop
-//!    to the blocking thread) and the fuel a call uses. Target for the Rust examples:
-//!    p50 <= 50 us.
+//!    call does. Its p50, p99, mean and calls/s, the call's own `duration` ("sandbox": from
+//!    its slot to its teardown, without the caller's await) and the fuel a call uses. Target
+//!    for the Rust examples: p50 <= 50 us.
 //! 2. Anonymous quotes through HTTP (`POST /v1/t/bench/properties/{id}/quote`, seven nights
-//!    from a Thursday, across 1 000 seeded listings) by 8 concurrent clients: with no plugin
-//!    active, then with each example uploaded and activated through the API, then with none
-//!    again (to show the drift between phases). The added latency is the difference with the
-//!    first row.
+//!    from a Thursday, across 1 000 seeded listings), by one client at a time (the latency a
+//!    quote gains on an idle server) and by 8 concurrent clients (the cores saturated:
+//!    throughput): with no plugin active, then with each example uploaded and activated
+//!    through the API, then with none again (to show the drift between phases). The added
+//!    latency is the difference with the first row.
 //!
 //! Everything runs in this process, one phase after the other (each after a one-second
 //! warm-up); the HTTP clients share the cores with the server, the same way in every phase.
 //!
 //! Run: `cargo bench --bench plugins` (SQLite; `STAYBASE_BENCH_DATABASE_URL=postgres://...`
 //! for PostgreSQL, which must be an empty database). `STAYBASE_BENCH_SECONDS` per phase
-//! (default 10; 8 phases).
+//! (default 10; 13 phases).
 
 mod common;
 // This bench books nothing: it uses the marketplace's listings and accounts only.
@@ -77,6 +78,7 @@ fn config(name: &str) -> String {
 }
 
 /// Latencies of a phase, sorted, and how long it took.
+#[derive(Clone, Copy)]
 struct Measured {
     count: usize,
     /// Requests that did not succeed (counted in the latencies too).
@@ -156,16 +158,16 @@ async fn call_alone(name: &str, phase: Duration) -> Alone {
     }
 }
 
-/// Runs `request` from `CLIENTS` tasks for `phase`; `request(i)` gets a number unique to the
+/// Runs `request` from `clients` tasks for `phase`; `request(i)` gets a number unique to the
 /// run and says whether it succeeded.
-async fn drive<F, Fut>(phase: Duration, request: Arc<F>) -> Measured
+async fn drive<F, Fut>(phase: Duration, clients: usize, request: Arc<F>) -> Measured
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = bool> + Send,
 {
     let next = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let tasks: Vec<_> = (0..CLIENTS)
+    let tasks: Vec<_> = (0..clients)
         .map(|_| {
             let (request, next, stop) = (request.clone(), next.clone(), stop.clone());
             tokio::spawn(async move {
@@ -292,7 +294,7 @@ fn micros(duration: Duration) -> String {
 }
 
 fn millis(duration: Duration) -> String {
-    format!("{:.2}", duration.as_secs_f64() * 1e3)
+    format!("{:.3}", duration.as_secs_f64() * 1e3)
 }
 
 #[tokio::main]
@@ -396,14 +398,19 @@ async fn main() {
         })
     };
     let check_url = format!("{base}/properties/{}/quote", properties[0]);
-    let mut phases: Vec<(String, &str, Measured)> = Vec::new();
+    // Each phase twice: one client at a time (the latency a quote gains on an idle server)
+    // and `CLIENTS` at once (the cores saturated: throughput).
+    let mut phases: Vec<(String, &str, Measured, Measured)> = Vec::new();
     let mut measure = async |label: String, language: &'static str, plugin: bool| {
         let quoted = quote(&client, &check_url, &body)
             .await
             .unwrap_or_else(|problem| panic!("{label}: {problem}"));
         assert_eq!(has_plugin_line(&quoted), plugin, "{label}: {quoted}");
-        drive(WARM_UP, request.clone()).await;
-        phases.push((label, language, drive(phase, request.clone()).await));
+        drive(WARM_UP, 1, request.clone()).await;
+        let alone = drive(phase, 1, request.clone()).await;
+        drive(WARM_UP, CLIENTS, request.clone()).await;
+        let loaded = drive(phase, CLIENTS, request.clone()).await;
+        phases.push((label, language, alone, loaded));
     };
     measure("none".into(), "-", false).await;
     for ((name, language), id) in EXAMPLES.iter().zip(&ids) {
@@ -413,28 +420,47 @@ async fn main() {
     switch(&client, &base, &token, &ids[EXAMPLES.len() - 1], false).await;
     measure("none, again".into(), "-", false).await;
 
-    println!();
-    println!(
-        "quotes through HTTP: {CLIENTS} anonymous clients, POST /v1/t/bench/properties/{{id}}/quote, \
-         7 nights"
-    );
-    println!(
-        "{:<21} {:<10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>7}",
-        "active plugin", "language", "quotes/s", "p50 ms", "p99 ms", "+p50 ms", "+p99 ms", "failed"
-    );
-    let (base_p50, base_p99) = (phases[0].2.p50, phases[0].2.p99);
     let delta = |value: Duration, base: Duration| {
-        format!("{:+.2}", (value.as_secs_f64() - base.as_secs_f64()) * 1e3)
+        format!("{:+.3}", (value.as_secs_f64() - base.as_secs_f64()) * 1e3)
     };
-    for (label, language, measured) in &phases {
+    for (title, clients, alone) in [
+        ("one client at a time", 1, true),
+        ("8 clients at once", CLIENTS, false),
+    ] {
+        let pick = |phase: &(String, &str, Measured, Measured)| {
+            if alone { phase.2 } else { phase.3 }
+        };
+        println!();
         println!(
-            "{label:<21} {language:<10} {:>9.0} {:>9} {:>9} {:>10} {:>10} {:>7}",
-            measured.per_second(),
-            millis(measured.p50),
-            millis(measured.p99),
-            delta(measured.p50, base_p50),
-            delta(measured.p99, base_p99),
-            measured.failed,
+            "quotes through HTTP, {title}: POST /v1/t/bench/properties/{{id}}/quote, 7 nights \
+             ({clients} anonymous client(s))"
         );
+        println!(
+            "{:<21} {:<10} {:>9} {:>9} {:>9} {:>10} {:>10} {:>7}",
+            "active plugin",
+            "language",
+            "quotes/s",
+            "p50 ms",
+            "p99 ms",
+            "+p50 ms",
+            "+p99 ms",
+            "failed"
+        );
+        let first = pick(&phases[0]);
+        let (base_p50, base_p99) = (first.p50, first.p99);
+        for phase in &phases {
+            let measured = pick(phase);
+            println!(
+                "{:<21} {:<10} {:>9.0} {:>9} {:>9} {:>10} {:>10} {:>7}",
+                phase.0,
+                phase.1,
+                measured.per_second(),
+                millis(measured.p50),
+                millis(measured.p99),
+                delta(measured.p50, base_p50),
+                delta(measured.p99, base_p99),
+                measured.failed,
+            );
+        }
     }
 }

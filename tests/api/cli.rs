@@ -470,6 +470,7 @@ async fn plugin_new_writes_a_ready_project_for_each_kind() {
             include_str!("../../plugins/wit/plugin.wit")
         );
         assert!(read("src/lib.rs").contains(&format!("world: \"{world}\"")));
+        assert!(read(".cargo/config.toml").contains("link-arg=-zstack-size=65536"));
         let readme = read("README.md");
         assert!(
             !readme.contains("{{"),
