@@ -211,7 +211,7 @@ pub struct CallErrorView {
 #[oai(rename = "PluginDryRun")]
 pub struct DryRunView {
     #[oai(nullable)]
-    output: Option<serde_json::Value>,
+    output: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     #[oai(skip_serializing_if_is_none)]
     error: Option<CallErrorView>,
     fuel_used: u64,
@@ -223,7 +223,10 @@ pub struct DryRunView {
 impl From<DryRun> for DryRunView {
     fn from(run: DryRun) -> Self {
         Self {
-            output: run.output,
+            output: match run.output {
+                Some(serde_json::Value::Object(fields)) => Some(fields.into_iter().collect()),
+                _ => None,
+            },
             error: run.error.map(|failure| CallErrorView {
                 reason: failure.reason.as_str().to_owned(),
                 message: failure.message,
