@@ -169,19 +169,6 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
-    pub const ALL: [Self; 10] = [
-        Self::FuelExhausted,
-        Self::Timeout,
-        Self::MemoryLimit,
-        Self::StackOverflow,
-        Self::Trap,
-        Self::InputTooLarge,
-        Self::OutputTooLarge,
-        Self::InvalidOutput,
-        Self::PluginError,
-        Self::PrepareFailed,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::FuelExhausted => "fuel_exhausted",
@@ -195,12 +182,6 @@ impl FailureReason {
             Self::PluginError => "plugin_error",
             Self::PrepareFailed => "prepare_failed",
         }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|reason| reason.as_str() == value)
     }
 }
 
