@@ -550,6 +550,27 @@ pub async fn warm(state: &AppState, tenant: &Tenant, kind: PluginKind) -> Result
     active(state, tenant, kind).await.map(drop)
 }
 
+/// Counts a live call of `plugin` in the metrics, and records its failure where the tenant
+/// sees it; answers its result.
+fn observed<T>(
+    state: &AppState,
+    tenant: &Tenant,
+    plugin: &Plugin,
+    (fuel_used, duration): (u64, Duration),
+    result: Result<T, Failure>,
+) -> Result<T, Failure> {
+    state.metrics.record_plugin_call(
+        tenant.slug.as_str(),
+        &plugin.name,
+        result.as_ref().err().map(|failure| failure.reason.as_str()),
+        (fuel_used, duration),
+    );
+    if let Err(failure) = &result {
+        record_failure(state, tenant, plugin, failure);
+    }
+    result
+}
+
 /// Records a failed call where the tenant sees it, without holding up the request.
 fn record_failure(state: &AppState, tenant: &Tenant, plugin: &Plugin, failure: &Failure) {
     tracing::warn!(
@@ -623,27 +644,24 @@ pub async fn adjust_price(
     let result = call
         .result
         .and_then(|priced| check_priced(&currency, &priced).map(|()| priced));
-    state.metrics.record_plugin_call(
-        tenant.slug.as_str(),
-        &plugin.name,
-        result.as_ref().err().map(|failure| failure.reason.as_str()),
+    match observed(
+        state,
+        tenant,
+        plugin,
         (call.fuel_used, call.duration),
-    );
-    match result {
+        result,
+    ) {
         Ok(priced) => Ok(adjusted_lines(&currency, &input.lines, priced)),
-        Err(failure) => {
-            record_failure(state, tenant, plugin, &failure);
-            match plugin.failure_policy {
-                Some(FailurePolicy::Fallback) => Ok(input.lines),
-                _ => Err(ApiError::PluginFailed {
-                    reason: failure.reason.as_str(),
-                    detail: format!(
-                        "The marketplace's pricing plugin failed, so no price can be given: {}",
-                        failure.message
-                    ),
-                }),
-            }
-        }
+        Err(failure) => match plugin.failure_policy {
+            Some(FailurePolicy::Fallback) => Ok(input.lines),
+            _ => Err(ApiError::PluginFailed {
+                reason: failure.reason.as_str(),
+                detail: format!(
+                    "The marketplace's pricing plugin failed, so no price can be given: {}",
+                    failure.message
+                ),
+            }),
+        },
     }
 }
 
@@ -845,25 +863,24 @@ pub async fn decide_review(
         Err(failure) => unprepared_call(failure),
     };
     let result = call.result.and_then(checked_decision);
-    state.metrics.record_plugin_call(
-        tenant.slug.as_str(),
-        &plugin.name,
-        result.as_ref().err().map(|failure| failure.reason.as_str()),
-        (call.fuel_used, call.duration),
-    );
-    Ok(Some(match result {
-        Ok(decision) => decision,
-        Err(failure) => {
-            record_failure(state, tenant, plugin, &failure);
-            match plugin.failure_policy {
+    Ok(Some(
+        match observed(
+            state,
+            tenant,
+            plugin,
+            (call.fuel_used, call.duration),
+            result,
+        ) {
+            Ok(decision) => decision,
+            Err(failure) => match plugin.failure_policy {
                 Some(FailurePolicy::Accept) => Decision::Accept,
                 _ => Decision::Hold(format!(
                     "The review rules could not decide ({}); a moderator will.",
                     failure.reason.as_str()
                 )),
-            }
-        }
-    }))
+            },
+        },
+    ))
 }
 
 /// A decision with a usable reason: 1 to 500 characters.
