@@ -8,7 +8,7 @@ use std::{
 };
 
 use crate::{
-    auth::keys::SigningKeys,
+    auth::{keys::SigningKeys, principals::Principals},
     authz::Authorizer,
     cache::ReadCache,
     config::{Config, Switch},
@@ -45,6 +45,8 @@ pub struct AppInner {
     pub cache: ReadCache,
     /// The tenants this replica resolved recently (see `tenants::directory`).
     pub tenants: TenantDirectory,
+    /// Who is signed in, as this replica last read it (see `auth::principals`).
+    pub principals: Principals,
     pub plugins: PluginHost,
     /// Where the server loop serves `/metrics`, once it listens (`metrics_bind` may say port 0).
     pub metrics_addr: OnceLock<SocketAddr>,
@@ -160,6 +162,7 @@ impl AppState {
             outbound,
             cache,
             tenants: TenantDirectory::default(),
+            principals: Principals::default(),
             plugins,
             metrics_addr: OnceLock::new(),
         })))

@@ -6,6 +6,7 @@ pub mod jobs;
 pub mod keys;
 pub mod password;
 mod principal;
+pub mod principals;
 pub mod secrets;
 pub mod service;
 mod store;

@@ -7,7 +7,9 @@ use super::{
     AccessClaims, Principal, TENANT_AUDIENCE, UserPrincipal, account_disabled,
     jobs::SendPasswordReset,
     keys::ACCESS_TOKEN_LIFETIME,
-    password, secrets,
+    password,
+    principals::SignedIn,
+    secrets,
     store::{self as auth_store, NewRefreshToken, Spent, TokenPurpose},
 };
 use crate::{
@@ -410,6 +412,7 @@ pub async fn refresh(
         Spent::Replayed(row) => {
             auth_store::revoke_family(&mut tx, tenant.id, row.family_id, now).await?;
             tx.commit().await?;
+            state.principals.forget_user(UserId(row.user_id));
             tracing::warn!(family = %row.family_id, "refresh token reused; session revoked");
             return Err(ApiError::Unauthenticated {
                 code: ErrorCode::RefreshTokenReused,
@@ -452,14 +455,18 @@ pub async fn logout(
         .check(&state.db, tenant, principal, AuthAction::Logout)
         .await?;
     let mut tx = state.db.begin().await?;
-    auth_store::revoke_family_of(
+    let ended = auth_store::revoke_family_of(
         &mut tx,
         tenant.id,
         &secrets::digest(refresh_token),
         Timestamp::now(),
     )
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    if let Some(user) = ended {
+        state.principals.forget_user(user);
+    }
+    Ok(())
 }
 
 fn invalid_email_token() -> ApiError {
@@ -627,7 +634,9 @@ pub async fn confirm_password_reset(
     )
     .await?;
     auth_store::revoke_user_sessions(&mut tx, tenant.id, user_id, None, now).await?;
-    tx.commit().await
+    tx.commit().await?;
+    state.principals.forget_user(user_id);
+    Ok(())
 }
 
 /// Changes the password of the signed-in user after checking the current one; every other
@@ -677,7 +686,9 @@ pub async fn change_password(
     )
     .await?;
     auth_store::revoke_user_sessions(&mut tx, tenant.id, user.id, caller.session, now).await?;
-    tx.commit().await
+    tx.commit().await?;
+    state.principals.forget_user(user.id);
+    Ok(())
 }
 
 /// Replaces a password, typically the one-time password an operator created the account with,
@@ -723,8 +734,10 @@ pub async fn replace_password(
     .await?
     .ok_or_else(invalid_credentials)?;
     auth_store::revoke_user_sessions(&mut tx, tenant.id, user.id, None, now).await?;
+    let user_id = user.id;
     let session = start_session(&mut tx, tenant, user, now).await?;
     tx.commit().await?;
+    state.principals.forget_user(user_id);
     let session = session.sign(state).await?;
     Ok(session)
 }
@@ -761,21 +774,37 @@ pub async fn authenticate(
     if claims.tid != Some(tenant.id.0) {
         return Err(ApiError::invalid_token());
     }
-    let (user, session_ended) =
-        users::find_signed_in(&state.db, tenant.id, UserId(claims.sub), claims.sid)
-            .await?
-            .ok_or_else(ApiError::invalid_token)?;
-    if user.disabled {
+    let user_id = UserId(claims.sub);
+    let signed_in = match state.principals.get(tenant.id, user_id, claims.sid) {
+        Some(signed_in) => signed_in,
+        None => {
+            let read = state.principals.begin_read();
+            let (user, session_ended) =
+                users::find_signed_in(&state.db, tenant.id, user_id, claims.sid)
+                    .await?
+                    .ok_or_else(ApiError::invalid_token)?;
+            let signed_in = SignedIn {
+                roles: user.roles,
+                disabled: user.disabled,
+                session_ended,
+            };
+            state
+                .principals
+                .remember(read, tenant.id, user_id, claims.sid, signed_in.clone());
+            signed_in
+        }
+    };
+    if signed_in.disabled {
         return Err(account_disabled());
     }
     // An access token dies with its session (logout, password change, a reused refresh token).
-    if session_ended {
+    if signed_in.session_ended {
         return Err(ApiError::invalid_token());
     }
     Ok(Principal::User(UserPrincipal {
-        user_id: user.id,
+        user_id,
         // Current roles, not the token's: a role change or removal holds at once.
-        roles: user.roles,
+        roles: signed_in.roles,
         session: claims.sid,
         api_key: None,
     }))

@@ -96,28 +96,28 @@ pub async fn spend_refresh_token(
     Ok(spent.map_or(Spent::Unknown, Spent::Replayed))
 }
 
-/// Revokes every token of the family of `token_hash`; returns whether one was found.
+/// Revokes every token of the family of `token_hash`; returns its user, if one was found.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant))]
 pub async fn revoke_family_of(
     tx: &mut Tx,
     tenant: TenantId,
     token_hash: &str,
     now: Timestamp,
-) -> Result<bool, ApiError> {
-    let revoked = on_tx!(tx, |conn| {
-        sqlx::query(
+) -> Result<Option<UserId>, ApiError> {
+    let users: Vec<Uuid> = on_tx!(tx, |conn| {
+        sqlx::query_scalar(
             "UPDATE refresh_tokens SET revoked_at = COALESCE(revoked_at, $3) \
              WHERE tenant_id = $1 AND family_id = \
-                (SELECT family_id FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2)",
+                (SELECT family_id FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2) \
+             RETURNING user_id",
         )
         .bind(tenant.0)
         .bind(token_hash)
         .bind(now)
-        .execute(conn)
+        .fetch_all(conn)
         .await
-        .map(|done| done.rows_affected())
     })?;
-    Ok(revoked > 0)
+    Ok(users.first().copied().map(UserId))
 }
 
 /// Spends every unused token of this purpose of the user (a newer one, or a new password,

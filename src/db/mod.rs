@@ -2,6 +2,7 @@
 //! (SQLite accepts them too) and run it through `on_db!` / `on_tx!`, which expand the same
 //! expression once per backend, so every query is compiled against both drivers.
 
+pub mod notifications;
 pub mod timestamp;
 
 use std::{

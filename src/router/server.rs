@@ -1,7 +1,7 @@
 //! The server loop shared by `main` and the tests: the HTTP server and the job workers of one
 //! process, and their graceful shutdown.
 
-use std::{future::Future, io, time::Duration};
+use std::{future::Future, io, sync::Arc, time::Duration};
 
 use poem::{
     Server,
@@ -12,6 +12,7 @@ use super::connections::GuardedAcceptor;
 use crate::{
     app::{AppState, StartError},
     config::Config,
+    db::notifications,
     job_registry,
     jobs::{WorkerOptions, WorkerPool},
     router,
@@ -68,7 +69,13 @@ pub async fn serve(
             limiter_state.rate_limiter.forget_idle();
         }
     });
-    let tenant_changes = state.tenants.follow_changes(&state.db);
+    let changes = notifications::follow(
+        &state.db,
+        vec![
+            Arc::new(state.tenants.clone()),
+            Arc::new(state.principals.clone()),
+        ],
+    );
     let db = state.db.clone();
     // Workers stop claiming when the server stops accepting, so both share one grace period.
     let shutdown = async {
@@ -101,8 +108,8 @@ pub async fn serve(
         }
     };
     janitor.abort();
-    if let Some(tenant_changes) = tenant_changes {
-        tenant_changes.abort();
+    if let Some(changes) = changes {
+        changes.abort();
     }
     metrics_server.abort();
     if let Some(workers) = workers {

@@ -6,16 +6,15 @@
 //! - the replica that made a change forgets its entry right after the commit;
 //! - on PostgreSQL, triggers on `tenants` and `tenant_settings` send `NOTIFY staybase_tenants`
 //!   with the slug on every commit that changes them (whoever wrote: another replica, the CLI,
-//!   a manual `UPDATE`), and every replica listens and forgets that entry;
+//!   a manual `UPDATE`), and every replica follows them (`db::notifications`) and forgets that
+//!   entry;
 //! - an entry lives at most `STALENESS_BOUND`, the fallback when a notification cannot arrive
 //!   (SQLite files shared by processes, a lost listener connection).
 
 use std::time::Duration;
 
-use sqlx::postgres::PgListener;
-
 use super::Tenant;
-use crate::{db::Db, ids::TenantId};
+use crate::{db::notifications::Follower, ids::TenantId};
 
 /// The longest a replica may act on a tenant as it was before a change it was not told of.
 pub const STALENESS_BOUND: Duration = Duration::from_millis(500);
@@ -61,40 +60,18 @@ impl TenantDirectory {
             }
         }
     }
+}
 
-    /// Forgets tenants as other replicas change them, until the returned task is aborted.
-    /// Nothing to listen to on SQLite, where entries expire after `STALENESS_BOUND`.
-    pub fn follow_changes(&self, db: &Db) -> Option<tokio::task::JoinHandle<()>> {
-        let Db::Postgres(pool) = db else {
-            return None;
-        };
-        let (pool, directory) = (pool.clone(), self.clone());
-        Some(tokio::spawn(async move {
-            loop {
-                match PgListener::connect_with(&pool).await {
-                    Ok(mut listener) => {
-                        if let Err(err) = listener.listen(CHANNEL).await {
-                            tracing::warn!(error = %err, "could not listen for tenant changes");
-                        } else {
-                            directory.follow(&mut listener).await;
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "could not listen for tenant changes")
-                    }
-                }
-                // Changes made while not listening were missed: forget everything.
-                directory.by_slug.invalidate_all();
-                tokio::time::sleep(STALENESS_BOUND).await;
-            }
-        }))
+impl Follower for TenantDirectory {
+    fn channel(&self) -> &'static str {
+        CHANNEL
     }
 
-    /// Forgets each tenant notified, until the connection fails.
-    async fn follow(&self, listener: &mut PgListener) {
-        // The first lost connection ends this; the caller reconnects.
-        while let Ok(Some(notification)) = listener.try_recv().await {
-            self.forget(notification.payload());
-        }
+    fn notified(&self, slug: &str) {
+        self.forget(slug);
+    }
+
+    fn missed(&self) {
+        self.by_slug.invalidate_all();
     }
 }

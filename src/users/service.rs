@@ -356,6 +356,7 @@ pub async fn administer(
         auth::service::end_sessions(&mut tx, tenant.id, id, now).await?;
     }
     tx.commit().await?;
+    state.principals.forget_user(id);
     tracing::info!(user_id = %id, by = %caller.user_id, "account changed by an administrator");
     Ok(user)
 }

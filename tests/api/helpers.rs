@@ -301,6 +301,9 @@ impl TestApp {
                 .map(drop)
         })
         .expect("set roles");
+        // As a service that changes roles does after its commit: this replica need not wait
+        // for PostgreSQL's notification.
+        self.state.principals.forget_user(staybase::ids::UserId(id));
     }
 
     /// A tenant administrator of `tenant`, signed in.
