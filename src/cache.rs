@@ -4,18 +4,44 @@
 //! replica that made it serves fresh answers at once, the others as soon as they learn of the
 //! new version (a notification on PostgreSQL, `tenants::directory::STALENESS_BOUND` at worst).
 //! Nothing that depends on availability is cached. The short time-to-live only bounds memory.
+//!
+//! In front of it, each replica keeps the answers it rendered from those values (`Rendering`):
+//! the bytes an API sends, under the value's key, so that a hit is not decoded and encoded
+//! again. They carry the same versioned key, so they are exactly as fresh.
 
 use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::{metrics::Metrics, outage::OutageLog, tenants::Tenant};
+use crate::{ids::UserId, metrics::Metrics, outage::OutageLog, tenants::Tenant};
 
 const TIME_TO_LIVE: Duration = Duration::from_secs(60);
 
+/// How an API turns a shared value into the bytes it sends. Named, so that two renderings of
+/// one value (say REST and GraphQL) are kept apart; it may read the tenant (its slug is in the
+/// key), nothing else.
+pub struct Rendering<T> {
+    pub name: &'static str,
+    pub render: fn(&Tenant, T) -> Bytes,
+}
+
+/// A value as a service hands it to its API: rendered already when it is a shared answer.
+pub enum Seen<T> {
+    Value(T),
+    Rendered(Bytes),
+}
+
+/// A rendered shared answer, and the one user who would see it otherwise (a listing's owner).
+#[derive(Clone)]
+pub struct RenderedAnswer {
+    pub manager: Option<UserId>,
+    pub body: Bytes,
+}
+
 pub struct ReadCache {
     local: moka::future::Cache<String, Bytes>,
+    rendered: moka::sync::Cache<String, RenderedAnswer>,
     redis: Option<(deadpool_redis::Pool, String)>,
     metrics: Arc<Metrics>,
     redis_health: OutageLog,
@@ -28,6 +54,15 @@ impl ReadCache {
                 .max_capacity(64 * 1024 * 1024)
                 .weigher(|key: &String, value: &Bytes| {
                     (key.len() + value.len()).try_into().unwrap_or(u32::MAX)
+                })
+                .time_to_live(TIME_TO_LIVE)
+                .build(),
+            rendered: moka::sync::Cache::builder()
+                .max_capacity(64 * 1024 * 1024)
+                .weigher(|key: &String, answer: &RenderedAnswer| {
+                    (key.len() + answer.body.len())
+                        .try_into()
+                        .unwrap_or(u32::MAX)
                 })
                 .time_to_live(TIME_TO_LIVE)
                 .build(),
@@ -45,6 +80,46 @@ impl ReadCache {
             "listings:v2:{}:{}:{question}",
             tenant.id, tenant.listings_version
         )
+    }
+
+    fn rendered_key<T>(key: &str, tenant: &Tenant, rendering: &Rendering<T>) -> String {
+        format!("{key}|{}|{}", rendering.name, tenant.slug.as_str())
+    }
+
+    /// The answer rendered from the value under `key`, if this replica has it.
+    pub fn rendered<T>(
+        &self,
+        key: &str,
+        tenant: &Tenant,
+        rendering: &Rendering<T>,
+    ) -> Option<RenderedAnswer> {
+        let answer = self
+            .rendered
+            .get(&Self::rendered_key(key, tenant, rendering));
+        if answer.is_some() {
+            self.metrics.record_cache(true);
+        }
+        answer
+    }
+
+    /// Renders `value`, the shared answer under `key`, and keeps the bytes; returns them.
+    pub fn keep_rendered<T>(
+        &self,
+        key: &str,
+        tenant: &Tenant,
+        rendering: &Rendering<T>,
+        manager: Option<UserId>,
+        value: T,
+    ) -> Bytes {
+        let body = (rendering.render)(tenant, value);
+        self.rendered.insert(
+            Self::rendered_key(key, tenant, rendering),
+            RenderedAnswer {
+                manager,
+                body: body.clone(),
+            },
+        );
+        body
     }
 
     async fn get(&self, key: &str) -> Option<Bytes> {

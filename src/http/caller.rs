@@ -139,27 +139,28 @@ impl<'a, A: Access> ApiExtractor<'a> for Caller<A> {
             Ok(token) => auth_service::authenticate(state, tenant, token).await,
             Err(err) => Err(err),
         };
-        let class = route_class(request);
-        // Sign-in routes and failed authentications are charged to the client address, so that
-        // neither fresh accounts nor bad credentials buy more guesses.
-        let (limit_key, identity) = match (&principal, class) {
-            (Ok(Principal::User(user)), RouteClass::Read | RouteClass::Write) => (
-                match user.api_key {
-                    Some(key) => format!("key:{key}"),
-                    None => format!("user:{}", user.user_id),
-                },
-                Identity::Identified,
-            ),
-            _ => (
-                format!(
-                    "ip:{}:{}",
-                    tenant.id,
-                    client_ip(request).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-                ),
-                Identity::Anonymous,
-            ),
-        };
         if state.config.rate_limits == Switch::On {
+            let class = route_class(request);
+            // Sign-in routes and failed authentications are charged to the client address, so
+            // that neither fresh accounts nor bad credentials buy more guesses.
+            let (limit_key, identity) = match (&principal, class) {
+                (Ok(Principal::User(user)), RouteClass::Read | RouteClass::Write) => (
+                    match user.api_key {
+                        Some(key) => format!("key:{key}"),
+                        None => format!("user:{}", user.user_id),
+                    },
+                    Identity::Identified,
+                ),
+                _ => (
+                    format!(
+                        "ip:{}:{}",
+                        tenant.id,
+                        client_ip(request)
+                            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+                    ),
+                    Identity::Anonymous,
+                ),
+            };
             let decision = state
                 .rate_limiter
                 .check(tenant.plan(), tenant.id, class, &limit_key, identity)
@@ -175,7 +176,7 @@ impl<'a, A: Access> ApiExtractor<'a> for Caller<A> {
         }
         let principal = principal?;
         if let Principal::User(user) = &principal {
-            tracing::Span::current().record("principal", user.user_id.to_string());
+            tracing::Span::current().record("principal", tracing::field::display(user.user_id));
         }
         Ok(Self(principal, PhantomData))
     }

@@ -1,6 +1,7 @@
 //! The HTTP edge shared by every route: request ids, the request span and summary log line,
 //! the body limit, and the one mapping from any error to problem+json.
 
+pub mod answer;
 pub mod caller;
 pub mod cors;
 pub mod cursor;
@@ -33,6 +34,7 @@ use crate::{
     tenants::Tenant,
 };
 
+pub use answer::JsonAnswer;
 pub use caller::{Caller, Public};
 pub use date::ApiDate;
 pub use idempotency_key::IdempotencyKey;

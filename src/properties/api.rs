@@ -19,12 +19,13 @@ use super::{
 use crate::{
     app::AppState,
     availability::{StayRules, TimeOfDay, Weekdays},
+    cache::{Rendering, Seen},
     dates::Stay,
     error::{ApiError, FieldError},
     error_statuses,
     http::{
-        ApiDate, ApiResult, BodyExample, Caller, JsonBody, MoneyDto, NoStore, Public, cursor,
-        tenancy,
+        ApiDate, ApiResult, BodyExample, Caller, JsonAnswer, JsonBody, MoneyDto, NoStore, Public,
+        cursor, tenancy,
     },
     ids::PropertyId,
     photos::api::ImageView,
@@ -390,6 +391,16 @@ pub struct PropertyView {
     updated_at: time::OffsetDateTime,
 }
 
+/// The shared answers as this API sends them (see `cache::Rendering`).
+const DETAIL: Rendering<PropertyDetail> = Rendering {
+    name: "rest-v1",
+    render: |tenant, detail| JsonAnswer::encode(&PropertyView::new(tenant, detail)),
+};
+const PAGE: Rendering<Page> = Rendering {
+    name: "rest-v1",
+    render: |tenant, page| JsonAnswer::encode(&PropertyPage::new(tenant, page)),
+};
+
 impl PropertyView {
     /// The view of a property for a caller who manages it (`private`) or not.
     fn new(tenant: &Tenant, detail: PropertyDetail) -> Self {
@@ -721,7 +732,7 @@ impl PropertiesApi {
         /// Page size, 1 to 100 (default 20).
         limit: Query<Option<u32>>,
         cursor: Query<Option<String>>,
-    ) -> ApiResult<NoStore<Json<PropertyPage>>, ReadErrors> {
+    ) -> ApiResult<NoStore<JsonAnswer<PropertyPage>>, ReadErrors> {
         let mine = match owner.0.as_deref() {
             None => false,
             Some("me") => true,
@@ -764,8 +775,11 @@ impl PropertiesApi {
             cursor: cursor.0,
             limit: cursor::page_limit(limit.0)?,
         };
-        let page = service::search(&state, &tenant.0, &caller.0, search).await?;
-        Ok(NoStore(Json(PropertyPage::new(&tenant.0, page))))
+        let page = service::search(&state, &tenant.0, &caller.0, search, &PAGE).await?;
+        Ok(NoStore(match page {
+            Seen::Value(page) => JsonAnswer::Value(PropertyPage::new(&tenant.0, page)),
+            Seen::Rendered(body) => JsonAnswer::Encoded(body),
+        }))
     }
 
     /// Get a property.
@@ -783,9 +797,13 @@ impl PropertiesApi {
         tenant: tenancy::Path,
         caller: Caller<Public>,
         id: Path<Uuid>,
-    ) -> ApiResult<NoStore<Json<PropertyView>>, ReadErrors> {
-        let detail = service::detail(&state, &tenant.0, &caller.0, PropertyId(id.0)).await?;
-        Ok(NoStore(Json(PropertyView::new(&tenant.0, detail))))
+    ) -> ApiResult<NoStore<JsonAnswer<PropertyView>>, ReadErrors> {
+        let detail =
+            service::detail(&state, &tenant.0, &caller.0, PropertyId(id.0), &DETAIL).await?;
+        Ok(NoStore(match detail {
+            Seen::Value(detail) => JsonAnswer::Value(PropertyView::new(&tenant.0, detail)),
+            Seen::Rendered(body) => JsonAnswer::Encoded(body),
+        }))
     }
 
     /// Change a property (its owner, or tenant admins).

@@ -16,7 +16,7 @@ use crate::{
     auth::Principal,
     authz::{Permit, PropertyAction, ReviewAction, Role, own_or_any},
     availability::{self, RuleSearch},
-    cache::ReadCache,
+    cache::{ReadCache, Rendering, Seen},
     db::{Db, Timestamp, Tx},
     error::{ApiError, ErrorCode, FieldError},
     events,
@@ -151,8 +151,13 @@ pub async fn insert_as_operator(
 /// Whether the caller manages the property (its owner or a tenant admin) and so sees its
 /// private parts, such as the calendar export URL.
 fn manages(principal: &Principal, property: &Property) -> bool {
-    is_owner(principal, property)
-        || matches!(principal, Principal::User(user) if user.roles.contains(Role::TenantAdmin))
+    manages_owned_by(principal, Some(property.owner_id))
+}
+
+/// Whether the caller manages a property of `owner`: its owner, or a tenant admin.
+fn manages_owned_by(principal: &Principal, owner: Option<UserId>) -> bool {
+    matches!(principal, Principal::User(user)
+        if Some(user.user_id) == owner || user.roles.contains(Role::TenantAdmin))
 }
 
 fn is_owner(principal: &Principal, property: &Property) -> bool {
@@ -206,35 +211,57 @@ async fn check_visible(
 }
 
 /// The property with its photos, as the caller may see it. Everyone who does not manage a
-/// listed property (anonymous and signed-in guests alike) sees the same answer, which is
-/// cached; its owner and the tenant's admins always read it afresh, with its private fields.
-#[tracing::instrument(skip(state, tenant, principal), fields(tenant = %tenant.slug))]
+/// listed property (anonymous and signed-in guests alike) gets the same answer, which is
+/// cached and handed over as `rendering` renders it; its owner and the tenant's admins always
+/// read it afresh, with its private fields.
+#[tracing::instrument(skip(state, tenant, principal, rendering), fields(tenant = %tenant.slug))]
 pub async fn detail(
     state: &AppState,
     tenant: &Tenant,
     principal: &Principal,
     id: PropertyId,
-) -> Result<PropertyDetail, ApiError> {
+    rendering: &Rendering<PropertyDetail>,
+) -> Result<Seen<PropertyDetail>, ApiError> {
     let key = ReadCache::key(tenant, &format!("property/{id}"));
-    if let Some(detail) = state.cache.get_json::<PropertyDetail>(&key).await
-        && !manages(principal, &detail.property)
+    if let Some(answer) = state.cache.rendered(&key, tenant, rendering)
+        && !manages_owned_by(principal, answer.manager)
     {
         state
             .authorizer
             .check(&state.db, tenant, principal, PropertyAction::Read)
             .await?;
-        return Ok(detail);
+        return Ok(Seen::Rendered(answer.body));
     }
-    // The property and its photos in one query.
-    let (property, photos) = store::get_with_images(&state.db, tenant.id, id)
-        .await?
-        .ok_or(ApiError::NotFound("property"))?;
-    check_visible(state, tenant, principal, &property).await?;
-    let detail = as_seen_by(principal, property, photos);
-    if !detail.private && detail.property.listing.status == PropertyStatus::Listed {
-        state.cache.put_json(key, &detail).await;
-    }
-    Ok(detail)
+    let detail = match state.cache.get_json::<PropertyDetail>(&key).await {
+        Some(detail) if !manages(principal, &detail.property) => {
+            state
+                .authorizer
+                .check(&state.db, tenant, principal, PropertyAction::Read)
+                .await?;
+            detail
+        }
+        _ => {
+            // The property and its photos in one query.
+            let (property, photos) = store::get_with_images(&state.db, tenant.id, id)
+                .await?
+                .ok_or(ApiError::NotFound("property"))?;
+            check_visible(state, tenant, principal, &property).await?;
+            let detail = as_seen_by(principal, property, photos);
+            if detail.private || detail.property.listing.status != PropertyStatus::Listed {
+                return Ok(Seen::Value(detail));
+            }
+            state.cache.put_json(key.clone(), &detail).await;
+            detail
+        }
+    };
+    let owner = detail.property.owner_id;
+    Ok(Seen::Rendered(state.cache.keep_rendered(
+        &key,
+        tenant,
+        rendering,
+        Some(owner),
+        detail,
+    )))
 }
 
 /// Each property with its photos (one query for all of them), as the caller sees it.
@@ -535,14 +562,16 @@ fn checked(search: &Search) -> Result<(Sort, Option<Cursor>), ApiError> {
 }
 
 /// Listed properties matching `search`, or the caller's own in any status (`mine`), a page at a
-/// time. Anonymous answers are the same for everyone, and cached.
-#[tracing::instrument(skip(state, tenant, principal, search), fields(tenant = %tenant.slug))]
+/// time. Anonymous answers are the same for everyone, and cached: those are handed over as
+/// `rendering` renders them.
+#[tracing::instrument(skip(state, tenant, principal, search, rendering), fields(tenant = %tenant.slug))]
 pub async fn search(
     state: &AppState,
     tenant: &Tenant,
     principal: &Principal,
     search: Search,
-) -> Result<Page, ApiError> {
+    rendering: &Rendering<Page>,
+) -> Result<Seen<Page>, ApiError> {
     state
         .authorizer
         .check(&state.db, tenant, principal, PropertyAction::Read)
@@ -557,8 +586,16 @@ pub async fn search(
             serde_json::to_string(&search).map_err(ApiError::internal)?
         ),
     );
-    if cacheable && let Some(page) = state.cache.get_json(&key).await {
-        return Ok(page);
+    if cacheable {
+        if let Some(answer) = state.cache.rendered(&key, tenant, rendering) {
+            return Ok(Seen::Rendered(answer.body));
+        }
+        if let Some(page) = state.cache.get_json(&key).await {
+            let body = state
+                .cache
+                .keep_rendered(&key, tenant, rendering, None, page);
+            return Ok(Seen::Rendered(body));
+        }
     }
     let owner = if search.mine {
         Some(principal.user()?.user_id)
@@ -603,10 +640,15 @@ pub async fn search(
         properties: with_photos(state, tenant, principal, properties).await?,
         next_cursor,
     };
-    if cacheable {
-        state.cache.put_json(key, &page).await;
+    if !cacheable {
+        return Ok(Seen::Value(page));
     }
-    Ok(page)
+    state.cache.put_json(key.clone(), &page).await;
+    Ok(Seen::Rendered(
+        state
+            .cache
+            .keep_rendered(&key, tenant, rendering, None, page),
+    ))
 }
 
 /// PostgreSQL's plan for reading a property by id (`None` on SQLite), for the test that keeps
