@@ -86,20 +86,21 @@ impl ReadCache {
         format!("{key}|{}|{}", rendering.name, tenant.slug.as_str())
     }
 
-    /// The answer rendered from the value under `key`, if this replica has it.
+    /// The answer rendered from the value under `key`, if this replica has it and `serves` says
+    /// it is the caller's (a listing's manager reads afresh instead).
     pub fn rendered<T>(
         &self,
         key: &str,
         tenant: &Tenant,
         rendering: &Rendering<T>,
-    ) -> Option<RenderedAnswer> {
+        serves: impl FnOnce(&RenderedAnswer) -> bool,
+    ) -> Option<Bytes> {
         let answer = self
             .rendered
-            .get(&Self::rendered_key(key, tenant, rendering));
-        if answer.is_some() {
-            self.metrics.record_cache(true);
-        }
-        answer
+            .get(&Self::rendered_key(key, tenant, rendering))
+            .filter(serves)?;
+        self.metrics.record_cache(true);
+        Some(answer.body)
     }
 
     /// Renders `value`, the shared answer under `key`, and keeps the bytes; returns them.

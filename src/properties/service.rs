@@ -223,14 +223,14 @@ pub async fn detail(
     rendering: &Rendering<PropertyDetail>,
 ) -> Result<Seen<PropertyDetail>, ApiError> {
     let key = ReadCache::key(tenant, &format!("property/{id}"));
-    if let Some(answer) = state.cache.rendered(&key, tenant, rendering)
-        && !manages_owned_by(principal, answer.manager)
-    {
+    if let Some(body) = state.cache.rendered(&key, tenant, rendering, |answer| {
+        !manages_owned_by(principal, answer.manager)
+    }) {
         state
             .authorizer
             .check(&state.db, tenant, principal, PropertyAction::Read)
             .await?;
-        return Ok(Seen::Rendered(answer.body));
+        return Ok(Seen::Rendered(body));
     }
     let detail = match state.cache.get_json::<PropertyDetail>(&key).await {
         Some(detail) if !manages(principal, &detail.property) => {
@@ -587,8 +587,8 @@ pub async fn search(
         ),
     );
     if cacheable {
-        if let Some(answer) = state.cache.rendered(&key, tenant, rendering) {
-            return Ok(Seen::Rendered(answer.body));
+        if let Some(body) = state.cache.rendered(&key, tenant, rendering, |_| true) {
+            return Ok(Seen::Rendered(body));
         }
         if let Some(page) = state.cache.get_json(&key).await {
             let body = state
