@@ -98,22 +98,49 @@ pub async fn find_active(
     db: &Db,
     tenant: TenantId,
     secret_hash: &str,
-) -> Result<Option<ApiKey>, ApiError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM api_keys \
-         WHERE tenant_id = $1 AND secret_hash = $2 AND revoked_at IS NULL"
-    );
-    let row: Option<ApiKeyRow> = on_db!(db, |pool| {
-        sqlx::query_as(&sql)
-            .bind(tenant.0)
-            .bind(secret_hash)
-            .fetch_optional(pool)
-            .await
+) -> Result<Option<(ApiKey, Creator)>, ApiError> {
+    #[derive(sqlx::FromRow)]
+    struct WithCreator {
+        #[sqlx(flatten)]
+        key: ApiKeyRow,
+        creator_roles: String,
+        creator_disabled: bool,
+    }
+    // The key and its creator in one round trip: every request made with a key asks both.
+    let row: Option<WithCreator> = on_db!(db, |pool| {
+        sqlx::query_as(
+            "SELECT k.id, k.name, k.prefix, k.roles, k.created_by, k.created_at, \
+             k.last_used_at, k.revoked_at, u.roles AS creator_roles, \
+             u.disabled AS creator_disabled \
+             FROM api_keys k JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.created_by \
+             WHERE k.tenant_id = $1 AND k.secret_hash = $2 AND k.revoked_at IS NULL",
+        )
+        .bind(tenant.0)
+        .bind(secret_hash)
+        .fetch_optional(pool)
+        .await
     })?;
-    row.map(ApiKey::try_from).transpose()
+    row.map(|row| {
+        Ok((
+            ApiKey::try_from(row.key)?,
+            Creator {
+                roles: Roles::from_column(&row.creator_roles)?,
+                disabled: row.creator_disabled,
+            },
+        ))
+    })
+    .transpose()
 }
 
-/// Records use at most once a minute per key, so busy integrations do not write per request.
+/// What a key's requests take from its creator's account.
+#[derive(Debug, Clone)]
+pub struct Creator {
+    pub roles: Roles,
+    pub disabled: bool,
+}
+
+/// Records use at most once a minute per key (also checked here, for concurrent requests), so
+/// busy integrations do not write per request.
 #[tracing::instrument(level = "debug", skip_all, fields(tenant = %tenant, api_key = %id))]
 pub async fn touch(db: &Db, tenant: TenantId, id: Uuid, now: Timestamp) -> Result<(), ApiError> {
     // A transaction, so that on SQLite the write takes its turn among the writers.

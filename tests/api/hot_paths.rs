@@ -404,3 +404,32 @@ async fn a_session_ended_through_one_replica_is_refused_by_every_replica() {
     .await;
     refused_soon(&client, &replica, &bob.access_token, disabled, disabled_at).await;
 }
+
+/// An integrator's read asks for its key with the key's creator in one statement, and records
+/// the key's use at most once a minute, not on every request.
+#[tokio::test]
+async fn an_api_key_read_runs_one_statement_for_its_key() {
+    let statements = Statements::install();
+    let (app, _, _, path) = app_with_a_listing("listed").await;
+    let admin = app.tenant_admin("acme").await;
+    let response = app
+        .post_json(
+            "/v1/t/acme/api-keys",
+            &serde_json::json!({ "name": "channel manager", "roles": ["guest"] }),
+            Some(&admin.access_token),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    // The first read records the key's use (and fills the caches).
+    assert_eq!(app.get_with(&path, &secret).await.status(), StatusCode::OK);
+
+    let mut fewest = usize::MAX;
+    for _ in 0..3 {
+        let before = statements.count();
+        assert_eq!(app.get_with(&path, &secret).await.status(), StatusCode::OK);
+        fewest = fewest.min(statements.count() - before);
+    }
+    assert_eq!(fewest, 1, "the key with its creator, nothing written");
+}
