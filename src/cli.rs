@@ -309,9 +309,12 @@ pub async fn run(command: Command, config: Config) -> Result<(), CliError> {
             // Loading the signing keys seals those in the clear or under the previous key.
             state.keys.ensure_loaded().await?;
             let tenants = crate::payment_provider::service::reseal_all(&state).await?;
+            let webhook_keys =
+                crate::payments::simulated::reseal_webhook_keys(&state.db, &state.secrets).await?;
             state.db.close().await;
             println!(
-                "signing keys sealed; payment provider credentials of {tenants} tenants sealed again"
+                "signing keys sealed; payment provider credentials of {tenants} tenants and \
+                 {webhook_keys} simulated webhook keys sealed again"
             );
             Ok(())
         }

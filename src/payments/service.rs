@@ -72,7 +72,11 @@ fn provider_from(
     settings: ProviderSettings,
 ) -> Result<Arc<dyn PaymentProvider>, ApiError> {
     match (name, settings) {
-        ("simulated", _) => Ok(Arc::new(Simulated::new(state.db.clone(), tenant.id))),
+        ("simulated", _) => Ok(Arc::new(Simulated::new(
+            state.db.clone(),
+            state.secrets.clone(),
+            tenant.id,
+        ))),
         ("stripe", ProviderSettings::Stripe(settings)) => Ok(Arc::new(super::stripe::Stripe::new(
             state.outbound.clone(),
             settings,
@@ -1185,7 +1189,7 @@ pub(super) async fn deliver_simulated(
     body: &simulated::WebhookBody,
 ) -> Result<(), ApiError> {
     let bytes = serde_json::to_vec(body).map_err(ApiError::internal)?;
-    let key = simulated::webhook_key(&state.db, tenant.id).await?;
+    let key = simulated::webhook_key(&state.db, &state.secrets, tenant.id).await?;
     // Signed at the wall clock's time, which the receiver's tolerance checks; a test tenant's
     // clock is for its rules, not for transport.
     let signature = simulated::signature(&key, Timestamp::now(), &bytes);

@@ -1,10 +1,10 @@
 //! Secrets at rest: JWT signing keys sealed under `STAYBASE_SECRET_KEY` (rows written before the
 //! key was set are sealed at the next start), tokens verifying across restarts and a rotation
-//! of the secret key.
+//! of the secret key; the simulated provider's webhook keys sealed the same way.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use reqwest::StatusCode;
-use staybase::config::Secret;
+use staybase::{config::Secret, payments::simulated, secret_box::SecretBox};
 
 use crate::{
     cli::staybase_with_env,
@@ -34,6 +34,16 @@ fn holds_clear_key(stored: &str) -> bool {
         .expect("base64");
     raw.windows(ED25519_OID.len())
         .any(|window| window == ED25519_OID)
+}
+
+/// Every tenant's simulated webhook key, as the database holds it.
+async fn stored_webhook_keys(app: &TestApp) -> Vec<String> {
+    staybase::on_db!(&app.state.db, |pool| {
+        sqlx::query_scalar("SELECT secret FROM simulated_webhook_keys ORDER BY tenant_id")
+            .fetch_all(pool)
+            .await
+    })
+    .expect("read simulated webhook keys")
 }
 
 async fn me_status(app: &TestApp, base: &str, token: &str) -> StatusCode {
@@ -153,11 +163,41 @@ async fn rotating_the_secret_key_seals_again_under_the_new_one() {
 }
 
 #[tokio::test]
+async fn simulated_webhook_keys_are_stored_sealed_under_the_secret_key() {
+    let app = spawn_app_with(|config| config.secret_key = Some(Secret::new(KEY_A))).await;
+    let tenant = app.create_tenant("acme").await;
+    let key = simulated::webhook_key(&app.state.db, &app.state.secrets, tenant.id)
+        .await
+        .unwrap();
+    let stored = stored_webhook_keys(&app).await;
+    assert!(stored[0].starts_with("v1:") && !stored[0].contains(&key));
+    // Read again, it is the same key and stays as it was stored.
+    let again = simulated::webhook_key(&app.state.db, &app.state.secrets, tenant.id)
+        .await
+        .unwrap();
+    assert_eq!(again, key);
+    assert_eq!(stored_webhook_keys(&app).await, stored);
+    // Without the secret key it cannot be read.
+    assert!(
+        simulated::webhook_key(&app.state.db, &SecretBox::default(), tenant.id)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
 async fn keys_reseal_seals_what_an_installation_stored_in_the_clear() {
     let app = spawn_app().await;
-    app.create_tenant("acme").await;
+    let tenant = app.create_tenant("acme").await;
     let guest = app.register("acme", "guest@example.com", false).await;
     assert!(holds_clear_key(&stored_private_keys(&app).await[0]));
+    let webhook_key = simulated::webhook_key(&app.state.db, &app.state.secrets, tenant.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored_webhook_keys(&app).await,
+        std::slice::from_ref(&webhook_key)
+    );
 
     let refused = staybase_with_env(&app.database_url, &[], &["keys", "reseal"]).await;
     assert!(!refused.status.success(), "resealed without a key");
@@ -174,8 +214,22 @@ async fn keys_reseal_seals_what_an_installation_stored_in_the_clear() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("1 simulated webhook keys"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     let sealed = stored_private_keys(&app).await;
     assert!(sealed[0].starts_with("v1:") && !holds_clear_key(&sealed[0]));
+    let sealed_webhook_key = &stored_webhook_keys(&app).await[0];
+    assert!(sealed_webhook_key.starts_with("v1:") && !sealed_webhook_key.contains(&webhook_key));
+    let key_a = SecretBox::new(Some(&Secret::new(KEY_A)), None).unwrap();
+    assert_eq!(
+        simulated::webhook_key(&app.state.db, &key_a, tenant.id)
+            .await
+            .unwrap(),
+        webhook_key
+    );
     let restarted = app
         .replica_with(|config| config.secret_key = Some(Secret::new(KEY_A)))
         .await

@@ -34,6 +34,7 @@ use crate::{
     ids::TenantId,
     jobs::{self, EnqueueOptions, Job},
     money::Money,
+    secret_box::{Binding, SecretBox},
 };
 
 pub const NAME: &str = "simulated";
@@ -82,6 +83,7 @@ impl Job for SendWebhook {
 
 pub struct Simulated {
     db: Db,
+    secrets: SecretBox,
     tenant: TenantId,
 }
 
@@ -142,11 +144,61 @@ fn verify(key: &str, header: &str, body: &[u8], now: Timestamp) -> bool {
         .any(|signature| mac(key, seconds, body).verify_slice(signature).is_ok())
 }
 
-/// The tenant's signing key for simulated webhooks, made on first use.
-pub async fn webhook_key(db: &Db, tenant: TenantId) -> Result<String, ApiError> {
+fn binding(tenant: &str) -> Binding<'_> {
+    Binding {
+        purpose: "payments.simulated_webhook_key",
+        owner: tenant,
+    }
+}
+
+/// The tenant's signing key for simulated webhooks, made on first use. It is stored sealed
+/// under `STAYBASE_SECRET_KEY` when one is set; one stored in the clear (before a key was set)
+/// or under the previous key is sealed again as it is read.
+pub async fn webhook_key(
+    db: &Db,
+    secrets: &SecretBox,
+    tenant: TenantId,
+) -> Result<String, ApiError> {
+    let owner = tenant.to_string();
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
-    store::webhook_key(db, tenant, &STANDARD.encode(bytes), Timestamp::now()).await
+    let fresh = STANDARD.encode(bytes);
+    let candidate = if secrets.is_configured() {
+        secrets.seal(binding(&owner), fresh.as_bytes())?
+    } else {
+        fresh
+    };
+    let stored = store::webhook_key(db, tenant, &candidate, Timestamp::now()).await?;
+    let (key, stale) = if SecretBox::is_sealed(&stored) {
+        let opened = secrets.open(binding(&owner), &stored)?;
+        let key = String::from_utf8(opened.plaintext.expose().to_vec())
+            .map_err(|_| ApiError::internal("a sealed simulated webhook key is not text"))?;
+        (key, opened.needs_reseal)
+    } else {
+        (stored.clone(), secrets.is_configured())
+    };
+    if stale {
+        let sealed = secrets.seal(binding(&owner), key.as_bytes())?;
+        store::reseal_webhook_key(db, tenant, &stored, &sealed).await?;
+    }
+    Ok(key)
+}
+
+/// Seals every tenant's simulated webhook key under the current `STAYBASE_SECRET_KEY` (those
+/// in the clear or under the previous key); returns how many were sealed again.
+pub async fn reseal_webhook_keys(db: &Db, secrets: &SecretBox) -> Result<usize, ApiError> {
+    let mut resealed = 0;
+    for (tenant, stored) in store::webhook_keys(db).await? {
+        let stale = !SecretBox::is_sealed(&stored)
+            || secrets
+                .open(binding(&tenant.to_string()), &stored)?
+                .needs_reseal;
+        if stale {
+            webhook_key(db, secrets, tenant).await?;
+            resealed += 1;
+        }
+    }
+    Ok(resealed)
 }
 
 fn outcome(intent: &IntentRow) -> Result<IntentOutcome, ProviderError> {
@@ -169,8 +221,12 @@ fn unavailable(err: ApiError) -> ProviderError {
 }
 
 impl Simulated {
-    pub fn new(db: Db, tenant: TenantId) -> Self {
-        Self { db, tenant }
+    pub fn new(db: Db, secrets: SecretBox, tenant: TenantId) -> Self {
+        Self {
+            db,
+            secrets,
+            tenant,
+        }
     }
 
     /// Enqueues the webhook telling of `intent`'s status, in the transaction that set it.
@@ -370,7 +426,7 @@ impl PaymentProvider for Simulated {
         let Some(header) = delivery.signature else {
             return Ok(None);
         };
-        let key = webhook_key(&self.db, self.tenant)
+        let key = webhook_key(&self.db, &self.secrets, self.tenant)
             .await
             .map_err(unavailable)?;
         if !verify(&key, header, delivery.body, now) {

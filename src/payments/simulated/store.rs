@@ -153,7 +153,43 @@ pub async fn insert_refund(
     Ok(())
 }
 
-/// The tenant's webhook signing key, made with `candidate` on first use.
+/// Replaces the tenant's stored webhook key `old` (as stored) with `new`; a concurrent
+/// replacement wins.
+pub async fn reseal_webhook_key(
+    db: &Db,
+    tenant: TenantId,
+    old: &str,
+    new: &str,
+) -> Result<(), ApiError> {
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, |conn| {
+        sqlx::query(
+            "UPDATE simulated_webhook_keys SET secret = $3 WHERE tenant_id = $1 AND secret = $2",
+        )
+        .bind(tenant.0)
+        .bind(old)
+        .bind(new)
+        .execute(conn)
+        .await
+        .map(drop)
+    })?;
+    tx.commit().await
+}
+
+/// Every tenant's stored webhook key, as stored.
+pub async fn webhook_keys(db: &Db) -> Result<Vec<(TenantId, String)>, ApiError> {
+    let rows: Vec<(uuid::Uuid, String)> = on_db!(db, |pool| {
+        sqlx::query_as("SELECT tenant_id, secret FROM simulated_webhook_keys")
+            .fetch_all(pool)
+            .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|(tenant, stored)| (TenantId(tenant), stored))
+        .collect())
+}
+
+/// The tenant's webhook signing key as stored, made with `candidate` on first use.
 pub async fn webhook_key(
     db: &Db,
     tenant: TenantId,

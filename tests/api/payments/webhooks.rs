@@ -46,7 +46,7 @@ async fn deliver(
     let bytes = serde_json::to_vec(body).unwrap();
     let key = match key {
         Some(key) => key.to_owned(),
-        None => simulated::webhook_key(&app.state.db, acme(app).await)
+        None => simulated::webhook_key(&app.state.db, &app.state.secrets, acme(app).await)
             .await
             .unwrap(),
     };
@@ -94,7 +94,7 @@ async fn a_bad_signature_or_an_old_timestamp_is_refused_and_changes_nothing() {
         .unwrap();
     assert_problem(unsigned, StatusCode::BAD_REQUEST, "invalid_signature").await;
     // Signed, then tampered with.
-    let key = simulated::webhook_key(&app.state.db, acme(app).await)
+    let key = simulated::webhook_key(&app.state.db, &app.state.secrets, acme(app).await)
         .await
         .unwrap();
     let signature = simulated::signature(
