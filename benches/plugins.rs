@@ -230,24 +230,6 @@ fn has_plugin_line(quote: &Value) -> bool {
         .any(|line| line["source"] == "plugin")
 }
 
-/// A tenant admin of `bench`; returns the access token.
-async fn admin(app: &common::BenchApp, client: &reqwest::Client) -> String {
-    let email = "plugins-admin@example.com";
-    marketplace::sign_up(client, &app.base, email).await;
-    staybase::users::service::set_roles_by_operator(
-        &app.state.db,
-        "bench",
-        email,
-        staybase::authz::Roles::new([
-            staybase::authz::Role::TenantAdmin,
-            staybase::authz::Role::Guest,
-        ]),
-    )
-    .await
-    .expect("admin role");
-    marketplace::sign_in(client, &app.base, email).await
-}
-
 /// Uploads an example as a pricing plugin with its own config; returns its id.
 async fn upload(client: &reqwest::Client, base: &str, token: &str, name: &str) -> String {
     let form = reqwest::multipart::Form::new()
@@ -364,7 +346,7 @@ async fn main() {
         .expect("client");
     let base = format!("{}/v1/t/bench", app.base);
     let properties = Arc::new(marketplace::listed(&client, &app.base).await);
-    let token = admin(&app, &client).await;
+    let token = marketplace::admin(&app, &client, "plugins-admin@example.com").await;
     // Every upload (the JavaScript one compiles for seconds) before any phase.
     let mut ids = Vec::new();
     for (name, _) in EXAMPLES {

@@ -71,20 +71,7 @@ pub async fn sign_up(client: &reqwest::Client, base: &str, email: &str) -> Strin
 /// reaches the cap of unpaid bookings; `online` leaves them to be paid. A new account becomes
 /// its admin to say so.
 pub async fn collect_payment(app: &BenchApp, client: &reqwest::Client, collection: &str) {
-    let email = "bench-admin@example.com";
-    sign_up(client, &app.base, email).await;
-    staybase::users::service::set_roles_by_operator(
-        &app.state.db,
-        "bench",
-        email,
-        staybase::authz::Roles::new([
-            staybase::authz::Role::TenantAdmin,
-            staybase::authz::Role::Guest,
-        ]),
-    )
-    .await
-    .expect("admin role");
-    let token = sign_in(client, &app.base, email).await;
+    let token = admin(app, client, "bench-admin@example.com").await;
     let response = client
         .patch(format!("{}/v1/t/bench/settings", app.base))
         .bearer_auth(token)
@@ -106,4 +93,21 @@ pub fn stay(properties: &[String], i: usize) -> serde_json::Value {
         "check_out": (check_in + time::Duration::days(3)).to_string(),
         "guests": 1
     })
+}
+
+/// A new tenant admin of `bench` with this email; returns their access token.
+pub async fn admin(app: &BenchApp, client: &reqwest::Client, email: &str) -> String {
+    sign_up(client, &app.base, email).await;
+    staybase::users::service::set_roles_by_operator(
+        &app.state.db,
+        "bench",
+        email,
+        staybase::authz::Roles::new([
+            staybase::authz::Role::TenantAdmin,
+            staybase::authz::Role::Guest,
+        ]),
+    )
+    .await
+    .expect("admin role");
+    sign_in(client, &app.base, email).await
 }
