@@ -160,15 +160,17 @@ pub async fn webhook_key(
     tenant: TenantId,
 ) -> Result<String, ApiError> {
     let owner = tenant.to_string();
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let fresh = STANDARD.encode(bytes);
-    let candidate = if secrets.is_configured() {
-        secrets.seal(binding(&owner), fresh.as_bytes())?
-    } else {
-        fresh
+    let candidate = || {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let fresh = STANDARD.encode(bytes);
+        if secrets.is_configured() {
+            secrets.seal(binding(&owner), fresh.as_bytes())
+        } else {
+            Ok(fresh)
+        }
     };
-    let stored = store::webhook_key(db, tenant, &candidate, Timestamp::now()).await?;
+    let stored = store::webhook_key(db, tenant, candidate, Timestamp::now()).await?;
     let (key, stale) = if SecretBox::is_sealed(&stored) {
         let opened = secrets.open(binding(&owner), &stored)?;
         let key = String::from_utf8(opened.plaintext.expose().to_vec())

@@ -189,11 +189,11 @@ pub async fn webhook_keys(db: &Db) -> Result<Vec<(TenantId, String)>, ApiError> 
         .collect())
 }
 
-/// The tenant's webhook signing key as stored, made with `candidate` on first use.
+/// The tenant's webhook signing key as stored, made by `candidate` on first use (only then).
 pub async fn webhook_key(
     db: &Db,
     tenant: TenantId,
-    candidate: &str,
+    candidate: impl FnOnce() -> Result<String, ApiError>,
     now: Timestamp,
 ) -> Result<String, ApiError> {
     let existing: Option<String> = on_db!(db, |pool| {
@@ -205,6 +205,7 @@ pub async fn webhook_key(
     if let Some(secret) = existing {
         return Ok(secret);
     }
+    let candidate = candidate()?;
     let mut tx = db.begin().await?;
     on_tx!(&mut tx, |conn| {
         sqlx::query(
@@ -212,7 +213,7 @@ pub async fn webhook_key(
              VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(tenant.0)
-        .bind(candidate)
+        .bind(&candidate)
         .bind(now)
         .execute(conn)
         .await
