@@ -1,5 +1,5 @@
 //! What the busiest requests cost: database statements counted, and how fast a change to a
-//! tenant reaches every replica.
+//! tenant or to a signed-in caller reaches every replica.
 
 use std::{
     sync::{
@@ -432,4 +432,73 @@ async fn an_api_key_read_runs_one_statement_for_its_key() {
         fewest = fewest.min(statements.count() - before);
     }
     assert_eq!(fewest, 1, "the key with its creator, nothing written");
+}
+
+/// On PostgreSQL a replica that remembered a caller forgets them when the triggers notify it:
+/// roles changed by hand in the database, and a session ended through another replica.
+#[tokio::test]
+async fn replicas_forget_a_changed_caller_when_postgresql_notifies_them() {
+    use staybase::{
+        auth::principals::{Principals, SignedIn},
+        authz::Roles,
+        ids::UserId,
+    };
+
+    let app = spawn_app().await;
+    if !remembers_callers(&app) {
+        // SQLite has no notifications: its replicas remember no caller.
+        return;
+    }
+    let tenant = app.create_tenant("acme").await;
+    let ana = app.register("acme", "ana@example.com", false).await;
+    let user = UserId(ana.id.parse().unwrap());
+    let principals = Principals::default();
+    let listener =
+        staybase::db::notifications::follow(&app.state.db, vec![Arc::new(principals.clone())])
+            .expect("PostgreSQL has a listener");
+    let remembered = || {
+        let read = principals.begin_read();
+        let signed_in = SignedIn {
+            roles: Roles::default(),
+            disabled: false,
+            session_ended: false,
+        };
+        principals.remember(read, tenant.id, user, None, signed_in);
+        principals.get(tenant.id, user, None).is_some()
+    };
+    let forgotten_soon = async |changed_at: Instant| {
+        while principals.get(tenant.id, user, None).is_some() {
+            assert!(
+                changed_at.elapsed() < Duration::from_millis(400),
+                "not notified"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    // Nothing is remembered until the listener listens.
+    let started = Instant::now();
+    while !remembered() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "never listening"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let changed_at = Instant::now();
+    app.set_roles(&ana, "guest,host").await;
+    forgotten_soon(changed_at).await;
+
+    assert!(remembered());
+    let changed_at = Instant::now();
+    let response = app
+        .post_json(
+            "/v1/t/acme/auth/logout",
+            &serde_json::json!({ "refresh_token": ana.refresh_token }),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    forgotten_soon(changed_at).await;
+    listener.abort();
 }
